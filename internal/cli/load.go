@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/kordon-dev/kordon/internal/inventory"
+	"github.com/kordon-dev/kordon/internal/membership"
+	"github.com/kordon-dev/kordon/internal/model"
+)
+
+// offline is a configuration and inventory loaded from files.
+type offline struct {
+	cfg  *model.Config
+	idx  *membership.Index
+	dump *inventory.Dump
+}
+
+// loadPolicy reads policy files in order, applying each document to the
+// default space, and validates the result.
+func loadPolicy(files []string) (*model.Config, model.Errors, error) {
+	if len(files) == 0 {
+		return nil, nil, failf(2, "--policy is required")
+	}
+	cfg := model.NewConfig()
+	var errs model.Errors
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, nil, failf(2, "%v", err)
+		}
+		docs, err := model.ParseDocument(f, data)
+		if err != nil {
+			errs = append(errs, model.AsErrors(err)...)
+			continue
+		}
+		for _, d := range docs {
+			next, _, err := cfg.Apply("", d)
+			if err != nil {
+				errs = append(errs, prefixLocation(f, model.AsErrors(err))...)
+				continue
+			}
+			cfg = next
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs, nil
+	}
+	return cfg, cfg.Validate(), nil
+}
+
+func prefixLocation(file string, errs model.Errors) model.Errors {
+	for i := range errs {
+		errs[i].Path = file + ": " + errs[i].Path
+	}
+	return errs
+}
+
+// load reads the policy and, when dir is set, the inventory, and computes
+// every group's members. Inventory problems are reported to warn; an
+// invalid policy is an error that lists every problem.
+func load(files []string, dir string, warn io.Writer) (*offline, error) {
+	cfg, verrs, err := loadPolicy(files)
+	if err != nil {
+		return nil, err
+	}
+	if len(verrs) > 0 {
+		for _, e := range verrs {
+			fmt.Fprintln(warn, e.Error())
+		}
+		return nil, failf(1, "the policy has %d problem(s); nothing was evaluated", len(verrs))
+	}
+	o := &offline{cfg: cfg, idx: membership.New()}
+	if dir != "" {
+		d, err := inventory.LoadDir(dir)
+		if err != nil {
+			return nil, failf(2, "%v", err)
+		}
+		for _, p := range d.Problems {
+			fmt.Fprintln(warn, "warning: skipped:", p.String())
+		}
+		o.dump = d
+		byCluster := map[string][]inventory.Object{}
+		for _, obj := range d.Objects {
+			c := obj.GetMeta().Cluster
+			byCluster[c] = append(byCluster[c], obj)
+		}
+		for _, c := range d.Clusters {
+			o.idx.ReplaceCluster(c, byCluster[c])
+		}
+	}
+	for _, p := range model.Paths(cfg.Groups) {
+		if err := o.idx.SetGroup(p, cfg.Groups[p]); err != nil {
+			return nil, failf(1, "%v", err)
+		}
+	}
+	o.idx.TakeDeltas()
+	return o, nil
+}

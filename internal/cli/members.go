@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kordon-dev/kordon/internal/address"
+	"github.com/kordon-dev/kordon/internal/membership"
+	"github.com/kordon-dev/kordon/internal/model"
+)
+
+func newMembersCmd() *cobra.Command {
+	var policies []string
+	var dir, group, format string
+	cmd := &cobra.Command{
+		Use:   "members --policy FILE --inventory DIR [--group PATH]",
+		Short: "Show what each group resolves to: objects, addresses and address+port members",
+		Long: `members computes every group's effective members from the inventory, as the
+seed's summary table says: Egress IPs, IP pool ranges, node IPs or pod CIDRs,
+Ingress, Gateway and LoadBalancer VIPs, and node IP + port for NodePort and
+NodePortLocal Services. ip_addresses entries are single IPs, CIDRs or a-b
+ranges, merged; ip_port_members list (ip, protocol, port).`,
+		Example: `  kordon members --policy examples/policy.yaml --inventory examples/inventory
+  kordon members --policy examples/policy.yaml --inventory examples/inventory \
+      --group /infra/domains/default/groups/catalog-nodeport -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := load(policies, dir, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			paths := model.Paths(o.cfg.Groups)
+			if group != "" {
+				if _, ok := o.cfg.Groups[group]; !ok {
+					return failf(2, "group %s is not defined in the policy", group)
+				}
+				paths = []string{group}
+			}
+			rep := membersReport{Groups: []groupMembers{}}
+			for _, p := range paths {
+				rep.Groups = append(rep.Groups, groupReport(o.idx, p, o.cfg.Groups[p]))
+			}
+			done, err := printStructured(cmd.OutOrStdout(), format, rep)
+			if err != nil || done {
+				return err
+			}
+			if group != "" {
+				printGroupDetail(cmd.OutOrStdout(), rep.Groups[0])
+				return nil
+			}
+			printGroupTable(cmd.OutOrStdout(), rep.Groups)
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&policies, "policy", nil, "policy file (repeatable; applied in order)")
+	cmd.Flags().StringVar(&dir, "inventory", "", "inventory directory: DIR/<cluster>/*.yaml|json as kubectl prints them")
+	cmd.Flags().StringVar(&group, "group", "", "show only this group (its path)")
+	outputFlag(cmd, &format)
+	return cmd
+}
+
+type membersReport struct {
+	Groups []groupMembers `json:"groups"`
+}
+
+type ipPortJSON struct {
+	IP       string `json:"ip"`
+	Protocol string `json:"protocol"`
+	Port     uint16 `json:"port"`
+}
+
+type objectJSON struct {
+	MemberType string `json:"member_type"`
+	Key        string `json:"key,omitempty"`
+	Cluster    string `json:"cluster"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+}
+
+type groupMembers struct {
+	Path          string                      `json:"path"`
+	DisplayName   string                      `json:"display_name"`
+	IPAddresses   []string                    `json:"ip_addresses"`
+	IPPortMembers []ipPortJSON                `json:"ip_port_members"`
+	Members       []objectJSON                `json:"members"`
+	ByType        map[string]model.MemberList `json:"effective_members,omitempty"`
+}
+
+func groupReport(idx *membership.Index, path string, g *model.Group) groupMembers {
+	gm := groupMembers{Path: path, DisplayName: g.DisplayName, IPAddresses: []string{}, IPPortMembers: []ipPortJSON{}, Members: []objectJSON{}}
+	for _, r := range idx.Addresses(path) {
+		gm.IPAddresses = append(gm.IPAddresses, address.FormatRange(r))
+	}
+	for _, m := range idx.IPPorts(path) {
+		gm.IPPortMembers = append(gm.IPPortMembers, ipPortJSON{IP: m.Addr.String(), Protocol: m.Proto.String(), Port: m.Port})
+	}
+	for _, m := range idx.Members(path) {
+		gm.Members = append(gm.Members, objectJSON{MemberType: m.Type, Key: m.ConditionKey, Cluster: m.Key.Cluster, Namespace: m.Key.Namespace, Name: m.Key.Name})
+	}
+	for _, ep := range model.MemberEndpoints {
+		if l := idx.NSXMembers(path, ep, "", nil); len(l.Clusters) > 0 {
+			if gm.ByType == nil {
+				gm.ByType = map[string]model.MemberList{}
+			}
+			gm.ByType[ep] = l
+		}
+	}
+	return gm
+}
+
+func (o objectJSON) String() string {
+	s := o.MemberType
+	if o.Key != "" {
+		s += "(" + o.Key + ")"
+	}
+	if o.Namespace != "" {
+		return s + " " + o.Cluster + "/" + o.Namespace + "/" + o.Name
+	}
+	return s + " " + o.Cluster + "/" + o.Name
+}
+
+func (m ipPortJSON) String() string {
+	if strings.Contains(m.IP, ":") {
+		return fmt.Sprintf("[%s]:%d/%s", m.IP, m.Port, m.Protocol)
+	}
+	return fmt.Sprintf("%s:%d/%s", m.IP, m.Port, m.Protocol)
+}
+
+func printGroupTable(w io.Writer, groups []groupMembers) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tOBJECTS\tADDRESSES\tIP+PORT")
+	for _, g := range groups {
+		ipp := make([]string, 0, len(g.IPPortMembers))
+		for _, m := range g.IPPortMembers {
+			ipp = append(ipp, m.String())
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", g.Path, len(g.Members), orNone(abbreviate(g.IPAddresses, 4)), orNone(abbreviate(ipp, 3)))
+	}
+	tw.Flush()
+}
+
+// abbreviate joins a list, eliding the middle of long ones.
+func abbreviate(l []string, keep int) string {
+	if len(l) <= keep {
+		return strings.Join(l, ", ")
+	}
+	return strings.Join(l[:keep], ", ") + fmt.Sprintf(", ... (%d in all)", len(l))
+}
+
+func printGroupDetail(w io.Writer, g groupMembers) {
+	fmt.Fprintf(w, "%s", g.Path)
+	if g.DisplayName != "" && !strings.HasSuffix(g.Path, "/"+g.DisplayName) {
+		fmt.Fprintf(w, "  (%s)", g.DisplayName)
+	}
+	fmt.Fprintln(w)
+	section := func(title string, items []string) {
+		fmt.Fprintf(w, "  %s:\n", title)
+		if len(items) == 0 {
+			fmt.Fprintln(w, "    (none)")
+		}
+		for _, s := range items {
+			fmt.Fprintln(w, "    "+s)
+		}
+	}
+	objs := make([]string, 0, len(g.Members))
+	for _, o := range g.Members {
+		objs = append(objs, o.String())
+	}
+	ipp := make([]string, 0, len(g.IPPortMembers))
+	for _, m := range g.IPPortMembers {
+		ipp = append(ipp, m.String())
+	}
+	section("objects", objs)
+	section("ip addresses", g.IPAddresses)
+	section("ip+port members", ipp)
+}

@@ -1,0 +1,224 @@
+package inventory
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/kordon-dev/kordon/internal/textdoc"
+)
+
+// Problem is something in a dump kordon could not read. The object it
+// concerns is skipped; everything else is kept.
+type Problem struct {
+	File     string `json:"file"`
+	Position string `json:"position,omitempty"` // e.g. "document 2, line 14, items[3]"
+	Object   string `json:"object,omitempty"`   // e.g. "Service shop/web", when known
+	Reason   string `json:"reason"`
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Position != "" {
+		b.WriteString(" (" + p.Position + ")")
+	}
+	if p.Object != "" {
+		b.WriteString(": " + p.Object)
+	}
+	b.WriteString(": " + p.Reason)
+	return b.String()
+}
+
+// Dump is an inventory read from kubectl output: DIR/<cluster>/... holds
+// what `kubectl get -o yaml|json` printed for that cluster.
+type Dump struct {
+	Clusters []string
+	Objects  []Object
+	Problems []Problem
+	// Ignored counts objects of kinds kordon does not keep.
+	Ignored int
+}
+
+// LoadDir reads an inventory directory: each subdirectory is a cluster
+// named after it, holding .yaml, .yml and .json files (in any
+// subdirectory) with single objects, kind: List objects or multi-document
+// YAML streams. Malformed objects are reported in Problems and skipped.
+// The error is for a directory that cannot be read at all.
+func LoadDir(dir string) (*Dump, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("inventory %s: %w", dir, err)
+	}
+	d := &Dump{}
+	seen := map[Key]string{}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		if !e.IsDir() {
+			if isManifest(name) {
+				d.Problems = append(d.Problems, Problem{File: path, Reason: "files must be inside a cluster directory (" + filepath.Join(dir, "<cluster>", name) + ")"})
+			}
+			continue
+		}
+		d.Clusters = append(d.Clusters, name)
+		if err := d.loadCluster(name, path, seen); err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(d.Clusters)
+	if len(d.Clusters) == 0 {
+		return nil, fmt.Errorf("inventory %s: no cluster directories (expected %s)", dir, filepath.Join(dir, "<cluster>", "*.yaml"))
+	}
+	return d, nil
+}
+
+func isManifest(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+func (d *Dump) loadCluster(cluster, root string, seen map[Key]string) error {
+	var files []string
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() && strings.HasPrefix(e.Name(), ".") && p != root {
+			return filepath.SkipDir
+		}
+		if !e.IsDir() && isManifest(e.Name()) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("inventory %s: %w", root, err)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("inventory %s: %w", f, err)
+		}
+		d.loadFile(cluster, f, data, seen)
+	}
+	return nil
+}
+
+// LoadFile reads one file of a cluster's dump into d.
+func (d *Dump) LoadFile(cluster, name string, data []byte) {
+	d.loadFile(cluster, name, data, map[Key]string{})
+}
+
+func (d *Dump) loadFile(cluster, file string, data []byte, seen map[Key]string) {
+	docs, errs := textdoc.Split(file, data)
+	for _, e := range errs {
+		d.Problems = append(d.Problems, Problem{File: file, Reason: e.Reason})
+	}
+	for _, doc := range docs {
+		pos := ""
+		if doc.Where != file {
+			pos = strings.TrimSuffix(strings.TrimPrefix(doc.Where, file+" ("), ")")
+		}
+		d.loadDocument(cluster, file, pos, doc.JSON, seen)
+	}
+}
+
+type header struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	} `json:"metadata"`
+}
+
+func (d *Dump) loadDocument(cluster, file, pos string, data []byte, seen map[Key]string) {
+	if strings.HasPrefix(strings.TrimSpace(string(data)), "[") {
+		var items []json.RawMessage
+		if err := json.Unmarshal(data, &items); err != nil {
+			d.Problems = append(d.Problems, Problem{File: file, Position: pos, Reason: err.Error()})
+			return
+		}
+		for i, it := range items {
+			d.loadObject(cluster, file, joinPos(pos, fmt.Sprintf("[%d]", i)), it, seen)
+		}
+		return
+	}
+	var h header
+	if err := json.Unmarshal(data, &h); err != nil {
+		d.Problems = append(d.Problems, Problem{File: file, Position: pos, Reason: "not a Kubernetes object: " + err.Error()})
+		return
+	}
+	if strings.HasSuffix(h.Kind, "List") {
+		var list struct {
+			Items []json.RawMessage `json:"items"`
+		}
+		if err := json.Unmarshal(data, &list); err != nil {
+			d.Problems = append(d.Problems, Problem{File: file, Position: pos, Reason: "items: " + err.Error()})
+			return
+		}
+		for i, it := range list.Items {
+			d.loadObject(cluster, file, joinPos(pos, fmt.Sprintf("items[%d]", i)), it, seen)
+		}
+		return
+	}
+	d.loadObject(cluster, file, pos, data, seen)
+}
+
+func joinPos(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + ", " + b
+}
+
+func (d *Dump) loadObject(cluster, file, pos string, data []byte, seen map[Key]string) {
+	var h header
+	if err := json.Unmarshal(data, &h); err != nil {
+		d.Problems = append(d.Problems, Problem{File: file, Position: pos, Reason: "not a Kubernetes object: " + err.Error()})
+		return
+	}
+	desc := h.Kind
+	if h.Metadata.Namespace != "" {
+		desc += " " + h.Metadata.Namespace + "/" + h.Metadata.Name
+	} else if h.Metadata.Name != "" {
+		desc += " " + h.Metadata.Name
+	}
+	if h.Kind == "" || h.APIVersion == "" {
+		d.Problems = append(d.Problems, Problem{File: file, Position: pos, Object: desc, Reason: "missing apiVersion or kind"})
+		return
+	}
+	obj, err := Convert(cluster, Source{APIVersion: h.APIVersion, Kind: h.Kind}, data)
+	if errors.Is(err, ErrIgnored) {
+		d.Ignored++
+		return
+	}
+	if err != nil {
+		d.Problems = append(d.Problems, Problem{File: file, Position: pos, Object: desc, Reason: err.Error()})
+		return
+	}
+	where := file
+	if pos != "" {
+		where += " (" + pos + ")"
+	}
+	k := KeyOf(obj)
+	if prev, dup := seen[k]; dup {
+		d.Problems = append(d.Problems, Problem{File: file, Position: pos, Object: desc, Reason: "already defined at " + prev + "; this copy is skipped"})
+		return
+	}
+	seen[k] = where
+	d.Objects = append(d.Objects, obj)
+}

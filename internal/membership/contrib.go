@@ -1,0 +1,129 @@
+package membership
+
+import (
+	"slices"
+
+	"go4.org/netipx"
+
+	"github.com/kordon-dev/kordon/internal/address"
+	"github.com/kordon-dev/kordon/internal/inventory"
+)
+
+// contribution computes what an entity adds to a group as member type mt,
+// following the seed's summary table.
+func (x *Index) contribution(e *entity, mt memberType) contribution {
+	var k contribution
+	switch o := e.obj.(type) {
+	case *inventory.Node:
+		if mt == mtNodeIP {
+			for _, a := range o.InternalIPs {
+				k.ranges = append(k.ranges, address.Single(a))
+			}
+		} else {
+			for _, p := range o.PodCIDRs {
+				k.ranges = append(k.ranges, netipx.RangeOfPrefix(p))
+			}
+		}
+	case *inventory.Egress:
+		for _, a := range o.IPs() {
+			k.ranges = append(k.ranges, address.Single(a))
+		}
+	case *inventory.IPPool:
+		for _, r := range o.Ranges {
+			k.ranges = append(k.ranges, r.Range())
+		}
+	case *inventory.Ingress:
+		k.ranges = lbRanges(o.LoadBalancer)
+	case *inventory.Gateway:
+		for _, a := range o.Addresses {
+			k.ranges = append(k.ranges, address.Single(a))
+		}
+	case *inventory.Service:
+		x.serviceContribution(e, o, &k)
+	}
+	slices.SortFunc(k.ranges, func(a, b netipx.IPRange) int {
+		if rangeLess(a, b) {
+			return -1
+		}
+		if rangeLess(b, a) {
+			return 1
+		}
+		return 0
+	})
+	k.ranges = slices.Compact(k.ranges)
+	return k
+}
+
+func lbRanges(in []inventory.LoadBalancerIngress) []netipx.IPRange {
+	var out []netipx.IPRange
+	for _, li := range in {
+		if li.IP.IsValid() {
+			out = append(out, address.Single(li.IP))
+		}
+	}
+	return out
+}
+
+// serviceContribution: a LoadBalancer Service resolves to its ingress IPs,
+// a NodePort Service to its node ports on every node of its cluster, and
+// a Service that opts into NodePortLocal to the node IP and port Antrea
+// maps for each pod it selects. A plain ClusterIP Service resolves to
+// nothing: it is not reachable from outside the cluster.
+func (x *Index) serviceContribution(e *entity, s *inventory.Service, k *contribution) {
+	switch s.Type {
+	case inventory.ServiceLoadBalancer:
+		k.ranges = lbRanges(s.LoadBalancer)
+	case inventory.ServiceNodePort:
+		for _, p := range s.Ports {
+			if p.NodePort > 0 {
+				k.ports = append(k.ports, address.ProtoPort{Proto: p.Protocol, Port: uint16(p.NodePort)})
+			}
+		}
+		slices.SortFunc(k.ports, func(a, b address.ProtoPort) int {
+			if a.Proto != b.Proto {
+				return int(a.Proto) - int(b.Proto)
+			}
+			return int(a.Port) - int(b.Port)
+		})
+		k.ports = slices.Compact(k.ports)
+	}
+	if !s.NodePortLocal || e.ns == nil || (s.Type != inventory.ServiceClusterIP && s.Type != inventory.ServiceLoadBalancer) {
+		return
+	}
+	for _, p := range e.ns.pods {
+		if !selects(s.Selector, p.Labels) {
+			continue
+		}
+		for _, m := range p.NodePortLocal {
+			if servesPort(s, m) {
+				k.ipPorts = append(k.ipPorts, address.IPPort{Addr: m.NodeIP, Proto: m.Protocol, Port: uint16(m.NodePort)})
+			}
+		}
+	}
+	slices.SortFunc(k.ipPorts, func(a, b address.IPPort) int {
+		if a.Less(b) {
+			return -1
+		}
+		if b.Less(a) {
+			return 1
+		}
+		return 0
+	})
+	k.ipPorts = slices.Compact(k.ipPorts)
+}
+
+// servesPort reports whether a pod's NodePortLocal mapping belongs to the
+// Service: its pod port is one of the Service's target ports. A named
+// target port cannot be resolved without the pod's container ports, so it
+// accepts any mapping of the same protocol.
+func servesPort(s *inventory.Service, m inventory.NPLMapping) bool {
+	for _, p := range s.Ports {
+		if p.Protocol != m.Protocol {
+			continue
+		}
+		if p.TargetPortName != "" || p.TargetPort == m.PodPort {
+			return true
+		}
+	}
+	return false
+}

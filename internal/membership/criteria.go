@@ -1,0 +1,372 @@
+package membership
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"go4.org/netipx"
+
+	"github.com/kordon-dev/kordon/internal/address"
+	"github.com/kordon-dev/kordon/internal/model"
+)
+
+// memberType is a resource member type, with KubernetesNode split by key:
+// a node is a member for its IPs and, separately, for its pod CIDRs.
+type memberType uint8
+
+const (
+	mtService memberType = iota
+	mtIngress
+	mtGateway
+	mtNodeIP
+	mtNodeCIDR
+	mtEgress
+	mtIPPool
+	numMemberTypes
+)
+
+// nsxMemberType names the NSX member type (and, for nodes, the key).
+var nsxMemberType = [numMemberTypes]string{
+	mtService:  model.MemberKubernetesService,
+	mtIngress:  model.MemberKubernetesIngress,
+	mtGateway:  model.MemberKubernetesGateway,
+	mtNodeIP:   model.MemberKubernetesNode,
+	mtNodeCIDR: model.MemberKubernetesNode,
+	mtEgress:   model.MemberAntreaEgress,
+	mtIPPool:   model.MemberAntreaIPPool,
+}
+
+func memberTypeOf(c *model.Condition) (memberType, bool) {
+	switch c.MemberType {
+	case model.MemberKubernetesService:
+		return mtService, true
+	case model.MemberKubernetesIngress:
+		return mtIngress, true
+	case model.MemberKubernetesGateway:
+		return mtGateway, true
+	case model.MemberKubernetesNode:
+		if c.Key == model.KeyPodCidr {
+			return mtNodeCIDR, true
+		}
+		return mtNodeIP, true
+	case model.MemberAntreaEgress:
+		return mtEgress, true
+	case model.MemberAntreaIPPool:
+		return mtIPPool, true
+	}
+	return 0, false
+}
+
+type opCode uint8
+
+const (
+	opEquals opCode = iota
+	opNotEquals
+	opContains
+	opStartsWith
+	opEndsWith
+	opIn
+	opNotIn
+	opMatches
+)
+
+var opCodes = map[string]opCode{
+	model.OpEquals: opEquals, model.OpNotEquals: opNotEquals, model.OpContains: opContains,
+	model.OpStartsWith: opStartsWith, model.OpEndsWith: opEndsWith, model.OpIn: opIn,
+	model.OpNotIn: opNotIn, model.OpMatches: opMatches,
+}
+
+// matcher is a compiled string test; values are lower-cased so that
+// matching is case-insensitive, as NSX's is.
+type matcher struct {
+	op     opCode
+	value  string
+	values []string
+	re     *regexp.Regexp
+}
+
+func newMatcher(op, value string) (matcher, error) {
+	code, ok := opCodes[op]
+	if !ok {
+		return matcher{}, fmt.Errorf("unknown operator %q", op)
+	}
+	m := matcher{op: code, value: strings.ToLower(value)}
+	switch code {
+	case opIn, opNotIn:
+		for _, v := range strings.Split(value, ",") {
+			m.values = append(m.values, strings.ToLower(strings.TrimSpace(v)))
+		}
+	case opMatches:
+		re, err := model.CompilePattern(value)
+		if err != nil {
+			return matcher{}, err
+		}
+		m.re = re
+	}
+	return m, nil
+}
+
+// positive returns the matcher with NOTEQUALS/NOTIN turned into
+// EQUALS/IN, and whether it was negative. Negative tag conditions mean
+// "no tag matches", not "some tag does not match".
+func (m matcher) positive() (matcher, bool) {
+	switch m.op {
+	case opNotEquals:
+		m.op = opEquals
+		return m, true
+	case opNotIn:
+		m.op = opIn
+		return m, true
+	}
+	return m, false
+}
+
+// match tests a lower-cased string.
+func (m *matcher) match(s string) bool {
+	switch m.op {
+	case opEquals:
+		return s == m.value
+	case opNotEquals:
+		return s != m.value
+	case opContains:
+		return strings.Contains(s, m.value)
+	case opStartsWith:
+		return strings.HasPrefix(s, m.value)
+	case opEndsWith:
+		return strings.HasSuffix(s, m.value)
+	case opIn:
+		for _, v := range m.values {
+			if s == v {
+				return true
+			}
+		}
+		return false
+	case opNotIn:
+		for _, v := range m.values {
+			if s == v {
+				return false
+			}
+		}
+		return true
+	}
+	return m.re.MatchString(s)
+}
+
+// tag is a lower-cased tag.
+type tag struct{ scope, value string }
+
+// tagMatcher tests an object's tags. A condition value "scope|tag" names
+// both; "|tag" matches the tag under any scope; "scope|" any tag value
+// under the scope.
+type tagMatcher struct {
+	anyScope   bool
+	scope      string
+	scopeNeq   bool
+	anyValue   bool
+	value      matcher
+	negative   bool
+	anchorable bool // EQUALS on a concrete tag: usable as an index key
+}
+
+func newTagMatcher(c *model.Condition) (tagMatcher, error) {
+	scope, value, _ := strings.Cut(c.Value, "|")
+	m, err := newMatcher(c.Operator, value)
+	if err != nil {
+		return tagMatcher{}, err
+	}
+	t := tagMatcher{anyScope: scope == "", scope: strings.ToLower(scope), scopeNeq: c.ScopeOperator == model.OpNotEquals, anyValue: value == ""}
+	t.value, t.negative = m.positive()
+	t.anchorable = !t.negative && !t.scopeNeq && !t.anyValue && t.value.op == opEquals
+	return t, nil
+}
+
+func (t *tagMatcher) match(tags []tag) bool {
+	found := false
+	for i := range tags {
+		tg := &tags[i]
+		if !t.anyScope && (tg.scope == t.scope) == t.scopeNeq {
+			continue
+		}
+		if t.anyValue || t.value.match(tg.value) {
+			found = true
+			break
+		}
+	}
+	return found != t.negative
+}
+
+// cond is one compiled condition on a name or on tags.
+type cond struct {
+	isTag bool
+	name  matcher
+	tag   tagMatcher
+}
+
+func (c *cond) match(name string, tags []tag) bool {
+	if c.isTag {
+		return c.tag.match(tags)
+	}
+	return c.name.match(name)
+}
+
+func compileCond(c *model.Condition) (cond, error) {
+	if c.Key == model.KeyTag {
+		t, err := newTagMatcher(c)
+		return cond{isTag: true, tag: t}, err
+	}
+	m, err := newMatcher(c.Operator, c.Value)
+	return cond{name: m}, err
+}
+
+// criterion is one compiled criterion: resource conditions on objects of
+// one member type, optionally scoped by cluster and namespace conditions.
+type criterion struct {
+	mt        memberType
+	res       []cond
+	cluster   *matcher
+	namespace []cond
+	anchors   []anchorKey
+}
+
+func (c *criterion) match(e *entity) bool {
+	if c.cluster != nil && !c.cluster.match(e.cl.lname) {
+		return false
+	}
+	for i := range c.res {
+		if !c.res[i].match(e.name, e.tags) {
+			return false
+		}
+	}
+	if len(c.namespace) > 0 {
+		nsName, nsTags := e.key.Namespace, []tag(nil)
+		if e.ns != nil {
+			nsName, nsTags = e.ns.lname, e.ns.tags
+		} else {
+			nsName = strings.ToLower(nsName)
+		}
+		for i := range c.namespace {
+			if !c.namespace[i].match(nsName, nsTags) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// definition is a compiled group: object criteria joined by AND/OR (left
+// to right), literal addresses and included groups.
+type definition struct {
+	crit   []criterion
+	and    []bool // and[i] joins crit[i] and crit[i+1]
+	static []netipx.IPRange
+	nested []string
+}
+
+// matches evaluates the group's criteria for an entity in one member
+// type, left to right as NSX does. Criteria of other member types are
+// false for it.
+func (d *definition) matches(e *entity, mt memberType) bool {
+	v := false
+	for i := range d.crit {
+		if i > 0 {
+			if d.and[i-1] && !v || !d.and[i-1] && v {
+				continue
+			}
+		}
+		c := &d.crit[i]
+		v = c.mt == mt && c.match(e)
+	}
+	return v
+}
+
+// compile turns a validated group into a definition. Criteria that are
+// not object conditions (addresses, paths) only ever join by OR (NSX
+// allows AND only between single conditions of one type), so dropping
+// them from the AND/OR chain does not change its value for objects.
+func compile(g *model.Group) (*definition, error) {
+	d := &definition{}
+	pendingAnd := false
+	for i, e := range g.Expression {
+		var cr *criterion
+		var err error
+		switch x := e.(type) {
+		case *model.ConjunctionOperator:
+			pendingAnd = x.ConjunctionOperator == model.ConjAnd
+			continue
+		case *model.Condition:
+			cr, err = compileCriterion([]*model.Condition{x})
+		case *model.NestedExpression:
+			var conds []*model.Condition
+			for _, n := range x.Expressions {
+				if c, ok := n.(*model.Condition); ok {
+					conds = append(conds, c)
+				}
+			}
+			cr, err = compileCriterion(conds)
+		case *model.IPAddressExpression:
+			for _, a := range x.IPAddresses {
+				r, err := address.ParseRange(a)
+				if err != nil {
+					return nil, fmt.Errorf("expression[%d]: %v", i, err)
+				}
+				d.static = append(d.static, r)
+			}
+		case *model.PathExpression:
+			d.nested = append(d.nested, x.Paths...)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("expression[%d]: %v", i, err)
+		}
+		if cr != nil {
+			if len(d.crit) > 0 {
+				d.and = append(d.and, pendingAnd)
+			}
+			d.crit = append(d.crit, *cr)
+		}
+		pendingAnd = false
+	}
+	return d, nil
+}
+
+// compileCriterion returns nil for criteria of member types kordon has no
+// objects for (validation refuses those; a nil criterion selects nothing).
+func compileCriterion(conds []*model.Condition) (*criterion, error) {
+	cr := &criterion{}
+	found := false
+	for _, c := range conds {
+		switch c.MemberType {
+		case model.MemberKubernetesCluster:
+			m, err := newMatcher(c.Operator, c.Value)
+			if err != nil {
+				return nil, err
+			}
+			cr.cluster = &m
+		case model.MemberKubernetesNamespace:
+			cc, err := compileCond(c)
+			if err != nil {
+				return nil, err
+			}
+			cr.namespace = append(cr.namespace, cc)
+		default:
+			mt, ok := memberTypeOf(c)
+			if !ok {
+				return nil, nil
+			}
+			cr.mt, found = mt, true
+			if mt == mtNodeIP || mt == mtNodeCIDR {
+				continue // MATCHES "*": every node
+			}
+			cc, err := compileCond(c)
+			if err != nil {
+				return nil, err
+			}
+			cr.res = append(cr.res, cc)
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	cr.anchors = chooseAnchors(cr)
+	return cr, nil
+}

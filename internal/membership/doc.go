@@ -1,0 +1,26 @@
+// Package membership owns the effective members of generic groups: which
+// inventory objects each group selects and which addresses (IPs, CIDRs,
+// ranges) and address+port members they resolve to, exactly as the seed's
+// summary table says:
+//
+//	AntreaEgress        every egress IP it names (spec and status)
+//	AntreaIPPool        its IP ranges
+//	KubernetesNode      InternalIPs (key IPAddress) or pod CIDRs (key PodCidr)
+//	KubernetesIngress   load-balancer ingress IPs
+//	KubernetesGateway   status addresses of type IPAddress
+//	KubernetesService   LoadBalancer: ingress IPs; NodePort: every node
+//	                    InternalIP of its cluster with each node port;
+//	                    NodePortLocal (annotated ClusterIP or LoadBalancer):
+//	                    the node IP and port Antrea maps for each selected
+//	                    pod; plain ClusterIP: nothing
+//
+// KubernetesCluster and KubernetesNamespace conditions scope a criterion
+// by AND. Groups also take literal addresses (IPAddressExpression) and
+// other groups (PathExpression).
+//
+// The Index is incremental: an inventory or group change touches only the
+// groups it can affect (found through an index of each criterion's most
+// selective condition) and records, per group, which members and
+// addresses were added or removed. It does no I/O and is not safe for
+// concurrent use; its owner serialises changes and reads.
+package membership

@@ -1,0 +1,349 @@
+package membership
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/kordon-dev/kordon/internal/inventory"
+)
+
+// Upsert adds or replaces an inventory object. Groups that select it (or
+// selected it) are updated; so are NodePort members when a node's IPs
+// change, NodePortLocal members when a pod changes, and namespace-scoped
+// criteria when a namespace's labels change.
+func (x *Index) Upsert(o inventory.Object) {
+	key := inventory.KeyOf(o)
+	x.objects[key] = o
+	c := x.clusterFor(key.Cluster)
+	switch v := o.(type) {
+	case *inventory.Pod:
+		x.upsertPod(c, v)
+	case *inventory.Namespace:
+		x.upsertNamespace(c, v)
+	case *inventory.ExternalIPPool:
+	default:
+		x.upsertEntity(c, key, o)
+	}
+}
+
+// Delete removes an inventory object; deleting what is not there is a
+// no-op.
+func (x *Index) Delete(key inventory.Key) {
+	o, ok := x.objects[key]
+	if !ok {
+		return
+	}
+	delete(x.objects, key)
+	c := x.clusters[key.Cluster]
+	switch v := o.(type) {
+	case *inventory.Pod:
+		x.deletePod(c, v)
+	case *inventory.Namespace:
+		x.upsertNamespace(c, &inventory.Namespace{Meta: inventory.Meta{Cluster: key.Cluster, Name: key.Name}})
+	case *inventory.ExternalIPPool:
+	default:
+		if e := x.entities[key]; e != nil {
+			x.deleteEntity(e)
+		}
+	}
+}
+
+// DeleteCluster removes every object of a cluster: its members leave every
+// group in one batch.
+func (x *Index) DeleteCluster(name string) {
+	c := x.clusters[name]
+	if c == nil {
+		return
+	}
+	for e := range c.entities {
+		x.deleteEntity(e)
+	}
+	for k := range x.objects {
+		if k.Cluster == name {
+			delete(x.objects, k)
+		}
+	}
+	delete(x.clusters, name)
+}
+
+// ReplaceCluster makes the cluster hold exactly objs: objects not in objs
+// are deleted, the others upserted. It is how a full resynchronisation is
+// applied without members flapping.
+func (x *Index) ReplaceCluster(name string, objs []inventory.Object) {
+	keep := make(map[inventory.Key]bool, len(objs))
+	for _, o := range objs {
+		keep[inventory.KeyOf(o)] = true
+	}
+	var stale []inventory.Key
+	for k := range x.objects {
+		if k.Cluster == name && !keep[k] {
+			stale = append(stale, k)
+		}
+	}
+	// Pods go first on removal and last on addition so NodePortLocal
+	// services see a consistent set.
+	slices.SortFunc(stale, func(a, b inventory.Key) int { return kindOrder(b.Kind) - kindOrder(a.Kind) })
+	for _, k := range stale {
+		x.Delete(k)
+	}
+	x.clusterFor(name)
+	sorted := slices.Clone(objs)
+	slices.SortStableFunc(sorted, func(a, b inventory.Object) int { return kindOrder(a.Kind()) - kindOrder(b.Kind()) })
+	for _, o := range sorted {
+		x.Upsert(o)
+	}
+}
+
+// kindOrder loads namespaces and nodes before what depends on them.
+func kindOrder(k inventory.Kind) int {
+	switch k {
+	case inventory.KindNamespace:
+		return 0
+	case inventory.KindNode:
+		return 1
+	case inventory.KindPod:
+		return 3
+	}
+	return 2
+}
+
+func typesOf(k inventory.Kind) []memberType {
+	switch k {
+	case inventory.KindService:
+		return []memberType{mtService}
+	case inventory.KindIngress:
+		return []memberType{mtIngress}
+	case inventory.KindGateway:
+		return []memberType{mtGateway}
+	case inventory.KindNode:
+		return []memberType{mtNodeIP, mtNodeCIDR}
+	case inventory.KindEgress:
+		return []memberType{mtEgress}
+	case inventory.KindIPPool:
+		return []memberType{mtIPPool}
+	}
+	return nil
+}
+
+func (x *Index) upsertEntity(c *cluster, key inventory.Key, o inventory.Object) {
+	e := x.entities[key]
+	isNew := e == nil
+	if isNew {
+		types := typesOf(key.Kind)
+		if types == nil {
+			return
+		}
+		e = &entity{key: key, cl: c, types: types, contrib: make([]contribution, len(types)), lnamespace: strings.ToLower(key.Namespace)}
+		x.entities[key] = e
+		c.entities[e] = struct{}{}
+		if key.Namespace != "" {
+			e.ns = c.namespaceFor(key.Namespace)
+			e.ns.entities[e] = struct{}{}
+		}
+	}
+	m := o.GetMeta()
+	name, tags := strings.ToLower(m.Name), lowerTags(m.Labels)
+	if isNew || name != e.name || !tagsEqual(tags, e.tags) {
+		if !isNew {
+			x.fileEntity(e, false)
+		}
+		e.name, e.tags = name, tags
+		x.fileEntity(e, true)
+	}
+	var oldNode *inventory.Node
+	if prev, ok := e.obj.(*inventory.Node); ok {
+		oldNode = prev
+	}
+	e.obj = o
+	if n, ok := o.(*inventory.Node); ok {
+		x.nodeChanged(c, oldNode, n)
+	}
+	if s, ok := o.(*inventory.Service); ok && e.ns != nil {
+		if s.NodePortLocal {
+			e.ns.nplServices[e] = struct{}{}
+		} else {
+			delete(e.ns.nplServices, e)
+		}
+	}
+	old := e.contrib
+	e.contrib = make([]contribution, len(e.types))
+	for i, mt := range e.types {
+		e.contrib[i] = x.contribution(e, mt)
+	}
+	x.reevalEntity(e, old)
+}
+
+func (x *Index) nodeChanged(c *cluster, old, cur *inventory.Node) {
+	var before []netip.Addr
+	if old != nil {
+		before = old.InternalIPs
+	}
+	var after []netip.Addr
+	if cur != nil {
+		after = cur.InternalIPs
+	}
+	var removed, added []netip.Addr
+	for _, a := range before {
+		if !slices.Contains(after, a) {
+			removed = append(removed, a)
+		}
+	}
+	for _, a := range after {
+		if !slices.Contains(before, a) {
+			added = append(added, a)
+		}
+	}
+	x.setNodeIPs(c, removed, added)
+}
+
+// reevalEntity decides again every group e may belong to. old holds the
+// contributions e had before this change (nil: unchanged).
+func (x *Index) reevalEntity(e *entity, old []contribution) {
+	x.gen++
+	x.cands = x.cands[:0]
+	for _, mt := range e.types {
+		x.keys = e.keys(mt, e.cl.lname, x.keys[:0])
+		x.keys = e.keys(mt, "", x.keys)
+		for _, k := range x.keys {
+			for g := range x.crits[k] {
+				x.mark(g)
+			}
+		}
+	}
+	for g := range e.groups {
+		x.mark(g)
+	}
+	cands := x.cands
+	for _, g := range cands {
+		for i, mt := range e.types {
+			var o *contribution
+			if old != nil {
+				o = &old[i]
+			}
+			x.reeval(g, e, i, mt, o)
+		}
+	}
+}
+
+func (x *Index) mark(g *group) {
+	if g.mark != x.gen {
+		g.mark = x.gen
+		x.cands = append(x.cands, g)
+	}
+}
+
+// fileEntity adds (or removes) an entity to the object-side index.
+func (x *Index) fileEntity(e *entity, add bool) {
+	for _, mt := range e.types {
+		x.keys = e.keys(mt, e.cl.lname, x.keys[:0])
+		for _, k := range x.keys {
+			list := x.objs[k]
+			if add {
+				x.objs[k] = append(list, e)
+				continue
+			}
+			if i := slices.Index(list, e); i >= 0 {
+				list[i] = list[len(list)-1]
+				list = list[:len(list)-1]
+			}
+			if len(list) == 0 {
+				delete(x.objs, k)
+			} else {
+				x.objs[k] = list
+			}
+		}
+	}
+}
+
+func (x *Index) deleteEntity(e *entity) {
+	for g, mask := range e.groups {
+		for _, mt := range e.types {
+			if mask&(1<<mt) != 0 {
+				x.leave(g, member{e, mt})
+			}
+		}
+	}
+	x.fileEntity(e, false)
+	if n, ok := e.obj.(*inventory.Node); ok {
+		x.nodeChanged(e.cl, n, nil)
+	}
+	if e.ns != nil {
+		delete(e.ns.entities, e)
+		delete(e.ns.nplServices, e)
+	}
+	delete(e.cl.entities, e)
+	delete(x.entities, e.key)
+}
+
+func (x *Index) upsertNamespace(c *cluster, n *inventory.Namespace) {
+	ns := c.namespaceFor(n.Name)
+	tags := lowerTags(n.Labels)
+	if tagsEqual(tags, ns.tags) {
+		return
+	}
+	ns.tags = tags
+	for e := range ns.entities {
+		x.reevalEntity(e, nil)
+	}
+}
+
+func (x *Index) upsertPod(c *cluster, p *inventory.Pod) {
+	ns := c.namespaceFor(p.Namespace)
+	old := ns.pods[p.Name]
+	ns.pods[p.Name] = p
+	x.podChanged(ns, old, p)
+}
+
+func (x *Index) deletePod(c *cluster, p *inventory.Pod) {
+	ns := c.namespaces[p.Namespace]
+	if ns == nil {
+		return
+	}
+	delete(ns.pods, p.Name)
+	x.podChanged(ns, p, nil)
+}
+
+// podChanged recomputes the NodePortLocal members of the services that
+// select the pod before or after its change.
+func (x *Index) podChanged(ns *namespace, old, cur *inventory.Pod) {
+	for e := range ns.nplServices {
+		s := e.obj.(*inventory.Service)
+		if (old != nil && selects(s.Selector, old.Labels)) || (cur != nil && selects(s.Selector, cur.Labels)) {
+			x.refreshContrib(e)
+		}
+	}
+}
+
+// refreshContrib recomputes an entity's contributions and updates the
+// groups it belongs to; its membership does not change.
+func (x *Index) refreshContrib(e *entity) {
+	for i, mt := range e.types {
+		k := x.contribution(e, mt)
+		if k.equal(e.contrib[i]) {
+			continue
+		}
+		old := e.contrib[i]
+		e.contrib[i] = k
+		for g, mask := range e.groups {
+			if mask&(1<<mt) != 0 {
+				x.addContrib(g, e.cl, &e.contrib[i], 1)
+				x.addContrib(g, e.cl, &old, -1)
+			}
+		}
+	}
+}
+
+// selects reports whether a Service selector selects a pod's labels. A
+// Service without a selector selects no pods.
+func selects(selector, labels map[string]string) bool {
+	if len(selector) == 0 {
+		return false
+	}
+	for k, v := range selector {
+		if lv, ok := labels[k]; !ok || lv != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,413 @@
+package model
+
+import (
+	"fmt"
+	"maps"
+	"sort"
+)
+
+// Config is the whole policy configuration, flattened: every object is
+// keyed by its path, rules are kept apart from their policies (a policy's
+// Rules and every Children list are empty here), and the default domain of
+// the default space always exists. Objects in a Config are never modified;
+// Apply returns a new Config that shares the unchanged ones.
+type Config struct {
+	Domains          map[string]*Domain
+	Groups           map[string]*Group
+	Services         map[string]*Service
+	SecurityPolicies map[string]*SecurityPolicy
+	GatewayPolicies  map[string]*GatewayPolicy
+	Rules            map[string]*Rule
+	Tier0s           map[string]*Tier0
+	Tier1s           map[string]*Tier1
+}
+
+// NewConfig returns an empty configuration holding the default domain.
+func NewConfig() *Config {
+	c := &Config{
+		Domains: map[string]*Domain{}, Groups: map[string]*Group{},
+		Services: map[string]*Service{}, SecurityPolicies: map[string]*SecurityPolicy{},
+		GatewayPolicies: map[string]*GatewayPolicy{}, Rules: map[string]*Rule{},
+		Tier0s: map[string]*Tier0{}, Tier1s: map[string]*Tier1{},
+	}
+	c.Domains[defaultDomainPath("")] = newDomain("", DefaultDomain)
+	return c
+}
+
+func defaultDomainPath(project string) string {
+	return Ref{Project: project, Domain: DefaultDomain, Kind: KindDomain}.Path()
+}
+
+func newDomain(project, id string) *Domain {
+	r := Ref{Project: project, Domain: id, Kind: KindDomain}
+	d := &Domain{}
+	d.ResourceType, d.ID, d.DisplayName = string(KindDomain), id, id
+	d.Path, d.ParentPath, d.RelativePath = r.Path(), r.Parent(), id
+	return d
+}
+
+// Clone returns a copy whose maps can be changed without touching c.
+func (c *Config) Clone() *Config {
+	return &Config{
+		Domains: maps.Clone(c.Domains), Groups: maps.Clone(c.Groups),
+		Services: maps.Clone(c.Services), SecurityPolicies: maps.Clone(c.SecurityPolicies),
+		GatewayPolicies: maps.Clone(c.GatewayPolicies), Rules: maps.Clone(c.Rules),
+		Tier0s: maps.Clone(c.Tier0s), Tier1s: maps.Clone(c.Tier1s),
+	}
+}
+
+// Service returns the service at path, user-defined or predefined.
+func (c *Config) Service(path string) (*Service, bool) {
+	if s, ok := c.Services[path]; ok {
+		return s, true
+	}
+	s, ok := predefinedServices[path]
+	return s, ok
+}
+
+// Object returns the object at path, if any.
+func (c *Config) Object(path string) (Object, bool) {
+	for _, get := range []func(string) (Object, bool){
+		lookup(c.Domains), lookup(c.Groups), lookup(c.SecurityPolicies),
+		lookup(c.GatewayPolicies), lookup(c.Rules), lookup(c.Tier0s), lookup(c.Tier1s),
+	} {
+		if o, ok := get(path); ok {
+			return o, true
+		}
+	}
+	if s, ok := c.Service(path); ok {
+		return s, true
+	}
+	return nil, false
+}
+
+func lookup[T Object](m map[string]T) func(string) (Object, bool) {
+	return func(p string) (Object, bool) {
+		o, ok := m[p]
+		return o, ok
+	}
+}
+
+// PolicyRules returns the rules of the policy at policyPath, in path order.
+func (c *Config) PolicyRules(policyPath string) []*Rule {
+	var out []*Rule
+	for p, r := range c.Rules {
+		if r.ParentPath == policyPath {
+			out = append(out, c.Rules[p])
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// Paths returns the sorted keys of one of the Config's maps.
+func Paths[T any](m map[string]T) []string { return sortedKeys(m) }
+
+// ChangeOp says whether Apply created or updated an object, or deleted it.
+type ChangeOp string
+
+// Change operations.
+const (
+	OpUpsert ChangeOp = "upsert"
+	OpDelete ChangeOp = "delete"
+)
+
+// Change is one object Apply wrote or removed.
+type Change struct {
+	Op   ChangeOp
+	Kind Kind
+	Path string
+}
+
+// Apply applies a hierarchical document to the configuration of one space
+// (project "" is the default space) with NSX PATCH semantics: objects
+// given are created or replaced, objects marked_for_delete are removed with
+// everything below them, and objects not mentioned are kept. It returns the
+// new Config and what changed; on any error it returns the errors and c is
+// unchanged. Apply takes ownership of doc.
+func (c *Config) Apply(project string, doc *Infra) (*Config, []Change, error) {
+	a := &applier{cfg: c.Clone(), project: project, seen: map[string]string{}}
+	if _, ok := a.cfg.Domains[defaultDomainPath(project)]; !ok {
+		a.cfg.Domains[defaultDomainPath(project)] = newDomain(project, DefaultDomain)
+	}
+	a.children("children", parentCtx{kind: "Infra"}, doc.Children)
+	if len(a.errs) > 0 {
+		a.errs.Sort()
+		return c, nil, a.errs
+	}
+	return a.cfg, a.changes, nil
+}
+
+type applier struct {
+	cfg     *Config
+	project string
+	errs    Errors
+	changes []Change
+	seen    map[string]string // path -> document location that defined it
+}
+
+// parentCtx is where a child sits: under Infra, a Domain, a policy or a
+// service.
+type parentCtx struct {
+	kind   string
+	domain string
+	policy string // policy id for rules
+	pkind  Kind   // policy kind for rules
+	svc    string // service path for entries
+}
+
+func (a *applier) fail(loc, field, format string, args ...any) {
+	a.errs = append(a.errs, Error{Path: loc, Field: field, Reason: fmt.Sprintf(format, args...)})
+}
+
+func (a *applier) children(loc string, ctx parentCtx, list ChildList) {
+	for i, ch := range list {
+		a.child(fmt.Sprintf("%s[%d]", loc, i), ctx, ch)
+	}
+}
+
+// wantParent lists which parent each child type must sit under.
+var wantParent = map[string]string{
+	"ChildDomain": "Infra", "ChildService": "Infra", "ChildTier0": "Infra", "ChildTier1": "Infra",
+	"ChildGroup": "Domain", "ChildSecurityPolicy": "Domain", "ChildGatewayPolicy": "Domain",
+	"ChildRule": "Policy", "ChildServiceEntry": "Service",
+}
+
+func (a *applier) child(loc string, ctx parentCtx, ch Child) {
+	if ch.Type == "ChildResourceReference" {
+		a.reference(loc, ctx, ch)
+		return
+	}
+	if want := wantParent[ch.Type]; want != ctx.kind {
+		a.fail(loc, "resource_type", "%s must be a child of %s, not of %s", ch.Type, article(want), article(ctx.kind))
+		return
+	}
+	if ch.Entry != nil {
+		a.serviceEntry(loc, ctx, ch)
+		return
+	}
+	m := ch.Object.GetMeta()
+	key := loc + "." + string(ch.Object.Kind())
+	if !validID(m.ID) {
+		a.fail(key, "id", "missing or invalid id %q: an id is a non-empty path segment without '/', spaces, '?', '#' or '%%'", m.ID)
+		return
+	}
+	if m.ResourceType != "" && m.ResourceType != string(ch.Object.Kind()) {
+		a.fail(key, "resource_type", "is %q inside %s; expected %q", m.ResourceType, ch.Type, ch.Object.Kind())
+		return
+	}
+	ref := a.ref(ctx, ch.Object.Kind(), m.ID)
+	path := ref.Path()
+	if prev, dup := a.seen[path]; dup {
+		a.fail(key, "id", "%s is defined twice in the document (first at %s)", path, prev)
+		return
+	}
+	a.seen[path] = key
+	if ch.MarkedForDelete || m.MarkedForDelete {
+		a.delete(ref)
+		return
+	}
+	a.upsert(key, ref, ch.Object)
+}
+
+func article(s string) string {
+	switch s {
+	case "Infra":
+		return "the Infra root"
+	case "Policy":
+		return "a SecurityPolicy or GatewayPolicy"
+	}
+	return "a " + s
+}
+
+func (a *applier) ref(ctx parentCtx, k Kind, id string) Ref {
+	if k == KindDomain {
+		return Ref{Project: a.project, Domain: id, Kind: KindDomain, ID: id}
+	}
+	return Ref{Project: a.project, Domain: ctx.domain, Kind: k, ID: id, Policy: ctx.policy, PolicyKind: ctx.pkind}
+}
+
+func (a *applier) reference(loc string, ctx parentCtx, ch Child) {
+	ref := Ref{Project: a.project, Domain: ctx.domain}
+	next := parentCtx{domain: ctx.domain}
+	switch {
+	case ch.TargetType == "Domain" && ctx.kind == "Infra":
+		ref.Kind, ref.Domain, next.kind, next.domain = KindDomain, ch.RefID, "Domain", ch.RefID
+		if _, ok := a.cfg.Domains[ref.Path()]; !ok {
+			a.fail(loc, "id", "domain %q does not exist (create it with a ChildDomain)", ch.RefID)
+			return
+		}
+	case (ch.TargetType == "SecurityPolicy" || ch.TargetType == "GatewayPolicy") && ctx.kind == "Domain":
+		ref.Kind, ref.ID = Kind(ch.TargetType), ch.RefID
+		next.kind, next.policy, next.pkind = "Policy", ch.RefID, ref.Kind
+		if _, ok := a.cfg.Object(ref.Path()); !ok {
+			a.fail(loc, "id", "%s does not exist", ref.Path())
+			return
+		}
+	case ch.TargetType == "Service" && ctx.kind == "Infra":
+		ref.Kind, ref.ID = KindService, ch.RefID
+		next.kind, next.svc = "Service", ref.Path()
+		if _, ok := a.cfg.Services[ref.Path()]; !ok {
+			a.fail(loc, "id", "%s does not exist", ref.Path())
+			return
+		}
+	default:
+		a.fail(loc, "target_type", "a ChildResourceReference to %q is not supported under %s (use Domain under Infra, SecurityPolicy or GatewayPolicy under a Domain, Service under Infra)", ch.TargetType, article(ctx.kind))
+		return
+	}
+	a.children(loc+".children", next, ch.Children)
+}
+
+// stamp fills in what a stored object derives from its place.
+func stamp(m *Meta, k Kind, ref Ref) {
+	m.ResourceType = string(k)
+	m.Path, m.ParentPath, m.RelativePath = ref.Path(), ref.Parent(), ref.ID
+	if k == KindDomain {
+		m.RelativePath = ref.Domain
+	}
+	m.MarkedForDelete = false
+	if m.DisplayName == "" {
+		m.DisplayName = m.ID
+	}
+}
+
+func (a *applier) upsert(loc string, ref Ref, obj Object) {
+	p := ref.Path()
+	a.changes = append(a.changes, Change{Op: OpUpsert, Kind: obj.Kind(), Path: p})
+	switch o := obj.(type) {
+	case *Domain:
+		cp := *o
+		cp.Children = nil
+		stamp(&cp.Meta, KindDomain, ref)
+		a.cfg.Domains[p] = &cp
+		a.children(loc+".children", parentCtx{kind: "Domain", domain: o.ID}, o.Children)
+	case *Group:
+		cp := *o
+		stamp(&cp.Meta, KindGroup, ref)
+		a.cfg.Groups[p] = &cp
+	case *Service:
+		cp := *o
+		cp.Children = nil
+		stamp(&cp.Meta, KindService, ref)
+		a.cfg.Services[p] = &cp
+		a.children(loc+".children", parentCtx{kind: "Service", svc: p}, o.Children)
+	case *SecurityPolicy:
+		cp := *o
+		cp.Rules, cp.Children = nil, nil
+		stamp(&cp.Meta, KindSecurityPolicy, ref)
+		a.cfg.SecurityPolicies[p] = &cp
+		a.policyRules(loc, ref, &o.Policy)
+	case *GatewayPolicy:
+		cp := *o
+		cp.Rules, cp.Children = nil, nil
+		stamp(&cp.Meta, KindGatewayPolicy, ref)
+		a.cfg.GatewayPolicies[p] = &cp
+		a.policyRules(loc, ref, &o.Policy)
+	case *Rule:
+		cp := *o
+		stamp(&cp.Meta, KindRule, ref)
+		a.cfg.Rules[p] = &cp
+	case *Tier0:
+		cp := *o
+		stamp(&cp.Meta, KindTier0, ref)
+		a.cfg.Tier0s[p] = &cp
+	case *Tier1:
+		cp := *o
+		stamp(&cp.Meta, KindTier1, ref)
+		a.cfg.Tier1s[p] = &cp
+	}
+}
+
+// policyRules applies a policy's inline rules (NSX PATCH keeps rules not
+// mentioned) and its ChildRule children.
+func (a *applier) policyRules(loc string, ref Ref, p *Policy) {
+	ctx := parentCtx{kind: "Policy", domain: ref.Domain, policy: ref.ID, pkind: ref.Kind}
+	for i, r := range p.Rules {
+		if r == nil {
+			a.fail(fmt.Sprintf("%s.rules[%d]", loc, i), "", "a rule cannot be null")
+			continue
+		}
+		a.child(fmt.Sprintf("%s.rules[%d]", loc, i), ctx, Wrap(r))
+	}
+	a.children(loc+".children", ctx, p.Children)
+}
+
+func (a *applier) serviceEntry(loc string, ctx parentCtx, ch Child) {
+	m := ch.Entry.EntryMeta()
+	if !validID(m.ID) {
+		a.fail(loc+".ServiceEntry", "id", "missing or invalid id %q", m.ID)
+		return
+	}
+	svc := *a.cfg.Services[ctx.svc]
+	entries := make(ServiceEntryList, 0, len(svc.ServiceEntries)+1)
+	for _, e := range svc.ServiceEntries {
+		if e.EntryMeta().ID != m.ID {
+			entries = append(entries, e)
+		}
+	}
+	if !ch.MarkedForDelete && !m.MarkedForDelete {
+		entries = append(entries, ch.Entry)
+	}
+	svc.ServiceEntries = entries
+	a.cfg.Services[ctx.svc] = &svc
+	a.changes = append(a.changes, Change{Op: OpUpsert, Kind: KindService, Path: ctx.svc})
+}
+
+func (a *applier) delete(ref Ref) {
+	p := ref.Path()
+	del := func(k Kind, path string, ok bool) {
+		if ok {
+			a.changes = append(a.changes, Change{Op: OpDelete, Kind: k, Path: path})
+		}
+	}
+	switch ref.Kind {
+	case KindDomain:
+		for _, m := range []func(prefix string){
+			deleteUnder(a.cfg.Groups, KindGroup, del), deleteUnder(a.cfg.SecurityPolicies, KindSecurityPolicy, del),
+			deleteUnder(a.cfg.GatewayPolicies, KindGatewayPolicy, del), deleteUnder(a.cfg.Rules, KindRule, del),
+		} {
+			m(p + "/")
+		}
+		_, ok := a.cfg.Domains[p]
+		delete(a.cfg.Domains, p)
+		del(KindDomain, p, ok)
+	case KindGroup:
+		_, ok := a.cfg.Groups[p]
+		delete(a.cfg.Groups, p)
+		del(KindGroup, p, ok)
+	case KindService:
+		_, ok := a.cfg.Services[p]
+		delete(a.cfg.Services, p)
+		del(KindService, p, ok)
+	case KindSecurityPolicy, KindGatewayPolicy:
+		deleteUnder(a.cfg.Rules, KindRule, del)(p + "/")
+		_, ok1 := a.cfg.SecurityPolicies[p]
+		_, ok2 := a.cfg.GatewayPolicies[p]
+		delete(a.cfg.SecurityPolicies, p)
+		delete(a.cfg.GatewayPolicies, p)
+		del(ref.Kind, p, ok1 || ok2)
+	case KindRule:
+		_, ok := a.cfg.Rules[p]
+		delete(a.cfg.Rules, p)
+		del(KindRule, p, ok)
+	case KindTier0:
+		_, ok := a.cfg.Tier0s[p]
+		delete(a.cfg.Tier0s, p)
+		del(KindTier0, p, ok)
+	case KindTier1:
+		_, ok := a.cfg.Tier1s[p]
+		delete(a.cfg.Tier1s, p)
+		del(KindTier1, p, ok)
+	}
+}
+
+func deleteUnder[T any](m map[string]T, k Kind, del func(Kind, string, bool)) func(prefix string) {
+	return func(prefix string) {
+		for p := range m {
+			if len(p) > len(prefix) && p[:len(prefix)] == prefix {
+				delete(m, p)
+				del(k, p, true)
+			}
+		}
+	}
+}

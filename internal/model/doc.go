@@ -1,0 +1,15 @@
+// Package model owns kordon's policy model: the NSX Policy API shapes
+// (Group and its expressions, Service and its entries, SecurityPolicy,
+// GatewayPolicy, Rule, Tier0, Tier1, Domain and the hierarchical Infra
+// document), their paths, strict decoding from JSON and YAML, the
+// configuration they form together (Config), and its validation.
+//
+// Decoding accepts documents as NSX exports them: read-only fields such as
+// _create_user, _links or realization_id are accepted and dropped, while a
+// field NSX does not define for that type is an error naming the field, so
+// a typo never silently changes a policy. Validation reports every problem
+// at once, each naming the object path, the field and the reason.
+//
+// The package knows nothing about inventory, membership or evaluation; it
+// is the contract those stages read.
+package model
