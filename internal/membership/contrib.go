@@ -87,29 +87,55 @@ func (x *Index) serviceContribution(e *entity, s *inventory.Service, k *contribu
 		})
 		k.ports = slices.Compact(k.ports)
 	}
-	if !s.NodePortLocal || e.ns == nil || (s.Type != inventory.ServiceClusterIP && s.Type != inventory.ServiceLoadBalancer) {
+	if e.ns == nil {
 		return
 	}
 	for _, p := range e.ns.pods {
-		if !selects(s.Selector, p.Labels) {
-			continue
-		}
-		for _, m := range p.NodePortLocal {
-			if servesPort(s, m) {
-				k.ipPorts = append(k.ipPorts, address.IPPort{Addr: m.NodeIP, Proto: m.Protocol, Port: uint16(m.NodePort)})
-			}
+		k.ipPorts = append(k.ipPorts, nplMappings(s, p)...)
+	}
+	slices.SortFunc(k.ipPorts, compareIPPort)
+}
+
+// nplMappings returns the NodePortLocal members a pod gives a Service:
+// none unless the Service opts in, is ClusterIP or LoadBalancer, and
+// selects the pod. Duplicates are kept: a Service's members form a
+// multiset that pod changes update one mapping at a time.
+func nplMappings(s *inventory.Service, p *inventory.Pod) []address.IPPort {
+	if p == nil || !s.NodePortLocal || (s.Type != inventory.ServiceClusterIP && s.Type != inventory.ServiceLoadBalancer) || !selects(s.Selector, p.Labels) {
+		return nil
+	}
+	var out []address.IPPort
+	for _, m := range p.NodePortLocal {
+		if servesPort(s, m) {
+			out = append(out, address.IPPort{Addr: m.NodeIP, Proto: m.Protocol, Port: uint16(m.NodePort)})
 		}
 	}
-	slices.SortFunc(k.ipPorts, func(a, b address.IPPort) int {
-		if a.Less(b) {
-			return -1
-		}
-		if b.Less(a) {
-			return 1
-		}
-		return 0
-	})
-	k.ipPorts = slices.Compact(k.ipPorts)
+	slices.SortFunc(out, compareIPPort)
+	return out
+}
+
+func compareIPPort(a, b address.IPPort) int {
+	if a.Less(b) {
+		return -1
+	}
+	if b.Less(a) {
+		return 1
+	}
+	return 0
+}
+
+// insertSorted adds m to a sorted multiset.
+func insertSorted(l []address.IPPort, m address.IPPort) []address.IPPort {
+	i, _ := slices.BinarySearchFunc(l, m, compareIPPort)
+	return slices.Insert(l, i, m)
+}
+
+// removeOne removes one occurrence of m from a sorted multiset.
+func removeOne(l []address.IPPort, m address.IPPort) []address.IPPort {
+	if i, ok := slices.BinarySearchFunc(l, m, compareIPPort); ok {
+		return slices.Delete(l, i, i+1)
+	}
+	return l
 }
 
 // servesPort reports whether a pod's NodePortLocal mapping belongs to the

@@ -1,11 +1,13 @@
 package membership
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
 
 	"github.com/kordon-dev/kordon/internal/inventory"
+	"github.com/kordon-dev/kordon/internal/model"
 )
 
 // Upsert adds or replaces an inventory object. Groups that select it (or
@@ -95,6 +97,32 @@ func (x *Index) ReplaceCluster(name string, objs []inventory.Object) {
 	}
 }
 
+// Load applies many objects and group definitions at once without
+// recording deltas: it is a full computation (a manager starting, an
+// offline run), and its result is read as a new snapshot, not as changes.
+// Groups that cannot be compiled are reported together; the rest load.
+func (x *Index) Load(objs []inventory.Object, groups map[string]*model.Group) error {
+	if len(x.objects) == 0 {
+		x.objects = make(map[inventory.Key]inventory.Object, len(objs))
+		x.entities = make(map[inventory.Key]*entity, len(objs))
+	}
+	x.quiet = true
+	defer func() { x.quiet = false }()
+	var errs []error
+	for _, p := range model.Paths(groups) {
+		if err := x.SetGroup(p, groups[p]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	sorted := slices.Clone(objs)
+	slices.SortStableFunc(sorted, func(a, b inventory.Object) int { return kindOrder(a.Kind()) - kindOrder(b.Kind()) })
+	for _, o := range sorted {
+		x.Upsert(o)
+	}
+	clear(x.pending)
+	return errors.Join(errs...)
+}
+
 // kindOrder loads namespaces and nodes before what depends on them.
 func kindOrder(k inventory.Kind) int {
 	switch k {
@@ -174,14 +202,16 @@ func (x *Index) upsertEntity(c *cluster, key inventory.Key, o inventory.Object) 
 	x.reevalEntity(e, old)
 }
 
+// nodeChanged moves the cluster's node-IP counts from a node's old
+// InternalIPs to its new ones. Each node counts once per address, even if
+// it lists an address twice.
 func (x *Index) nodeChanged(c *cluster, old, cur *inventory.Node) {
-	var before []netip.Addr
+	var before, after []netip.Addr
 	if old != nil {
-		before = old.InternalIPs
+		before = uniqueAddrs(old.InternalIPs)
 	}
-	var after []netip.Addr
 	if cur != nil {
-		after = cur.InternalIPs
+		after = uniqueAddrs(cur.InternalIPs)
 	}
 	var removed, added []netip.Addr
 	for _, a := range before {
@@ -211,8 +241,8 @@ func (x *Index) reevalEntity(e *entity, old []contribution) {
 			}
 		}
 	}
-	for g := range e.groups {
-		x.mark(g)
+	for _, gb := range e.groups {
+		x.mark(gb.g)
 	}
 	cands := x.cands
 	for _, g := range cands {
@@ -257,10 +287,10 @@ func (x *Index) fileEntity(e *entity, add bool) {
 }
 
 func (x *Index) deleteEntity(e *entity) {
-	for g, mask := range e.groups {
+	for _, gb := range slices.Clone(e.groups) {
 		for _, mt := range e.types {
-			if mask&(1<<mt) != 0 {
-				x.leave(g, member{e, mt})
+			if gb.bits&(1<<mt) != 0 {
+				x.leave(gb.g, member{e, mt})
 			}
 		}
 	}
@@ -304,34 +334,42 @@ func (x *Index) deletePod(c *cluster, p *inventory.Pod) {
 	x.podChanged(ns, p, nil)
 }
 
-// podChanged recomputes the NodePortLocal members of the services that
-// select the pod before or after its change.
+// podChanged updates the NodePortLocal members of the services that
+// select the pod before or after its change. Only the pod's own mappings
+// move: the cost does not depend on how many pods the service selects.
 func (x *Index) podChanged(ns *namespace, old, cur *inventory.Pod) {
 	for e := range ns.nplServices {
 		s := e.obj.(*inventory.Service)
-		if (old != nil && selects(s.Selector, old.Labels)) || (cur != nil && selects(s.Selector, cur.Labels)) {
-			x.refreshContrib(e)
+		before, after := nplMappings(s, old), nplMappings(s, cur)
+		if slices.Equal(before, after) {
+			continue
+		}
+		k := &e.contrib[0]
+		for _, m := range after {
+			k.ipPorts = insertSorted(k.ipPorts, m)
+		}
+		for _, m := range before {
+			k.ipPorts = removeOne(k.ipPorts, m)
+		}
+		for _, gb := range e.groups {
+			g := gb.g
+			if gb.bits&(1<<mtService) == 0 {
+				continue
+			}
+			for _, m := range after {
+				x.adjIPPort(g, m, 1)
+			}
+			for _, m := range before {
+				x.adjIPPort(g, m, -1)
+			}
 		}
 	}
 }
 
-// refreshContrib recomputes an entity's contributions and updates the
-// groups it belongs to; its membership does not change.
-func (x *Index) refreshContrib(e *entity) {
-	for i, mt := range e.types {
-		k := x.contribution(e, mt)
-		if k.equal(e.contrib[i]) {
-			continue
-		}
-		old := e.contrib[i]
-		e.contrib[i] = k
-		for g, mask := range e.groups {
-			if mask&(1<<mt) != 0 {
-				x.addContrib(g, e.cl, &e.contrib[i], 1)
-				x.addContrib(g, e.cl, &old, -1)
-			}
-		}
-	}
+func uniqueAddrs(in []netip.Addr) []netip.Addr {
+	out := slices.Clone(in)
+	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
+	return slices.Compact(out)
 }
 
 // selects reports whether a Service selector selects a pod's labels. A

@@ -87,10 +87,10 @@ func (x *Index) groupFor(path string) *group {
 }
 
 // dropIfUnused forgets a placeholder: an undefined group nobody includes.
+// Its pending delta stays, so the removal of its members is reported.
 func (x *Index) dropIfUnused(g *group) {
 	if g.def == nil && len(g.parents) == 0 {
 		delete(x.groups, g.path)
-		delete(x.pending, g)
 	}
 }
 
@@ -191,7 +191,7 @@ func (x *Index) reevalGroup(g *group) {
 func (x *Index) reeval(g *group, e *entity, i int, mt memberType, old *contribution) {
 	in := g.def != nil && g.def.matches(e, mt)
 	bit := uint8(1) << mt
-	was := e.groups[g]&bit != 0
+	was := e.bitsIn(g)&bit != 0
 	cur := &e.contrib[i]
 	if old == nil {
 		old = cur
@@ -209,11 +209,10 @@ func (x *Index) reeval(g *group, e *entity, i int, mt memberType, old *contribut
 
 func (x *Index) join(g *group, m member, k *contribution) {
 	g.members[m] = struct{}{}
-	if m.e.groups == nil {
-		m.e.groups = map[*group]uint8{}
+	m.e.setBits(g, m.e.bitsIn(g)|1<<m.mt)
+	if !x.quiet {
+		bump(x.record(g).members, m, 1)
 	}
-	m.e.groups[g] |= 1 << m.mt
-	bump(x.record(g).members, m, 1)
 	x.addContrib(g, m.e.cl, k, 1)
 }
 
@@ -223,11 +222,9 @@ func (x *Index) leave(g *group, m member) {
 
 func (x *Index) leaveWith(g *group, m member, k *contribution) {
 	delete(g.members, m)
-	if v := m.e.groups[g] &^ (1 << m.mt); v == 0 {
-		delete(m.e.groups, g)
-	} else {
-		m.e.groups[g] = v
+	m.e.setBits(g, m.e.bitsIn(g)&^(1<<m.mt))
+	if !x.quiet {
+		bump(x.record(g).members, m, -1)
 	}
-	bump(x.record(g).members, m, -1)
 	x.addContrib(g, m.e.cl, k, -1)
 }

@@ -31,9 +31,12 @@ type Index struct {
 	nodeClusters map[netip.Addr]map[*cluster]int32
 
 	pending map[*group]*pendingDelta
-	gen     uint64
-	cands   []*group
-	keys    []anchorKey
+	// quiet suppresses delta recording during a bulk Load: a full
+	// computation has no previous state to report changes against.
+	quiet bool
+	gen   uint64
+	cands []*group
+	keys  []anchorKey
 }
 
 // New returns an empty index.
@@ -76,7 +79,45 @@ type entity struct {
 	tags       []tag
 	types      []memberType
 	contrib    []contribution // one per types[i]
-	groups     map[*group]uint8
+	// groups lists the groups the entity is in, with a bit per member
+	// type it is in them as. Entities are in few groups, so a slice beats
+	// a map.
+	groups []groupBits
+}
+
+type groupBits struct {
+	g    *group
+	bits uint8
+}
+
+// bitsIn returns the member-type bits the entity has in g.
+func (e *entity) bitsIn(g *group) uint8 {
+	for _, gb := range e.groups {
+		if gb.g == g {
+			return gb.bits
+		}
+	}
+	return 0
+}
+
+// setBits sets the member-type bits the entity has in g (0 removes it).
+func (e *entity) setBits(g *group, bits uint8) {
+	for i := range e.groups {
+		if e.groups[i].g != g {
+			continue
+		}
+		if bits != 0 {
+			e.groups[i].bits = bits
+			return
+		}
+		last := len(e.groups) - 1
+		e.groups[i] = e.groups[last]
+		e.groups = e.groups[:last]
+		return
+	}
+	if bits != 0 {
+		e.groups = append(e.groups, groupBits{g, bits})
+	}
 }
 
 func (e *entity) typeIndex(mt memberType) int {

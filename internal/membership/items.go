@@ -56,7 +56,9 @@ func (x *Index) adjRange(g *group, r netipx.IPRange, d int32) {
 		return
 	}
 	s := sign(n - old)
-	bump(x.record(g).ranges, r, int8(s))
+	if !x.quiet {
+		bump(x.record(g).ranges, r, int8(s))
+	}
 	for p, mult := range g.parents {
 		x.adjRange(p, r, s*mult)
 	}
@@ -81,7 +83,7 @@ func (x *Index) has(g *group, m address.IPPort) bool {
 }
 
 func (x *Index) adjIPPort(g *group, m address.IPPort, d int32) {
-	before := x.has(g, m)
+	before := !x.quiet && x.has(g, m)
 	old := g.ipPorts[m]
 	n := max(old+d, 0)
 	if n == 0 {
@@ -94,6 +96,9 @@ func (x *Index) adjIPPort(g *group, m address.IPPort, d int32) {
 		for p, mult := range g.parents {
 			x.adjIPPort(p, m, s*mult)
 		}
+	}
+	if x.quiet {
+		return
 	}
 	if after := x.has(g, m); after != before {
 		bump(x.record(g).ipPorts, m, boolSign(after))
@@ -110,7 +115,10 @@ func boolSign(added bool) int8 {
 // adjPort changes how many sources open node port pp on every node of
 // cluster c in g.
 func (x *Index) adjPort(g *group, c *cluster, pp address.ProtoPort, d int32) {
-	ips := c.nodeIPList()
+	var ips []netip.Addr
+	if !x.quiet {
+		ips = c.nodeIPList()
+	}
 	before := make([]bool, len(ips))
 	for i, a := range ips {
 		before[i] = x.has(g, pp.At(a))
@@ -182,6 +190,9 @@ func (x *Index) setNodeIPs(c *cluster, removed, added []netip.Addr) {
 	}
 	var probes []probe
 	for g := range c.portGroups {
+		if x.quiet {
+			break
+		}
 		for pp := range g.ports[c] {
 			for _, list := range [][]netip.Addr{removed, added} {
 				for _, a := range list {
@@ -247,9 +258,28 @@ func (d *Delta) Empty() bool {
 // TakeDeltas returns the net change of every group since the last call,
 // sorted by group path, and starts a new batch.
 func (x *Index) TakeDeltas() []Delta {
-	out := make([]Delta, 0, len(x.pending))
+	// A group deleted and defined again in one batch has two pending
+	// records (one per incarnation); merge them by path.
+	byPath := make(map[string]*pendingDelta, len(x.pending))
 	for g, p := range x.pending {
-		d := Delta{Group: g.path}
+		q := byPath[g.path]
+		if q == nil {
+			byPath[g.path] = p
+			continue
+		}
+		for k, v := range p.members {
+			bump(q.members, member{k.e, k.mt}, v)
+		}
+		for k, v := range p.ranges {
+			bump(q.ranges, k, v)
+		}
+		for k, v := range p.ipPorts {
+			bump(q.ipPorts, k, v)
+		}
+	}
+	out := make([]Delta, 0, len(byPath))
+	for path, p := range byPath {
+		d := Delta{Group: path}
 		for m, v := range p.members {
 			if v > 0 {
 				d.AddedMembers = append(d.AddedMembers, toMember(m))
