@@ -17,7 +17,7 @@ import (
 
 // offlineDFWAssumption is what explain assumes about the distributed
 // firewall when it does not know which VM interface a flow crosses.
-const offlineDFWAssumption = "offline: the VM interface the flow crosses is not known, so every enabled DFW rule is evaluated whatever its Applied To (scope) and direction"
+const offlineDFWAssumption = "offline, the VM interface the flow crosses is not known: a DFW rule applied to groups (scope) applies when the flow's destination (IN), source (OUT) or either (IN_OUT) is in them; a rule applied to ANY applies to every flow"
 
 type flowFlags struct {
 	src, dst, proto    string

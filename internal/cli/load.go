@@ -72,6 +72,7 @@ func load(files []string, dir string, warn io.Writer) (*offline, error) {
 		return nil, failf(1, "the policy has %d problem(s); nothing was evaluated", len(verrs))
 	}
 	o := &offline{cfg: cfg, idx: membership.New()}
+	var objs []inventory.Object
 	if dir != "" {
 		d, err := inventory.LoadDir(dir)
 		if err != nil {
@@ -80,21 +81,10 @@ func load(files []string, dir string, warn io.Writer) (*offline, error) {
 		for _, p := range d.Problems {
 			fmt.Fprintln(warn, "warning: skipped:", p.String())
 		}
-		o.dump = d
-		byCluster := map[string][]inventory.Object{}
-		for _, obj := range d.Objects {
-			c := obj.GetMeta().Cluster
-			byCluster[c] = append(byCluster[c], obj)
-		}
-		for _, c := range d.Clusters {
-			o.idx.ReplaceCluster(c, byCluster[c])
-		}
+		o.dump, objs = d, d.Objects
 	}
-	for _, p := range model.Paths(cfg.Groups) {
-		if err := o.idx.SetGroup(p, cfg.Groups[p]); err != nil {
-			return nil, failf(1, "%v", err)
-		}
+	if err := o.idx.Load(objs, cfg.Groups); err != nil {
+		return nil, failf(1, "%v", err)
 	}
-	o.idx.TakeDeltas()
 	return o, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -43,13 +44,21 @@ var supported = map[string][]string{
 	"ExternalIPPool": {"crd.antrea.io/v1beta1", "crd.antrea.io/v1alpha2"},
 }
 
+// formerGroups lists API groups that served a kind kordon keeps in
+// earlier Kubernetes releases, so that such objects are reported as
+// unsupported versions rather than ignored as other projects' kinds.
+var formerGroups = map[string][]string{
+	"Ingress": {"extensions"},
+}
+
 // Convert decodes a Kubernetes object given as JSON into kordon's record
 // for it, in the named cluster. It returns ErrIgnored for kinds kordon
 // does not keep, and an error naming the field for malformed objects.
 func Convert(cluster string, src Source, data []byte) (Object, error) {
 	versions, ok := supported[src.Kind]
 	if !ok || !versionKnown(src, versions) {
-		if ok && groupOf(src.APIVersion) == groupOf(versions[0]) {
+		g := groupOf(src.APIVersion)
+		if ok && (g == groupOf(versions[0]) || slices.Contains(formerGroups[src.Kind], g)) {
 			return nil, fmt.Errorf("%s %s is not supported (kordon reads %s)", src.Kind, src.APIVersion, strings.Join(versions, ", "))
 		}
 		return nil, ErrIgnored
@@ -60,56 +69,65 @@ func Convert(cluster string, src Source, data []byte) (Object, error) {
 		if err := decode(data, &o); err != nil {
 			return nil, err
 		}
-		return FromNode(cluster, &o)
+		return object(FromNode(cluster, &o))
 	case "Namespace":
 		var o corev1.Namespace
 		if err := decode(data, &o); err != nil {
 			return nil, err
 		}
-		return FromNamespace(cluster, &o), nil
+		return object(FromNamespace(cluster, &o))
 	case "Service":
 		var o corev1.Service
 		if err := decode(data, &o); err != nil {
 			return nil, err
 		}
-		return FromService(cluster, &o)
+		return object(FromService(cluster, &o))
 	case "Pod":
 		var o corev1.Pod
 		if err := decode(data, &o); err != nil {
 			return nil, err
 		}
-		return FromPod(cluster, &o)
+		return object(FromPod(cluster, &o))
 	case "Ingress":
 		var o networkingv1.Ingress
 		if err := decode(data, &o); err != nil {
 			return nil, err
 		}
-		return FromIngress(cluster, &o)
+		return object(FromIngress(cluster, &o))
 	case "Gateway":
 		var o GatewayObject
 		if err := decode(data, &o); err != nil {
 			return nil, err
 		}
-		return FromGateway(cluster, &o)
+		return object(FromGateway(cluster, &o))
 	case "Egress":
 		var o EgressObject
 		if err := decode(data, &o); err != nil {
 			return nil, err
 		}
-		return FromEgress(cluster, &o)
+		return object(FromEgress(cluster, &o))
 	case "IPPool":
 		var o IPPoolObject
 		if err := decode(data, &o); err != nil {
 			return nil, err
 		}
-		return FromIPPool(cluster, &o)
+		return object(FromIPPool(cluster, &o))
 	default:
 		var o IPPoolObject
 		if err := decode(data, &o); err != nil {
 			return nil, err
 		}
-		return FromExternalIPPool(cluster, &o)
+		return object(FromExternalIPPool(cluster, &o))
 	}
+}
+
+// object returns o, or nil with the error: a nil *Service must not become
+// a non-nil Object.
+func object[T Object](o T, err error) (Object, error) {
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 func versionKnown(src Source, versions []string) bool {
@@ -159,6 +177,11 @@ func parseAddr(field, s string) (netip.Addr, error) {
 	if err != nil {
 		return a, fmt.Errorf("%s: %q is not an IP address", field, s)
 	}
+	if a.Zone() != "" {
+		// A zoned (link-local) address cannot be matched by a firewall
+		// elsewhere in the network.
+		return a, fmt.Errorf("%s: %q has a zone; kordon needs addresses routable beyond one link", field, s)
+	}
 	return a.Unmap(), nil
 }
 
@@ -201,9 +224,12 @@ func FromNode(cluster string, n *corev1.Node) (*Node, error) {
 }
 
 // FromNamespace converts a Namespace (its labels matter).
-func FromNamespace(cluster string, n *corev1.Namespace) *Namespace {
-	m, _ := meta(cluster, &n.ObjectMeta, false)
-	return &Namespace{Meta: m}
+func FromNamespace(cluster string, n *corev1.Namespace) (*Namespace, error) {
+	m, err := meta(cluster, &n.ObjectMeta, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Namespace{Meta: m}, nil
 }
 
 // FromService converts a Service: type, ports, selector, load-balancer

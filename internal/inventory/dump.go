@@ -98,7 +98,7 @@ func (d *Dump) loadCluster(cluster, root string, seen map[Key]string) error {
 		if e.IsDir() && strings.HasPrefix(e.Name(), ".") && p != root {
 			return filepath.SkipDir
 		}
-		if !e.IsDir() && isManifest(e.Name()) {
+		if !e.IsDir() && isManifest(e.Name()) && !strings.HasPrefix(e.Name(), ".") {
 			files = append(files, p)
 		}
 		return nil
@@ -110,7 +110,8 @@ func (d *Dump) loadCluster(cluster, root string, seen map[Key]string) error {
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return fmt.Errorf("inventory %s: %w", f, err)
+			d.Problems = append(d.Problems, Problem{File: f, Reason: "cannot read: " + err.Error()})
+			continue
 		}
 		d.loadFile(cluster, f, data, seen)
 	}

@@ -72,13 +72,15 @@ func nameAnchors(conds []cond, k anchorKind, key func(anchorKind, string, string
 	return nil
 }
 
-// entityKeys returns every key an entity can be found under for one
-// member type, in its own cluster (clusterName) — callers add the "any
-// cluster" variants when looking up criteria.
-func (e *entity) keys(mt memberType, clusterName string, out []anchorKey) []anchorKey {
-	out = append(out,
-		anchorKey{mt: mt, kind: akName, cluster: clusterName, a: e.name},
-		anchorKey{mt: mt, kind: akScan, cluster: clusterName})
+// keys returns every key an entity can be found under for one member
+// type, in clusterName (its own, or "" for criteria of any cluster). The
+// object-side index leaves out the name key (withName false): an
+// object is found by name through its inventory key instead.
+func (e *entity) keys(mt memberType, clusterName string, withName bool, out []anchorKey) []anchorKey {
+	if withName {
+		out = append(out, anchorKey{mt: mt, kind: akName, cluster: clusterName, a: e.name})
+	}
+	out = append(out, anchorKey{mt: mt, kind: akScan, cluster: clusterName})
 	for _, t := range e.tags {
 		out = append(out,
 			anchorKey{mt: mt, kind: akTag, cluster: clusterName, a: t.scope, b: t.value},

@@ -16,14 +16,15 @@ import (
 // criteria when a namespace's labels change.
 func (x *Index) Upsert(o inventory.Object) {
 	key := inventory.KeyOf(o)
-	x.objects[key] = o
 	c := x.clusterFor(key.Cluster)
 	switch v := o.(type) {
 	case *inventory.Pod:
 		x.upsertPod(c, v)
 	case *inventory.Namespace:
+		x.others[key] = o
 		x.upsertNamespace(c, v)
 	case *inventory.ExternalIPPool:
+		x.others[key] = o
 	default:
 		x.upsertEntity(c, key, o)
 	}
@@ -32,22 +33,21 @@ func (x *Index) Upsert(o inventory.Object) {
 // Delete removes an inventory object; deleting what is not there is a
 // no-op.
 func (x *Index) Delete(key inventory.Key) {
-	o, ok := x.objects[key]
+	o, ok := x.Object(key)
 	if !ok {
 		return
 	}
-	delete(x.objects, key)
 	c := x.clusters[key.Cluster]
 	switch v := o.(type) {
 	case *inventory.Pod:
 		x.deletePod(c, v)
 	case *inventory.Namespace:
+		delete(x.others, key)
 		x.upsertNamespace(c, &inventory.Namespace{Meta: inventory.Meta{Cluster: key.Cluster, Name: key.Name}})
 	case *inventory.ExternalIPPool:
+		delete(x.others, key)
 	default:
-		if e := x.entities[key]; e != nil {
-			x.deleteEntity(e)
-		}
+		x.deleteEntity(x.entities[key])
 	}
 }
 
@@ -61,12 +61,31 @@ func (x *Index) DeleteCluster(name string) {
 	for e := range c.entities {
 		x.deleteEntity(e)
 	}
-	for k := range x.objects {
+	for k := range x.others {
 		if k.Cluster == name {
-			delete(x.objects, k)
+			delete(x.others, k)
 		}
 	}
 	delete(x.clusters, name)
+}
+
+// clusterKeys returns the keys of every object the cluster holds.
+func (x *Index) clusterKeys(c *cluster) []inventory.Key {
+	var out []inventory.Key
+	for e := range c.entities {
+		out = append(out, e.key)
+	}
+	for _, ns := range c.namespaces {
+		for _, p := range ns.pods {
+			out = append(out, inventory.KeyOf(p))
+		}
+	}
+	for k := range x.others {
+		if k.Cluster == c.name {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // ReplaceCluster makes the cluster hold exactly objs: objects not in objs
@@ -78,9 +97,11 @@ func (x *Index) ReplaceCluster(name string, objs []inventory.Object) {
 		keep[inventory.KeyOf(o)] = true
 	}
 	var stale []inventory.Key
-	for k := range x.objects {
-		if k.Cluster == name && !keep[k] {
-			stale = append(stale, k)
+	if c := x.clusters[name]; c != nil {
+		for _, k := range x.clusterKeys(c) {
+			if !keep[k] {
+				stale = append(stale, k)
+			}
 		}
 	}
 	// Pods go first on removal and last on addition so NodePortLocal
@@ -102,9 +123,10 @@ func (x *Index) ReplaceCluster(name string, objs []inventory.Object) {
 // offline run), and its result is read as a new snapshot, not as changes.
 // Groups that cannot be compiled are reported together; the rest load.
 func (x *Index) Load(objs []inventory.Object, groups map[string]*model.Group) error {
-	if len(x.objects) == 0 {
-		x.objects = make(map[inventory.Key]inventory.Object, len(objs))
-		x.entities = make(map[inventory.Key]*entity, len(objs))
+	if len(x.entities) == 0 {
+		// Sized up front: growing it object by object costs more than
+		// filling it.
+		x.entities = make(map[inventory.Key]*entity, len(objs)/2)
 	}
 	x.quiet = true
 	defer func() { x.quiet = false }()
@@ -171,8 +193,8 @@ func (x *Index) upsertEntity(c *cluster, key inventory.Key, o inventory.Object) 
 		}
 	}
 	m := o.GetMeta()
-	name, tags := strings.ToLower(m.Name), lowerTags(m.Labels)
-	if isNew || name != e.name || !tagsEqual(tags, e.tags) {
+	name, tags := strings.ToLower(m.Name), x.tags(m.Labels)
+	if isNew || name != e.name || !slices.Equal(tags, e.tags) {
 		if !isNew {
 			x.fileEntity(e, false)
 		}
@@ -233,8 +255,8 @@ func (x *Index) reevalEntity(e *entity, old []contribution) {
 	x.gen++
 	x.cands = x.cands[:0]
 	for _, mt := range e.types {
-		x.keys = e.keys(mt, e.cl.lname, x.keys[:0])
-		x.keys = e.keys(mt, "", x.keys)
+		x.keys = e.keys(mt, e.cl.lname, true, x.keys[:0])
+		x.keys = e.keys(mt, "", true, x.keys)
 		for _, k := range x.keys {
 			for g := range x.crits[k] {
 				x.mark(g)
@@ -264,9 +286,13 @@ func (x *Index) mark(g *group) {
 }
 
 // fileEntity adds (or removes) an entity to the object-side index.
+// Kubernetes names are lower-case, so a name-anchored criterion finds an
+// object by its key; the rare object whose name is not (a hand-written
+// dump, say) is filed under its name too.
 func (x *Index) fileEntity(e *entity, add bool) {
+	oddName := strings.ToLower(e.key.Name) != e.key.Name
 	for _, mt := range e.types {
-		x.keys = e.keys(mt, e.cl.lname, x.keys[:0])
+		x.keys = e.keys(mt, e.cl.lname, oddName, x.keys[:0])
 		for _, k := range x.keys {
 			list := x.objs[k]
 			if add {
@@ -308,8 +334,8 @@ func (x *Index) deleteEntity(e *entity) {
 
 func (x *Index) upsertNamespace(c *cluster, n *inventory.Namespace) {
 	ns := c.namespaceFor(n.Name)
-	tags := lowerTags(n.Labels)
-	if tagsEqual(tags, ns.tags) {
+	tags := x.tags(n.Labels)
+	if slices.Equal(tags, ns.tags) {
 		return
 	}
 	ns.tags = tags

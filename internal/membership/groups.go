@@ -3,6 +3,7 @@ package membership
 import (
 	"fmt"
 
+	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/model"
 )
 
@@ -165,16 +166,17 @@ func (x *Index) reevalGroup(g *group) {
 		seen[m.e] = struct{}{}
 	}
 	for _, k := range g.anchors {
-		if k.cluster != "" {
-			for _, e := range x.objs[k] {
+		for _, c := range x.clusters {
+			if k.cluster != "" && k.cluster != c.lname {
+				continue
+			}
+			ck := k
+			ck.cluster = c.lname
+			for _, e := range x.objs[ck] {
 				seen[e] = struct{}{}
 			}
-			continue
-		}
-		for _, c := range x.clusters {
-			k.cluster = c.lname
-			for _, e := range x.objs[k] {
-				seen[e] = struct{}{}
+			if k.kind == akName {
+				x.entitiesNamed(c, k.mt, k.a, seen)
 			}
 		}
 	}
@@ -183,6 +185,28 @@ func (x *Index) reevalGroup(g *group) {
 			x.reeval(g, e, i, mt, nil)
 		}
 	}
+}
+
+// entitiesNamed adds the cluster's entities of a member type with a
+// (lower-case) name.
+func (x *Index) entitiesNamed(c *cluster, mt memberType, name string, seen map[*entity]struct{}) {
+	kind := kindOf[mt]
+	if !kind.Namespaced() {
+		if e := x.entities[inventory.Key{Cluster: c.name, Kind: kind, Name: name}]; e != nil {
+			seen[e] = struct{}{}
+		}
+		return
+	}
+	for ns := range c.namespaces {
+		if e := x.entities[inventory.Key{Cluster: c.name, Kind: kind, Namespace: ns, Name: name}]; e != nil {
+			seen[e] = struct{}{}
+		}
+	}
+}
+
+var kindOf = [numMemberTypes]inventory.Kind{
+	mtService: inventory.KindService, mtIngress: inventory.KindIngress, mtGateway: inventory.KindGateway,
+	mtNodeIP: inventory.KindNode, mtNodeCIDR: inventory.KindNode, mtEgress: inventory.KindEgress, mtIPPool: inventory.KindIPPool,
 }
 
 // reeval decides again whether entity e belongs to g as member type mt

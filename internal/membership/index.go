@@ -2,6 +2,7 @@ package membership
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 
 	"go4.org/netipx"
@@ -17,8 +18,11 @@ import (
 type Index struct {
 	clusters map[string]*cluster
 	entities map[inventory.Key]*entity
-	objects  map[inventory.Key]inventory.Object
-	groups   map[string]*group
+	// others holds the objects that are neither members nor pods
+	// (namespaces, external IP pools); entities and namespaces hold the
+	// rest.
+	others map[inventory.Key]inventory.Object
+	groups map[string]*group
 
 	// crits files groups under their criteria's anchors (with a count,
 	// since two criteria of a group may share one).
@@ -36,16 +40,19 @@ type Index struct {
 	quiet bool
 	gen   uint64
 	cands []*group
-	keys  []anchorKey
+	// scopes interns the tag scope of each label key.
+	scopes map[string]string
+	keys   []anchorKey
 }
 
 // New returns an empty index.
 func New() *Index {
 	return &Index{
 		clusters: map[string]*cluster{}, entities: map[inventory.Key]*entity{},
-		objects: map[inventory.Key]inventory.Object{}, groups: map[string]*group{},
+		others: map[inventory.Key]inventory.Object{}, groups: map[string]*group{},
 		crits: map[anchorKey]map[*group]int32{}, objs: map[anchorKey][]*entity{},
 		nodeClusters: map[netip.Addr]map[*cluster]int32{}, pending: map[*group]*pendingDelta{},
+		scopes: map[string]string{},
 	}
 }
 
@@ -211,26 +218,21 @@ func (c *cluster) namespaceFor(name string) *namespace {
 	return ns
 }
 
-func lowerTags(labels map[string]string) []tag {
+// tags returns an object's labels as lower-cased NSX tags, sorted by
+// scope. Label keys repeat across objects, so their scopes are interned.
+func (x *Index) tags(labels map[string]string) []tag {
 	if len(labels) == 0 {
 		return nil
 	}
-	ts := inventory.Tags(labels)
-	out := make([]tag, len(ts))
-	for i, t := range ts {
-		out[i] = tag{scope: strings.ToLower(t.Scope), value: strings.ToLower(t.Value)}
-	}
-	return out
-}
-
-func tagsEqual(a, b []tag) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+	out := make([]tag, 0, len(labels))
+	for k, v := range labels {
+		scope, ok := x.scopes[k]
+		if !ok {
+			scope = strings.ToLower(inventory.TagScopePrefix + k)
+			x.scopes[k] = scope
 		}
+		out = append(out, tag{scope: scope, value: strings.ToLower(v)})
 	}
-	return true
+	slices.SortFunc(out, func(a, b tag) int { return strings.Compare(a.scope, b.scope) })
+	return out
 }

@@ -90,7 +90,7 @@ func (x *Index) namespaceEntry(namespaces map[string]*model.MemberNamespace, clu
 		return ns
 	}
 	id := name
-	if o, ok := x.objects[inventory.Key{Cluster: cluster, Kind: inventory.KindNamespace, Name: name}]; ok {
+	if o, ok := x.others[inventory.Key{Cluster: cluster, Kind: inventory.KindNamespace, Name: name}]; ok {
 		id = externalID(o.GetMeta())
 	}
 	ns := &model.MemberNamespace{DisplayName: name, ExternalID: id}
@@ -99,7 +99,7 @@ func (x *Index) namespaceEntry(namespaces map[string]*model.MemberNamespace, clu
 }
 
 func (x *Index) addNSXMember(mc *model.MemberCluster, namespaces map[string]*model.MemberNamespace, m Member) {
-	o, ok := x.objects[m.Key]
+	o, ok := x.Object(m.Key)
 	if !ok {
 		return
 	}

@@ -150,17 +150,39 @@ func (x *Index) HasIPPort(path string, m address.IPPort) bool {
 
 // Object returns an inventory object by key.
 func (x *Index) Object(k inventory.Key) (inventory.Object, bool) {
-	o, ok := x.objects[k]
-	return o, ok
+	switch k.Kind {
+	case inventory.KindPod:
+		if c := x.clusters[k.Cluster]; c != nil {
+			if ns := c.namespaces[k.Namespace]; ns != nil {
+				if p, ok := ns.pods[k.Name]; ok {
+					return p, true
+				}
+			}
+		}
+		return nil, false
+	case inventory.KindNamespace, inventory.KindExternalIPPool:
+		o, ok := x.others[k]
+		return o, ok
+	}
+	if e := x.entities[k]; e != nil {
+		return e.obj, true
+	}
+	return nil, false
 }
 
 // Objects returns the objects of a kind in a cluster ("" for all
 // clusters), sorted by key.
 func (x *Index) Objects(cluster string, kind inventory.Kind) []inventory.Object {
 	var out []inventory.Object
-	for k, o := range x.objects {
-		if k.Kind == kind && (cluster == "" || k.Cluster == cluster) {
-			out = append(out, o)
+	for name, c := range x.clusters {
+		if cluster != "" && name != cluster {
+			continue
+		}
+		for _, k := range x.clusterKeys(c) {
+			if k.Kind == kind {
+				o, _ := x.Object(k)
+				out = append(out, o)
+			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -197,5 +219,11 @@ type Stats struct {
 
 // Stats returns counts of what the index holds.
 func (x *Index) Stats() Stats {
-	return Stats{Clusters: len(x.clusters), Objects: len(x.objects), Entities: len(x.entities), Groups: len(x.Groups()), Anchors: len(x.crits)}
+	pods := 0
+	for _, c := range x.clusters {
+		for _, ns := range c.namespaces {
+			pods += len(ns.pods)
+		}
+	}
+	return Stats{Clusters: len(x.clusters), Objects: len(x.entities) + len(x.others) + pods, Entities: len(x.entities), Groups: len(x.Groups()), Anchors: len(x.crits)}
 }

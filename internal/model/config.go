@@ -204,6 +204,10 @@ func (a *applier) child(loc string, ctx parentCtx, ch Child) {
 	}
 	a.seen[path] = key
 	if ch.MarkedForDelete || m.MarkedForDelete {
+		if ref.Kind == KindDomain && ref.Domain == DefaultDomain {
+			a.fail(key, "marked_for_delete", "the default domain cannot be deleted; delete the objects in it instead")
+			return
+		}
 		a.delete(ref)
 		return
 	}

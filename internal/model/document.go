@@ -159,16 +159,32 @@ func placement(k Kind, m *Meta) (Ref, error) {
 		if r.Project != "" {
 			return r, fmt.Errorf("%q is inside a project; load project objects through the project's API", m.Path)
 		}
+		if k == KindDomain {
+			r.ID = r.Domain
+		}
+		if m.ID != "" && m.ID != r.ID {
+			return r, fmt.Errorf("id %q does not match path %q", m.ID, m.Path)
+		}
 		return r, nil
 	}
 	r := Ref{Kind: k, ID: m.ID, Domain: DefaultDomain}
 	if k == KindDomain {
 		r.Domain = m.ID
 	}
-	if m.ParentPath != "" {
+	if m.ParentPath != "" && (k == KindDomain || k == KindService || k == KindTier0 || k == KindTier1) {
+		if m.ParentPath != "/infra" {
+			return r, fmt.Errorf("parent_path %q of a %s must be /infra", m.ParentPath, k)
+		}
+	} else if m.ParentPath != "" {
 		pr, err := ParsePath(m.ParentPath)
 		if err != nil {
 			return r, err
+		}
+		if pr.Project != "" {
+			return r, fmt.Errorf("%q is inside a project; load project objects through the project's API", m.ParentPath)
+		}
+		if k != KindRule && pr.Kind != KindDomain {
+			return r, fmt.Errorf("parent_path %q of a %s must be a domain", m.ParentPath, k)
 		}
 		r.Domain = pr.Domain
 		if k == KindRule {

@@ -161,7 +161,11 @@ func decodeServiceEntry(raw json.RawMessage) (ServiceEntry, error) {
 		return nil, Errors{{Field: "resource_type", Reason: "missing: a service entry needs resource_type (L4PortSetServiceEntry, ICMPTypeServiceEntry, IPProtocolServiceEntry, IGMPTypeServiceEntry or NestedServiceServiceEntry)"}}
 	default:
 		if unsupportedEntryTypes[rt] {
-			return &UnsupportedServiceEntry{Type: rt, Raw: append(json.RawMessage(nil), raw...)}, nil
+			u := &UnsupportedServiceEntry{Type: rt, Raw: append(json.RawMessage(nil), raw...)}
+			if _, err := unmarshalLenient(raw, &u.Meta); err != nil {
+				return nil, err
+			}
+			return u, nil
 		}
 		return nil, Errors{{Field: "resource_type", Reason: fmt.Sprintf("unknown service entry type %q", rt)}}
 	}

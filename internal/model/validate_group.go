@@ -425,7 +425,10 @@ func compilePattern(s string) (*regexp.Regexp, error) {
 	if s == "" {
 		return nil, fmt.Errorf("MATCHES needs a regular expression")
 	}
-	re, err := regexp.Compile(`(?is)^(?:` + s + `)$`)
+	re, err := regexp.Compile(s) // on its own first: s must not close the anchoring group
+	if err == nil {
+		re, err = regexp.Compile(`(?is)^(?:` + s + `)$`)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("invalid regular expression %q: %v", s, cause(err))
 	}

@@ -172,7 +172,7 @@ func buildTable(rs *Ruleset, v4 bool) *table {
 		}
 		t.rules = append(t.rules, r)
 		t.idx = append(t.idx, int32(i))
-		t.exact = append(t.exact, len(r.Src.IPPorts) == 0 && len(r.Dst.IPPorts) == 0 && productServices(r.Match))
+		t.exact = append(t.exact, len(r.Src.IPPorts) == 0 && len(r.Dst.IPPorts) == 0 && r.AppliedTo == nil && productServices(r.Match))
 	}
 	t.appStart = len(t.rules)
 	for k, i := range t.idx {

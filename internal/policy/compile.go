@@ -22,10 +22,11 @@ type Point struct {
 	// Gateway is the path of the tier-0 or tier-1 gateway for the gateway
 	// firewall; empty for the distributed firewall.
 	Gateway string
-	// AppliedTo, for the distributed firewall, says whether a rule's
-	// scope (Applied To: group paths; empty means everywhere) covers the
-	// enforcement point. Nil means every rule applies: offline, the VM a
-	// flow crosses is not known.
+	// AppliedTo, for the distributed firewall at a known VM, says whether
+	// a rule's scope (Applied To: group paths; empty means everywhere)
+	// covers the VM. Nil means the VM is not known (offline): a rule with
+	// a scope then applies to flows whose source or destination (as its
+	// direction says) is in the scope's groups.
 	AppliedTo func(scope []string) bool
 	// Direction, for the distributed firewall, keeps only rules that
 	// apply in that direction (InOut keeps all).
@@ -93,10 +94,12 @@ func Compile(cfg *model.Config, m Members, pt Point) *Ruleset {
 				}
 			}
 			cr := c.rule(op, r)
+			c.offlineScope(pt, &cr, effectiveScope(op.policy, r.Scope))
 			rs.Rules = append(rs.Rules, cr)
 		}
 		if op.sp != nil && c.applies(pt, op.policy, nil) {
 			if d, ok := policyDefault(op); ok {
+				c.offlineScope(pt, &d, effectiveScope(op.policy, nil))
 				rs.Rules = append(rs.Rules, d)
 			}
 		}
@@ -156,13 +159,34 @@ func isDefaultSection(path string) bool {
 	return err == nil && r.ID == model.DefaultLayer3SectionID && r.Domain == model.DefaultDomain && r.Project == ""
 }
 
-// applies decides whether a rule with the given scope applies at the
-// point: the policy's scope, when set, replaces the rule's.
-func (c *compiler) applies(pt Point, pol *model.Policy, ruleScope []string) bool {
-	scope := ruleScope
+// effectiveScope is the scope a rule is applied to: the policy's, when
+// set, replaces the rule's.
+func effectiveScope(pol *model.Policy, ruleScope []string) []string {
 	if !model.IsAny(pol.Scope) {
-		scope = pol.Scope
+		return pol.Scope
 	}
+	return ruleScope
+}
+
+// offlineScope gives a DFW rule its Applied To addresses when the
+// enforcement point is not known.
+func (c *compiler) offlineScope(pt Point, r *Rule, scope []string) {
+	if pt.Gateway != "" || pt.AppliedTo != nil || model.IsAny(scope) {
+		return
+	}
+	var b netipx.IPSetBuilder
+	for _, g := range scope {
+		for _, rg := range c.group(g).ranges {
+			b.AddRange(rg)
+		}
+	}
+	r.AppliedTo, _ = b.IPSet()
+}
+
+// applies decides whether a rule with the given scope applies at the
+// point.
+func (c *compiler) applies(pt Point, pol *model.Policy, ruleScope []string) bool {
+	scope := effectiveScope(pol, ruleScope)
 	if pt.Gateway != "" {
 		for _, s := range scope {
 			if s == pt.Gateway {

@@ -31,8 +31,13 @@ type Rule struct {
 	Src, Dst Endpoint
 	// Match is nil for any service, else the flow must match one entry.
 	Match []ServiceMatch
-	v4    bool
-	v6    bool
+	// AppliedTo, set when the enforcement point is not known (offline),
+	// holds the addresses of the rule's Applied To groups: the rule then
+	// applies to a flow whose destination (IN), source (OUT) or either
+	// (IN_OUT) is among them. Nil means the rule applies to every flow.
+	AppliedTo *netipx.IPSet
+	v4        bool
+	v6        bool
 }
 
 // Endpoint is a compiled source or destination.
@@ -91,6 +96,9 @@ func (r *Rule) Matches(f *Flow) bool {
 	if !r.Src.Contains(f.Src, f.Proto, f.SrcPort) || !r.Dst.Contains(f.Dst, f.Proto, f.DstPort) {
 		return false
 	}
+	if r.AppliedTo != nil && !r.appliesTo(f) {
+		return false
+	}
 	if r.Match == nil {
 		return true
 	}
@@ -100,4 +108,14 @@ func (r *Rule) Matches(f *Flow) bool {
 		}
 	}
 	return false
+}
+
+func (r *Rule) appliesTo(f *Flow) bool {
+	switch r.Direction {
+	case In:
+		return r.AppliedTo.Contains(f.Dst)
+	case Out:
+		return r.AppliedTo.Contains(f.Src)
+	}
+	return r.AppliedTo.Contains(f.Src) || r.AppliedTo.Contains(f.Dst)
 }

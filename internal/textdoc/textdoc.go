@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"sigs.k8s.io/yaml"
 )
@@ -46,14 +48,21 @@ func Split(name string, data []byte) ([]Document, []*Error) {
 		return nil, nil
 	}
 	if trimmed[0] == '{' || trimmed[0] == '[' {
+		// Positions count from the file's start, not the trimmed text.
+		lead := data[:len(data)-len(bytes.TrimLeftFunc(data, unicode.IsSpace))]
 		if !json.Valid(trimmed) {
-			return nil, []*Error{{Where: name, Reason: jsonSyntax(trimmed)}}
+			return nil, []*Error{{Where: name, Reason: jsonSyntax(lead, trimmed)}}
 		}
-		return []Document{{Where: name, Line: 1, JSON: trimmed}}, nil
+		return []Document{{Where: name, Line: 1 + bytes.Count(lead, []byte("\n")), JSON: trimmed}}, nil
 	}
 	var docs []Document
 	var errs []*Error
 	parts, starts := splitYAML(data)
+	if len(parts) > 1 && !hasContent(parts[0]) {
+		// Blank lines or comments before the first "---" are not a
+		// document: the one after it is document 1.
+		parts, starts = parts[1:], starts[1:]
+	}
 	for i, part := range parts {
 		if !hasContent(part) {
 			continue
@@ -103,15 +112,23 @@ func hasContent(b []byte) bool {
 	return false
 }
 
-func jsonSyntax(data []byte) string {
+// jsonSyntax describes the syntax error in data, which follows lead in
+// the file, with the 1-based line and column it is at.
+func jsonSyntax(lead, data []byte) string {
 	var v any
 	err := json.Unmarshal(data, &v)
 	se, ok := err.(*json.SyntaxError)
 	if !ok {
 		return "invalid JSON"
 	}
+	// Offset counts the offending byte; at the end of the input there is
+	// none, and the position is just after the last byte.
+	off := int(se.Offset)
+	if off > 0 && off <= len(data) && se.Error() != "unexpected end of JSON input" {
+		off--
+	}
 	line, col := 1, 1
-	for _, c := range data[:min(int(se.Offset), len(data))] {
+	for _, c := range slices.Concat(lead, data[:min(off, len(data))]) {
 		if c == '\n' {
 			line, col = line+1, 1
 		} else {
