@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 
@@ -13,22 +14,34 @@ import (
 	"github.com/kordon-dev/kordon/internal/model"
 )
 
-func newMembersCmd() *cobra.Command {
+func newMembersCmd(conn *connFlags) *cobra.Command {
 	var policies []string
-	var dir, group, format string
+	var dir, group, format, project string
 	cmd := &cobra.Command{
-		Use:   "members --policy FILE --inventory DIR [--group PATH]",
+		Use:   "members [GROUP] | members --policy FILE --inventory DIR [--group PATH]",
 		Short: "Show what each group resolves to: objects, addresses and address+port members",
 		Long: `members computes every group's effective members from the inventory, as the
 seed's summary table says: Egress IPs, IP pool ranges, node IPs or pod CIDRs,
 Ingress, Gateway and LoadBalancer VIPs, and node IP + port for NodePort and
 NodePortLocal Services. ip_addresses entries are single IPs, CIDRs or a-b
-ranges, merged; ip_port_members list (ip, protocol, port).`,
+ranges, merged; ip_port_members list (ip, protocol, port).
+
+With --policy it works offline on files; without, it asks the manager (GROUP is
+a group path, or an id in the default domain).`,
 		Example: `  kordon members --policy examples/policy.yaml --inventory examples/inventory
   kordon members --policy examples/policy.yaml --inventory examples/inventory \
       --group /infra/domains/default/groups/catalog-nodeport -o json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				group = args[0]
+			}
+			if len(policies) == 0 && dir != "" {
+				return failf(2, "--policy is required with --inventory (offline mode); without both, kordon asks the manager")
+			}
+			if len(policies) == 0 {
+				return remoteMembers(cmd, conn, project, group, format)
+			}
 			o, err := load(policies, dir, cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -59,6 +72,7 @@ ranges, merged; ip_port_members list (ip, protocol, port).`,
 	cmd.Flags().StringArrayVar(&policies, "policy", nil, "policy file (repeatable; applied in order)")
 	cmd.Flags().StringVar(&dir, "inventory", "", "inventory directory: DIR/<cluster>/*.yaml|json as kubectl prints them")
 	cmd.Flags().StringVar(&group, "group", "", "show only this group (its path)")
+	cmd.Flags().StringVar(&project, "project", "", "with a manager: the group's project")
 	outputFlag(cmd, &format)
 	return cmd
 }
@@ -177,4 +191,68 @@ func printGroupDetail(w io.Writer, g groupMembers) {
 	section("objects", objs)
 	section("ip addresses", g.IPAddresses)
 	section("ip+port members", ipp)
+}
+
+// groupPath accepts a group path or an id in the default domain.
+func groupPath(g string) string {
+	if strings.HasPrefix(g, "/") {
+		return g
+	}
+	return model.GroupPath(model.DefaultDomain, g)
+}
+
+// remoteMembers asks a manager for effective members.
+func remoteMembers(cmd *cobra.Command, conn *connFlags, project, group, format string) error {
+	c, err := conn.connect()
+	if err != nil {
+		return err
+	}
+	var paths []string
+	if group != "" {
+		paths = []string{groupPath(group)}
+	} else {
+		var list map[string]any
+		if err := getAll(cmd.Context(), c, apiPath(project, "/infra/domains/default/groups"), &list); err != nil {
+			return remoteErr(err)
+		}
+		results, _ := list["results"].([]any)
+		for _, r := range results {
+			if g, ok := r.(map[string]any); ok {
+				paths = append(paths, fmt.Sprint(g["path"]))
+			}
+		}
+	}
+	rep := membersReport{Groups: []groupMembers{}}
+	for _, p := range paths {
+		var e struct {
+			IPAddresses   []string     `json:"ip_addresses"`
+			IPPortMembers []ipPortJSON `json:"ip_port_members"`
+			Members       []struct {
+				Type   string `json:"member_type"`
+				Key    string `json:"key"`
+				Object struct {
+					Cluster, Namespace, Name string
+				} `json:"object"`
+			} `json:"members"`
+		}
+		path := strings.TrimPrefix(p, model.Space(project))
+		if err := c.Do(cmd.Context(), http.MethodGet, apiPath(project, path)+"/members/effective", nil, &e); err != nil {
+			return remoteErr(err)
+		}
+		gm := groupMembers{Path: p, IPAddresses: e.IPAddresses, IPPortMembers: e.IPPortMembers, Members: []objectJSON{}}
+		for _, m := range e.Members {
+			gm.Members = append(gm.Members, objectJSON{MemberType: m.Type, Key: m.Key, Cluster: m.Object.Cluster, Namespace: m.Object.Namespace, Name: m.Object.Name})
+		}
+		rep.Groups = append(rep.Groups, gm)
+	}
+	done, err := printStructured(cmd.OutOrStdout(), format, rep)
+	if err != nil || done {
+		return err
+	}
+	if group != "" {
+		printGroupDetail(cmd.OutOrStdout(), rep.Groups[0])
+		return nil
+	}
+	printGroupTable(cmd.OutOrStdout(), rep.Groups)
+	return nil
 }

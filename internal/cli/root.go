@@ -46,7 +46,11 @@ distributed and gateway firewall policies over them decide every flow.`,
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
-	root.AddCommand(newValidateCmd(), newMembersCmd(), newExplainCmd(), newBenchCmd())
+	conn := &connFlags{}
+	conn.add(root)
+	root.AddCommand(newServeCmd(), newLoginCmd(conn), newApplyCmd(conn), newGetCmd(conn), newDeleteCmd(conn), newStatusCmd(conn),
+		newWatchCmd(conn), newLicenseCmd(conn), newProjectCmd(conn), newTokenCmd(conn), newValidateCmd(), newMembersCmd(conn),
+		newExplainCmd(conn), newBenchCmd())
 	return root
 }
 

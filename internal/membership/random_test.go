@@ -221,14 +221,26 @@ func (w *world) change(x *Index) string {
 		p := "/infra/domains/default/groups/" + wGroups[i]
 		g := w.group(i)
 		w.groups[p] = g
+		before := contents(x)
+		preview, err := x.Preview(map[string]*model.Group{p: g})
+		if err != nil {
+			panic(err)
+		}
 		if err := x.SetGroup(p, g); err != nil {
 			panic(err)
 		}
+		w.checkPreview(x, preview, before)
 		return "set group " + p
 	case n < 87:
 		p := "/infra/domains/default/groups/" + w.pick(wGroups)
 		delete(w.groups, p)
+		before := contents(x)
+		preview, err := x.Preview(map[string]*model.Group{p: nil})
+		if err != nil {
+			panic(err)
+		}
 		x.DeleteGroup(p)
+		w.checkPreview(x, preview, before)
 		return "delete group " + p
 	case n < 90:
 		c := w.pick(wClusters)
@@ -432,4 +444,33 @@ func checkDelta(t *testing.T, path string, before, after snapshot, d Delta, hist
 	if want := diff(portSet(before), portSet(after)); !equalStrings(got, want) {
 		fail("removed ip+port", got, want)
 	}
+}
+
+// checkPreview compares what Preview promised with what applying the
+// change produced, for every group Preview reported and every other
+// group (which must be unaffected).
+func (w *world) checkPreview(x *Index, preview map[string]Content, before map[string]string) {
+	for _, g := range wGroups {
+		p := "/infra/domains/default/groups/" + g
+		got, ok := preview[p]
+		if !ok {
+			if now := fmt.Sprint(x.Content(p)); now != before[p] {
+				panic(fmt.Sprintf("%s changed but the preview did not report it", p))
+			}
+			continue
+		}
+		want := x.Content(p)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			panic(fmt.Sprintf("preview of %s:\n%v\nafter applying:\n%v", p, got, want))
+		}
+	}
+}
+
+func contents(x *Index) map[string]string {
+	out := map[string]string{}
+	for _, g := range wGroups {
+		p := "/infra/domains/default/groups/" + g
+		out[p] = fmt.Sprint(x.Content(p))
+	}
+	return out
 }

@@ -415,3 +415,48 @@ func deleteUnder[T any](m map[string]T, k Kind, del func(Kind, string, bool)) fu
 		}
 	}
 }
+
+// Set stores obj at path in c. It is for the owner of a Config built
+// from stored objects (Apply is how configurations change); obj must
+// already carry its path fields.
+func (c *Config) Set(path string, obj Object) {
+	switch o := obj.(type) {
+	case *Domain:
+		c.Domains[path] = o
+	case *Group:
+		c.Groups[path] = o
+	case *Service:
+		c.Services[path] = o
+	case *SecurityPolicy:
+		c.SecurityPolicies[path] = o
+	case *GatewayPolicy:
+		c.GatewayPolicies[path] = o
+	case *Rule:
+		c.Rules[path] = o
+	case *Tier0:
+		c.Tier0s[path] = o
+	case *Tier1:
+		c.Tier1s[path] = o
+	}
+}
+
+// Remove deletes the object at path from c (see Set).
+func (c *Config) Remove(path string) {
+	for _, m := range []interface{ del(string) }{
+		mapDel[*Domain](c.Domains), mapDel[*Group](c.Groups), mapDel[*Service](c.Services),
+		mapDel[*SecurityPolicy](c.SecurityPolicies), mapDel[*GatewayPolicy](c.GatewayPolicies),
+		mapDel[*Rule](c.Rules), mapDel[*Tier0](c.Tier0s), mapDel[*Tier1](c.Tier1s),
+	} {
+		m.del(path)
+	}
+}
+
+type mapDel[T any] map[string]T
+
+func (m mapDel[T]) del(p string) { delete(m, p) }
+
+// Len counts the objects of c.
+func (c *Config) Len() int {
+	return len(c.Domains) + len(c.Groups) + len(c.Services) + len(c.SecurityPolicies) +
+		len(c.GatewayPolicies) + len(c.Rules) + len(c.Tier0s) + len(c.Tier1s)
+}

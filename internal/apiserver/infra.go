@@ -1,0 +1,103 @@
+package apiserver
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/model"
+)
+
+// infra serves /infra: GET exports the space as one hierarchical
+// document, PATCH applies one atomically (?dry_run=true reports what it
+// would change, membership included, and changes nothing).
+func (s *Server) infra(w http.ResponseWriter, r *http.Request, space string) {
+	switch r.Method {
+	case http.MethodGet:
+		var doc *model.Infra
+		s.m.Read(func(v manager.View) { doc = export(v.Config(), space) })
+		writeJSON(w, http.StatusOK, doc)
+	case http.MethodPatch:
+		body, err := readBody(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		docs, err := model.ParseDocument("request body", body)
+		if err != nil {
+			writeError(w, badRequest("the document cannot be decoded", model.AsErrors(err)))
+			return
+		}
+		if len(docs) != 1 {
+			writeError(w, badRequest("send one document", nil))
+			return
+		}
+		dry := r.URL.Query().Get("dry_run") == "true"
+		s.apply(w, r, manager.ApplyRequest{Project: space, Doc: docs[0], DryRun: dry}, "")
+	default:
+		writeError(w, apiError(http.StatusMethodNotAllowed, codeMethod, "use GET or PATCH on /infra", nil))
+	}
+}
+
+// export builds the hierarchical document of one space, objects in path
+// order; PATCHing it back reproduces the space.
+func export(cfg *model.Config, space string) *model.Infra {
+	prefix := model.Space(space) + "/infra/"
+	in := func(p string) bool { return strings.HasPrefix(p, prefix) }
+	doc := &model.Infra{}
+	for _, p := range model.Paths(cfg.Tier0s) {
+		if in(p) {
+			doc.Children = append(doc.Children, model.Wrap(cfg.Tier0s[p]))
+		}
+	}
+	for _, p := range model.Paths(cfg.Tier1s) {
+		if in(p) {
+			doc.Children = append(doc.Children, model.Wrap(cfg.Tier1s[p]))
+		}
+	}
+	for _, p := range model.Paths(cfg.Services) {
+		if in(p) {
+			doc.Children = append(doc.Children, model.Wrap(cfg.Services[p]))
+		}
+	}
+	for _, dp := range model.Paths(cfg.Domains) {
+		if !in(dp) {
+			continue
+		}
+		d := *cfg.Domains[dp]
+		d.Children = nil
+		under := func(p string) bool { return strings.HasPrefix(p, dp+"/") }
+		for _, p := range model.Paths(cfg.Groups) {
+			if under(p) {
+				d.Children = append(d.Children, model.Wrap(cfg.Groups[p]))
+			}
+		}
+		for _, p := range model.Paths(cfg.SecurityPolicies) {
+			if under(p) {
+				sp := *cfg.SecurityPolicies[p]
+				sp.Children = ruleChildren(cfg, p)
+				d.Children = append(d.Children, model.Wrap(&sp))
+			}
+		}
+		for _, p := range model.Paths(cfg.GatewayPolicies) {
+			if under(p) {
+				gp := *cfg.GatewayPolicies[p]
+				gp.Children = ruleChildren(cfg, p)
+				d.Children = append(d.Children, model.Wrap(&gp))
+			}
+		}
+		doc.Children = append(doc.Children, model.Wrap(&d))
+	}
+	return doc
+}
+
+func ruleChildren(cfg *model.Config, policy string) model.ChildList {
+	rules := cfg.PolicyRules(policy)
+	sort.SliceStable(rules, func(i, j int) bool { return rules[i].SequenceNumber < rules[j].SequenceNumber })
+	var out model.ChildList
+	for _, r := range rules {
+		out = append(out, model.Wrap(r))
+	}
+	return out
+}

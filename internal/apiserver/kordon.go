@@ -1,0 +1,263 @@
+package apiserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kordon-dev/kordon/internal/explain"
+	"github.com/kordon-dev/kordon/internal/license"
+	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/model"
+	"github.com/kordon-dev/kordon/internal/policy"
+)
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// kordon routes kordon's extensions.
+func (s *Server) kordon(w http.ResponseWriter, r *http.Request, rest string) {
+	switch {
+	case rest == "/explain" && r.Method == http.MethodPost:
+		s.explainFlow(w, r)
+	case rest == "/watch" && r.Method == http.MethodGet:
+		s.watch(w, r)
+	case rest == "/license" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.m.License())
+	case rest == "/license" && r.Method == http.MethodPut:
+		s.installLicense(w, r)
+	case rest == "/tokens" && r.Method == http.MethodPost:
+		s.createToken(w, r)
+	case rest == "/clusters" && r.Method == http.MethodGet:
+		cs := s.m.Clusters()
+		writeJSON(w, http.StatusOK, listResult{Results: cs, ResultCount: len(cs), SortBy: "name", SortAscending: true})
+	case rest == "/status" && r.Method == http.MethodGet:
+		s.status(w)
+	default:
+		writeError(w, notFound("no kordon API "+r.Method+" /policy/api/v1/kordon"+rest))
+	}
+}
+
+// explainCache keeps the compiled ruleset of each firewall until the
+// state moves on.
+type explainCache struct {
+	mu  sync.Mutex
+	rev int64
+	rs  map[string]*policy.Ruleset
+}
+
+func newExplainCache() *explainCache { return &explainCache{rs: map[string]*policy.Ruleset{}} }
+
+func (c *explainCache) ruleset(v manager.View, gateway string) *policy.Ruleset {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rev != v.Revision() {
+		c.rev, c.rs = v.Revision(), map[string]*policy.Ruleset{}
+	}
+	rs, ok := c.rs[gateway]
+	if !ok {
+		rs = policy.Compile(v.Config(), v.Index(), policy.Point{Gateway: gateway})
+		c.rs[gateway] = rs
+	}
+	return rs
+}
+
+func (s *Server) explainFlow(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var q explain.Request
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&q); err != nil {
+		writeError(w, badRequest("the flow cannot be decoded: "+err.Error(), nil))
+		return
+	}
+	fl, err := q.Flow()
+	if err != nil {
+		writeError(w, badRequest(err.Error(), nil))
+		return
+	}
+	var rep explain.Report
+	s.m.Read(func(v manager.View) {
+		if q.Gateway != "" {
+			ref, perr := model.ParsePath(q.Gateway)
+			if _, ok := v.Config().Object(q.Gateway); perr != nil || !ok || (ref.Kind != model.KindTier0 && ref.Kind != model.KindTier1) {
+				err = badRequest("gateway: "+q.Gateway+" is not an existing tier-0 or tier-1", nil)
+				return
+			}
+		}
+		rep = explain.Explain(s.explain.ruleset(v, q.Gateway), v.Index(), fl)
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// heartbeat is how often an idle watch stream says it is alive.
+const heartbeat = 15 * time.Second
+
+// watch streams events as JSON lines. ?since=R resumes after revision R
+// (410 Gone when that is older than what is kept); without since the
+// stream starts now. ?types=config,membership and ?path_prefix= filter.
+// The first line says the revision the stream starts after.
+func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	since := s.m.Revision()
+	if v := q.Get("since"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, badRequest("since must be a store revision", nil))
+			return
+		}
+		since = n
+	}
+	types := map[string]bool{}
+	for _, t := range strings.Split(q.Get("types"), ",") {
+		if t != "" {
+			types[t] = true
+		}
+	}
+	prefix := q.Get("path_prefix")
+	replay, sub, err := s.m.Subscribe(since)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer sub.Close()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	flush := func() {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+	send := func(e manager.Event) error {
+		if (len(types) > 0 && !types[e.Type]) || !strings.HasPrefix(e.Path, prefix) {
+			return nil
+		}
+		return enc.Encode(e)
+	}
+	_ = enc.Encode(manager.Event{Type: "start", Revision: since, Time: time.Now()})
+	for _, e := range replay {
+		if send(e) != nil {
+			return
+		}
+	}
+	flush()
+	t := time.NewTicker(heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case e, ok := <-sub.C:
+			if !ok {
+				return // too slow, or the state was reloaded: resume with since
+			}
+			if send(e) != nil {
+				return
+			}
+			for more := true; more; {
+				select {
+				case e, ok := <-sub.C:
+					if !ok {
+						flush()
+						return
+					}
+					if send(e) != nil {
+						return
+					}
+				default:
+					more = false
+				}
+			}
+			flush()
+		case <-t.C:
+			if enc.Encode(manager.Event{Type: "heartbeat", Revision: s.m.Revision(), Time: time.Now()}) != nil {
+				return
+			}
+			flush()
+		}
+	}
+}
+
+func (s *Server) installLicense(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	l, err := license.Parse(body)
+	if err != nil {
+		writeError(w, badRequest(err.Error(), nil))
+		return
+	}
+	ctx, cancel := s.writeCtx(r)
+	defer cancel()
+	if err := s.m.InstallLicense(ctx, l); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.m.License())
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var q struct {
+		ID          string `json:"id"`
+		Role        string `json:"role"`
+		Description string `json:"description"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&q); err != nil {
+		writeError(w, badRequest("the token request cannot be decoded: "+err.Error(), nil))
+		return
+	}
+	ctx, cancel := s.writeCtx(r)
+	defer cancel()
+	tok, err := s.m.CreateToken(ctx, q.ID, q.Role, q.Description)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": q.ID, "role": q.Role, "token": tok})
+}
+
+// Status summarises the manager.
+type Status struct {
+	Revision  int64                 `json:"revision"`
+	Ready     bool                  `json:"ready"`
+	Clusters  []manager.Cluster     `json:"clusters"`
+	Groups    int                   `json:"groups"`
+	Policies  int                   `json:"policies"`
+	Rules     int                   `json:"rules"`
+	Inventory int                   `json:"inventory_objects"`
+	License   manager.LicenseStatus `json:"license"`
+}
+
+func (s *Server) status(w http.ResponseWriter) {
+	st := Status{Ready: s.m.Ready(), Clusters: s.m.Clusters(), License: s.m.License()}
+	s.m.Read(func(v manager.View) {
+		cfg := v.Config()
+		st.Revision, st.Groups, st.Rules = v.Revision(), len(cfg.Groups), len(cfg.Rules)
+		st.Policies = len(cfg.SecurityPolicies) + len(cfg.GatewayPolicies)
+		st.Inventory = v.Index().Stats().Objects
+	})
+	writeJSON(w, http.StatusOK, st)
+}

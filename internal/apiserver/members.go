@@ -1,0 +1,159 @@
+package apiserver
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kordon-dev/kordon/internal/address"
+	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/membership"
+	"github.com/kordon-dev/kordon/internal/model"
+)
+
+// Kordon's member endpoints besides NSX's per-type ones.
+const (
+	// membersEffective lists everything a group resolves to.
+	membersEffective = "effective"
+	// membersConsolidated lists the group's addresses (NSX's name for it).
+	membersConsolidated = "consolidated-effective-ip-addresses"
+)
+
+// Effective is everything a group resolves to.
+type Effective struct {
+	Path          string              `json:"path"`
+	Revision      int64               `json:"revision"`
+	IPAddresses   []string            `json:"ip_addresses"`
+	IPPortMembers []manager.IPPort    `json:"ip_port_members"`
+	Members       []membership.Member `json:"members"`
+	LastChange    *time.Time          `json:"last_member_change,omitempty"`
+}
+
+func effective(v manager.View, p string) Effective {
+	idx := v.Index()
+	e := Effective{Path: p, Revision: v.Revision(), IPAddresses: []string{}, IPPortMembers: []manager.IPPort{}, Members: idx.Members(p)}
+	if e.Members == nil {
+		e.Members = []membership.Member{}
+	}
+	for _, r := range idx.Addresses(p) {
+		e.IPAddresses = append(e.IPAddresses, address.FormatRange(r))
+	}
+	for _, m := range idx.IPPorts(p) {
+		e.IPPortMembers = append(e.IPPortMembers, manager.IPPortOf(m))
+	}
+	if st, ok := v.GroupStatus(p); ok && !st.LastChange.IsZero() {
+		t := st.LastChange
+		e.LastChange = &t
+	}
+	return e
+}
+
+// members serves .../groups/{id}/members/{type}.
+func (s *Server) members(w http.ResponseWriter, r *http.Request, space, rest string) {
+	if r.Method != http.MethodGet {
+		writeError(w, apiError(http.StatusMethodNotAllowed, codeMethod, "members are read-only", nil))
+		return
+	}
+	i := strings.Index(rest, "/members/")
+	group, typ := model.Space(space)+rest[:i], rest[i+len("/members/"):]
+	if ref, err := model.ParsePath(group); err != nil || ref.Kind != model.KindGroup {
+		writeError(w, notFound("members are served for groups: "+rest[:i]+" is not a group path"))
+		return
+	}
+	if typ != membersEffective && typ != membersConsolidated && !membership.KnownMemberEndpoint(typ) {
+		writeError(w, notFound(fmt.Sprintf("no member type %q (use %s, %s or %s)", typ, strings.Join(model.MemberEndpoints, ", "), membersConsolidated, membersEffective)))
+		return
+	}
+	var out any
+	var err error
+	s.m.Read(func(v manager.View) {
+		if _, ok := v.Config().Groups[group]; !ok {
+			err = notFound(group + " does not exist")
+			return
+		}
+		switch typ {
+		case membersEffective:
+			out = effective(v, group)
+		case membersConsolidated:
+			var addrs []string
+			for _, r := range v.Index().Addresses(group) {
+				addrs = append(addrs, address.FormatRange(r))
+			}
+			if addrs == nil {
+				addrs = []string{}
+			}
+			var pg []string
+			var next string
+			if pg, next, err = page(r, addrs); err == nil {
+				out = listResult{Results: pg, ResultCount: len(addrs), Cursor: next}
+			}
+		default:
+			cluster := ""
+			if id := r.URL.Query().Get("cluster_id"); id != "" {
+				name, ok := v.ClusterByID(id)
+				if !ok {
+					err = notFound("no cluster " + id)
+					return
+				}
+				cluster = name
+			}
+			l := v.Index().NSXMembers(group, typ, cluster, v.ClusterID)
+			var pg []model.MemberCluster
+			var next string
+			if pg, next, err = page(r, l.Clusters); err == nil {
+				if pg == nil {
+					pg = []model.MemberCluster{}
+				}
+				out = listResult{Results: []model.MemberList{{Clusters: pg}}, ResultCount: len(l.Clusters), Cursor: next}
+			}
+		}
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// RealizedStatus is an object's realization state.
+type RealizedStatus struct {
+	IntentPath       string     `json:"intent_path"`
+	PublishStatus    string     `json:"publish_status"`
+	RealizedRevision int64      `json:"realized_revision"`
+	LastMemberChange *time.Time `json:"last_member_change,omitempty"`
+}
+
+// realized serves /infra/realized-state/status?intent_path=...: a
+// stored object is realized once the manager has applied it (and, for a
+// group, computed its members at that revision).
+func (s *Server) realized(w http.ResponseWriter, r *http.Request, space string) {
+	p := r.URL.Query().Get("intent_path")
+	if p == "" {
+		writeError(w, badRequest("intent_path is required", nil))
+		return
+	}
+	if space != "" && !strings.HasPrefix(p, model.Space(space)+"/") {
+		writeError(w, notFound(p+" is not in project "+space))
+		return
+	}
+	var out *RealizedStatus
+	s.m.Read(func(v manager.View) {
+		if _, ok := v.Config().Object(p); !ok {
+			return
+		}
+		out = &RealizedStatus{IntentPath: p, PublishStatus: "REALIZED", RealizedRevision: v.Revision()}
+		if st, ok := v.GroupStatus(p); ok {
+			out.RealizedRevision = st.Revision
+			if !st.LastChange.IsZero() {
+				t := st.LastChange
+				out.LastMemberChange = &t
+			}
+		}
+	})
+	if out == nil {
+		writeError(w, notFound(p+" does not exist"))
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}

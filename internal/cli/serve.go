@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kordon-dev/kordon/internal/client"
+	"github.com/kordon-dev/kordon/internal/serve"
+)
+
+func newServeCmd() *cobra.Command {
+	var o serve.Options
+	var logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the manager: the REST API in NSX Policy shapes, over HTTPS, with an etcd store",
+		Long: `serve runs the kordon manager. By default it keeps its state in an embedded
+etcd in --data-dir; --etcd-endpoints uses an external etcd cluster instead (run
+several managers against one cluster for high availability).
+
+On the first start it creates a CA, a server certificate, an admin token (printed
+once, and kept in DATA-DIR/admin.token) and a client configuration
+(DATA-DIR/client.yaml) so kordon commands run from the same directory just work,
+and installs a 60-day evaluation license.
+
+With no cluster registered and no --inventory it loads the example clusters and
+policy as a demo. --inventory DIR serves a directory of kubectl dumps
+(DIR/<cluster>/*.yaml|json) and reloads it when its files change.`,
+		Example: `  kordon serve
+  kordon serve --inventory examples/inventory --listen 0.0.0.0:8443
+  kordon serve --etcd-endpoints https://etcd-1:2379,https://etcd-2:2379 --etcd-ca ca.pem --etcd-cert c.pem --etcd-key c.key`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return failf(2, "--log-level: %v", err)
+			}
+			hopts := &slog.HandlerOptions{Level: level}
+			o.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), hopts))
+			if logFormat == "json" {
+				o.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), hopts))
+			}
+			o.Out = cmd.OutOrStdout()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve.Run(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.DataDir, "data-dir", client.DefaultDataDir, "directory for the embedded etcd, the CA certificate and the client configuration")
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:8443", "address to serve HTTPS on (0.0.0.0:8443 to reach it from adapters and agents)")
+	f.StringSliceVar(&o.EtcdEndpoints, "etcd-endpoints", nil, "external etcd cluster (comma-separated); default: embedded etcd")
+	f.StringVar(&o.EtcdCA, "etcd-ca", "", "CA of the external etcd")
+	f.StringVar(&o.EtcdCert, "etcd-cert", "", "client certificate for the external etcd")
+	f.StringVar(&o.EtcdKey, "etcd-key", "", "client key for the external etcd")
+	f.StringVar(&o.TLSCert, "tls-cert", "", "serve with this certificate instead of one from kordon's CA")
+	f.StringVar(&o.TLSKey, "tls-key", "", "key of --tls-cert")
+	f.StringSliceVar(&o.TLSSANs, "tls-san", nil, "extra names or addresses for the generated server certificate")
+	f.StringVar(&o.InventoryDir, "inventory", "", "serve a directory of kubectl dumps (DIR/<cluster>/...) as inventory, reloaded on change")
+	f.BoolVar(&o.NoDemo, "no-demo", false, "do not load the demo when no cluster is registered")
+	f.StringArrayVar(&o.LicenseTrust, "license-trust", nil, "PEM public key whose signed licenses are trusted (repeatable)")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	return cmd
+}

@@ -1,0 +1,259 @@
+package manager
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/kordon-dev/kordon/internal/inventory"
+	"github.com/kordon-dev/kordon/internal/license"
+	"github.com/kordon-dev/kordon/internal/model"
+	"github.com/kordon-dev/kordon/internal/pki"
+	"github.com/kordon-dev/kordon/internal/store"
+)
+
+// Authenticate returns who a bearer token belongs to.
+func (m *Manager) Authenticate(token string) (Principal, bool) {
+	h := pki.HashToken(token)
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for stored, t := range m.tokens {
+		if pki.SameHash(stored, h) {
+			return Principal{Name: "token:" + t.ID, Role: t.Role}, true
+		}
+	}
+	return Principal{}, false
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+// CreateToken stores a new token and returns it (the only time it is
+// seen).
+func (m *Manager) CreateToken(ctx context.Context, id, role, description string) (string, error) {
+	if !idPattern.MatchString(id) {
+		return "", &WriteError{Kind: ErrInvalid, Message: fmt.Sprintf("token id %q: use letters, digits, '.', '_' and '-'", id)}
+	}
+	if role != RoleAdmin && role != RoleReader {
+		return "", &WriteError{Kind: ErrInvalid, Message: fmt.Sprintf("role %q: use admin or reader", role)}
+	}
+	token, hash := pki.NewToken()
+	b, _ := json.Marshal(Token{ID: id, Hash: hash, Role: role, Description: description, Created: m.now()})
+	none := int64(0)
+	rev, err := m.st.Commit(ctx, []store.Cond{{Key: store.TokensPrefix + id, ModRevision: &none}}, []store.Op{{Key: store.TokensPrefix + id, Value: b}})
+	if err == store.ErrConflict {
+		return "", &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("a token %q exists", id)}
+	}
+	if err != nil {
+		return "", err
+	}
+	return token, m.WaitApplied(ctx, rev)
+}
+
+// LicenseStatus is the installed license and whether it is valid.
+type LicenseStatus struct {
+	License *license.License `json:"license,omitempty"`
+	Valid   bool             `json:"valid"`
+	Error   string           `json:"error,omitempty"`
+	// Features in force now.
+	Active []string `json:"active_features"`
+}
+
+// License describes the installed license.
+func (m *Manager) License() LicenseStatus {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s := LicenseStatus{License: m.lic, Valid: m.lic != nil, Active: []string{}}
+	if m.licErr != nil {
+		s.Error = m.licErr.Error()
+	}
+	for _, f := range license.Known {
+		if m.lic.Grants(f, m.now()) == nil {
+			s.Active = append(s.Active, f)
+		}
+	}
+	return s
+}
+
+// InstallLicense verifies and stores a license.
+func (m *Manager) InstallLicense(ctx context.Context, l license.License) error {
+	m.mu.RLock()
+	trusted := m.trustedLocked()
+	m.mu.RUnlock()
+	if err := license.Verify(l, trusted); err != nil {
+		return &WriteError{Kind: ErrInvalid, Message: err.Error() + " (start the manager with --license-trust KEY.pub for your signing key)"}
+	}
+	if !m.now().Before(l.Expires) {
+		return &WriteError{Kind: ErrInvalid, Message: fmt.Sprintf("license %s expired on %s", l.ID, l.Expires.Format("2006-01-02"))}
+	}
+	b, _ := json.Marshal(l)
+	rev, err := m.st.Commit(ctx, nil, []store.Op{{Key: store.LicenseKey, Value: b}})
+	if err != nil {
+		return err
+	}
+	return m.WaitApplied(ctx, rev)
+}
+
+// Projects returns the projects, sorted by id.
+func (m *Manager) Projects() []Project {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]Project, 0, len(m.projects))
+	for _, p := range m.projects {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Project returns one project.
+func (m *Manager) Project(id string) (Project, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	p, ok := m.projects[id]
+	if !ok {
+		return Project{}, false
+	}
+	return *p, true
+}
+
+// PutProject creates or replaces a project.
+func (m *Manager) PutProject(ctx context.Context, p Project) (Project, error) {
+	if !idPattern.MatchString(p.ID) {
+		return p, &WriteError{Kind: ErrInvalid, Message: fmt.Sprintf("project id %q: use letters, digits, '.', '_' and '-' (at most 63)", p.ID)}
+	}
+	now := m.now().UnixMilli()
+	if old, ok := m.Project(p.ID); ok {
+		p.CreateTime = old.CreateTime
+	} else {
+		p.CreateTime = now
+	}
+	p.LastModifiedTime, p.Path, p.ResourceType = now, model.Space(p.ID), "Project"
+	if p.DisplayName == "" {
+		p.DisplayName = p.ID
+	}
+	b, _ := json.Marshal(p)
+	rev, err := m.st.Commit(ctx, nil, []store.Op{{Key: store.ProjectsPrefix + p.ID, Value: b}})
+	if err != nil {
+		return p, err
+	}
+	if err := m.WaitApplied(ctx, rev); err != nil {
+		return p, err
+	}
+	got, _ := m.Project(p.ID)
+	return got, nil
+}
+
+// DeleteProject removes an empty project.
+func (m *Manager) DeleteProject(ctx context.Context, id string) error {
+	m.writeMu.Lock()
+	defer m.writeMu.Unlock()
+	if _, ok := m.Project(id); !ok {
+		return &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("project %q does not exist", id)}
+	}
+	prefix := model.Space(id) + "/"
+	m.mu.RLock()
+	n := 0
+	for p := range m.meta {
+		if strings.HasPrefix(p, prefix) {
+			n++
+		}
+	}
+	m.mu.RUnlock()
+	if n > 0 {
+		return &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("project %q still holds %d objects; delete them first", id, n)}
+	}
+	rev, err := m.st.Commit(ctx, nil, []store.Op{{Key: store.ProjectsPrefix + id, Delete: true}})
+	if err != nil {
+		return err
+	}
+	return m.WaitApplied(ctx, rev)
+}
+
+// Clusters returns the clusters, sorted by name.
+func (m *Manager) Clusters() []Cluster {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]Cluster, 0, len(m.clusters))
+	for _, c := range m.clusters {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// SyncCluster stores a cluster's record and makes its stored inventory
+// exactly objs, in one transaction: a full synchronisation is never seen
+// half applied. Only what differs is written.
+func (m *Manager) SyncCluster(ctx context.Context, c Cluster, objs []inventory.Object) (int64, error) {
+	current, _, err := m.st.List(ctx, store.ClusterInventoryPrefix(c.Name))
+	if err != nil {
+		return 0, err
+	}
+	have := make(map[string][]byte, len(current))
+	for _, kv := range current {
+		have[kv.Key] = kv.Value
+	}
+	var ops []store.Op
+	if rec, ok, err := m.st.Get(ctx, store.ClustersPrefix+c.Name); err != nil {
+		return 0, err
+	} else if !ok || !sameCluster(rec.Value, c) {
+		if ok {
+			var old Cluster
+			if json.Unmarshal(rec.Value, &old) == nil {
+				c.ID, c.Registered = old.ID, old.Registered
+			}
+		}
+		b, _ := json.Marshal(c)
+		ops = append(ops, store.Op{Key: store.ClustersPrefix + c.Name, Value: b})
+	}
+	want := make(map[string]bool, len(objs))
+	for _, o := range objs {
+		o.GetMeta().Cluster = c.Name
+		k := inventoryKey(inventory.KeyOf(o))
+		b, err := encodeInventory(o)
+		if err != nil {
+			return 0, err
+		}
+		want[k] = true
+		if string(have[k]) != string(b) {
+			ops = append(ops, store.Op{Key: k, Value: b})
+		}
+	}
+	for k := range have {
+		if !want[k] {
+			ops = append(ops, store.Op{Key: k, Delete: true})
+		}
+	}
+	if len(ops) == 0 {
+		return m.Revision(), nil
+	}
+	rev, err := m.st.Commit(ctx, nil, ops)
+	if err != nil {
+		return 0, err
+	}
+	return rev, m.WaitApplied(ctx, rev)
+}
+
+func sameCluster(stored []byte, c Cluster) bool {
+	var old Cluster
+	if json.Unmarshal(stored, &old) != nil {
+		return false
+	}
+	return old.Source == c.Source && old.Demo == c.Demo
+}
+
+// RemoveCluster deletes a cluster's record and inventory in one
+// transaction: its members leave every group at once.
+func (m *Manager) RemoveCluster(ctx context.Context, name string) error {
+	rev, err := m.st.Commit(ctx, nil, []store.Op{
+		{Key: store.ClusterInventoryPrefix(name), Delete: true, Prefix: true},
+		{Key: store.ClustersPrefix + name, Delete: true},
+	})
+	if err != nil {
+		return err
+	}
+	return m.WaitApplied(ctx, rev)
+}

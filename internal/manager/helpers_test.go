@@ -1,0 +1,5 @@
+package manager
+
+import "net/netip"
+
+func netipAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

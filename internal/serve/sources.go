@@ -1,0 +1,184 @@
+package serve
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/kordon-dev/kordon/examples"
+	"github.com/kordon-dev/kordon/internal/inventory"
+	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/model"
+)
+
+// Inventory sources besides cluster adapters.
+const (
+	sourceDemo = "demo"
+	sourceDir  = "inventory-dir"
+)
+
+// sources starts what feeds the manager inventory without an adapter: a
+// directory of kubectl dumps, watched for changes, or — with no cluster
+// registered and no directory — the examples, as a labelled demo.
+func sources(ctx context.Context, o Options, m *manager.Manager) {
+	if o.InventoryDir != "" {
+		removeDemo(ctx, o, m)
+		d := &dirSource{dir: o.InventoryDir, m: m, o: o}
+		d.sync(ctx) // before serving, so the first requests see it
+		go d.watch(ctx)
+		return
+	}
+	if o.NoDemo {
+		return
+	}
+	for _, c := range m.Clusters() {
+		if !c.Demo {
+			return // real clusters: no demo
+		}
+	}
+	if err := loadDemo(ctx, o, m); err != nil {
+		o.Logger.Warn("the demo could not be loaded", "error", err)
+	}
+}
+
+func removeDemo(ctx context.Context, o Options, m *manager.Manager) {
+	for _, c := range m.Clusters() {
+		if c.Demo {
+			if err := m.RemoveCluster(ctx, c.Name); err != nil {
+				o.Logger.Warn("removing demo cluster", "cluster", c.Name, "error", err)
+			}
+		}
+	}
+}
+
+// loadDemo loads the example inventory and, into an installation without
+// any policy object, the example policy, every object tagged
+// kordon/demo.
+func loadDemo(ctx context.Context, o Options, m *manager.Manager) error {
+	d, err := examples.Inventory()
+	if err != nil {
+		return err
+	}
+	byCluster := map[string][]inventory.Object{}
+	for _, obj := range d.Objects {
+		byCluster[obj.GetMeta().Cluster] = append(byCluster[obj.GetMeta().Cluster], obj)
+	}
+	for _, c := range d.Clusters {
+		if _, err := m.SyncCluster(ctx, manager.Cluster{Name: c, ID: c, Source: sourceDemo, Demo: true, Registered: time.Now()}, byCluster[c]); err != nil {
+			return err
+		}
+	}
+	empty := true
+	m.Read(func(v manager.View) { empty = v.Config().Len() == 1 }) // only the default domain
+	if empty {
+		docs, err := model.ParseDocument("examples/policy.yaml", examples.Policy())
+		if err != nil {
+			return err
+		}
+		tagDemo(docs[0].Children)
+		if _, err := m.Apply(ctx, manager.ApplyRequest{Doc: docs[0], User: "kordon-demo"}); err != nil {
+			return fmt.Errorf("demo policy: %w", err)
+		}
+	}
+	fmt.Fprintf(o.Out, "kordon: DEMO: no cluster is registered and no --inventory was given, so the example clusters %v and policy are loaded (every demo object is tagged kordon|demo). Register a cluster or pass --inventory DIR to leave the demo.\n", d.Clusters)
+	o.Logger.Info("demo loaded", "clusters", d.Clusters)
+	return nil
+}
+
+func tagDemo(children model.ChildList) {
+	for _, c := range children {
+		if c.Object != nil {
+			m := c.Object.GetMeta()
+			m.Tags = append(m.Tags, model.Tag{Scope: "kordon", Tag: "demo"})
+			switch x := c.Object.(type) {
+			case *model.Domain:
+				tagDemo(x.Children)
+			case *model.SecurityPolicy:
+				for _, r := range x.Rules {
+					r.Tags = append(r.Tags, model.Tag{Scope: "kordon", Tag: "demo"})
+				}
+			case *model.GatewayPolicy:
+				for _, r := range x.Rules {
+					r.Tags = append(r.Tags, model.Tag{Scope: "kordon", Tag: "demo"})
+				}
+			}
+		}
+		tagDemo(c.Children)
+	}
+}
+
+// dirSource serves a kubectl-dump directory as inventory: each
+// subdirectory a cluster, reloaded when a file changes.
+type dirSource struct {
+	dir  string
+	m    *manager.Manager
+	o    Options
+	last [32]byte
+}
+
+// fingerprint summarises the directory's files (names, sizes, times), so
+// a poll notices any change without reading them.
+func (d *dirSource) fingerprint() [32]byte {
+	h := sha256.New()
+	_ = filepath.WalkDir(d.dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			fmt.Fprintf(h, "error %s %v\n", p, err)
+			return nil
+		}
+		if info, err := e.Info(); err == nil {
+			fmt.Fprintf(h, "%s %d %d\n", p, info.Size(), info.ModTime().UnixNano())
+		}
+		return nil
+	})
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+func (d *dirSource) sync(ctx context.Context) {
+	d.last = d.fingerprint()
+	dump, err := inventory.LoadDir(d.dir)
+	if err != nil {
+		d.o.Logger.Error("reading the inventory directory", "dir", d.dir, "error", err)
+		return
+	}
+	for _, p := range dump.Problems {
+		d.o.Logger.Warn("inventory object skipped", "problem", p.String())
+	}
+	byCluster := map[string][]inventory.Object{}
+	for _, obj := range dump.Objects {
+		byCluster[obj.GetMeta().Cluster] = append(byCluster[obj.GetMeta().Cluster], obj)
+	}
+	for _, c := range dump.Clusters {
+		if _, err := d.m.SyncCluster(ctx, manager.Cluster{Name: c, ID: c, Source: sourceDir, Registered: time.Now()}, byCluster[c]); err != nil {
+			d.o.Logger.Error("storing inventory", "cluster", c, "error", err)
+		}
+	}
+	for _, c := range d.m.Clusters() {
+		if c.Source == sourceDir && !slices.Contains(dump.Clusters, c.Name) {
+			if err := d.m.RemoveCluster(ctx, c.Name); err != nil {
+				d.o.Logger.Error("removing cluster", "cluster", c.Name, "error", err)
+			}
+		}
+	}
+	d.o.Logger.Info("inventory directory loaded", "dir", d.dir, "clusters", dump.Clusters, "objects", len(dump.Objects), "skipped", len(dump.Problems))
+}
+
+func (d *dirSource) watch(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if d.fingerprint() != d.last {
+				d.sync(ctx)
+			}
+		}
+	}
+}

@@ -1,0 +1,39 @@
+package store
+
+import (
+	"strings"
+)
+
+// Every key kordon writes. Policy objects live under their NSX path, so
+// the key of /infra/domains/default/groups/web is
+// /kordon/v1/objects/infra/domains/default/groups/web.
+const (
+	Root            = "/kordon/v1/"
+	ObjectsPrefix   = Root + "objects"
+	ProjectsPrefix  = Root + "projects/"
+	InventoryPrefix = Root + "inventory/"
+	ClustersPrefix  = Root + "clusters/"
+	TokensPrefix    = Root + "tokens/"
+	TrustPrefix     = Root + "license-trust/"
+	// ConfigRevKey is rewritten by every configuration change; writers
+	// condition on its ModRevision, so validation always sees the latest
+	// configuration even with several managers.
+	ConfigRevKey = Root + "config-revision"
+	LicenseKey   = Root + "license"
+	CAKey        = Root + "pki/ca"
+	InitKey      = Root + "initialized"
+)
+
+// ObjectKey is the key of the policy object at an NSX path.
+func ObjectKey(path string) string { return ObjectsPrefix + path }
+
+// ObjectPath is the NSX path of an object key.
+func ObjectPath(key string) string { return strings.TrimPrefix(key, ObjectsPrefix) }
+
+// InventoryKey is the key of an inventory object.
+func InventoryKey(cluster, kind, namespace, name string) string {
+	return InventoryPrefix + cluster + "/" + kind + "/" + namespace + "/" + name
+}
+
+// ClusterInventoryPrefix is the prefix of one cluster's inventory.
+func ClusterInventoryPrefix(cluster string) string { return InventoryPrefix + cluster + "/" }

@@ -1,0 +1,345 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+)
+
+// Limits kordon sets on its embedded etcd, and recommends for an external
+// one: a hierarchical document is applied in one transaction, so a large
+// one needs many operations and bytes.
+const (
+	MaxTxnOps       = 100000
+	MaxRequestBytes = 64 << 20
+	quotaBytes      = 8 << 30
+)
+
+// Options say where the state lives.
+type Options struct {
+	// DataDir holds the embedded etcd; used when Endpoints is empty.
+	DataDir string
+	// Endpoints of an external etcd cluster.
+	Endpoints []string
+	// TLS to the external cluster (all optional).
+	CAFile, CertFile, KeyFile string
+	// UnsafeNoFsync trades durability for speed; tests only.
+	UnsafeNoFsync bool
+	Logger        *slog.Logger
+}
+
+// Store is an open etcd keyspace.
+type Store struct {
+	cli   *clientv3.Client
+	etcd  *embed.Etcd
+	log   *slog.Logger
+	close sync.Once
+}
+
+// Errors callers test for.
+var (
+	// ErrConflict: a precondition of a Commit failed; re-read and retry.
+	ErrConflict = errors.New("store: precondition failed")
+	// ErrCompacted: a Watch asked for history etcd no longer keeps.
+	ErrCompacted = errors.New("store: revision compacted")
+)
+
+// Open starts the embedded etcd (or connects to the external cluster) and
+// waits until it serves.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{log: log}
+	endpoints := o.Endpoints
+	var tlsInfo *transport.TLSInfo
+	if len(endpoints) == 0 {
+		e, ep, err := startEmbedded(o)
+		if err != nil {
+			return nil, err
+		}
+		s.etcd, endpoints = e, []string{ep}
+	} else if o.CAFile != "" || o.CertFile != "" {
+		tlsInfo = &transport.TLSInfo{TrustedCAFile: o.CAFile, CertFile: o.CertFile, KeyFile: o.KeyFile}
+	}
+	cfg := clientv3.Config{
+		Endpoints: endpoints, DialTimeout: 10 * time.Second, Logger: zap.NewNop(),
+		MaxCallSendMsgSize: MaxRequestBytes + 1<<20, MaxCallRecvMsgSize: 1 << 30,
+		Context: context.WithoutCancel(ctx),
+	}
+	if tlsInfo != nil {
+		tc, err := tlsInfo.ClientConfig()
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("etcd TLS: %w", err)
+		}
+		cfg.TLS = tc
+	}
+	cli, err := clientv3.New(cfg)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("etcd client: %w", err)
+	}
+	s.cli = cli
+	// A read proves the cluster is reachable and has a leader.
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := cli.Get(rctx, "/kordon-ping"); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("etcd %v: %w", endpoints, err)
+	}
+	return s, nil
+}
+
+// socketPath is where the embedded etcd listens: a unix socket inside the
+// data directory, so only the directory's owner can reach it. Socket paths
+// are limited to about 100 bytes; a longer data directory falls back to a
+// loopback port.
+func socketPath(dir, name string) (url.URL, bool) {
+	p := filepath.Join(dir, name)
+	if len(p) > 100 {
+		return url.URL{}, false
+	}
+	return url.URL{Scheme: "unix", Path: p}, true
+}
+
+func startEmbedded(o Options) (*embed.Etcd, string, error) {
+	if o.DataDir == "" {
+		return nil, "", fmt.Errorf("store: a data directory is required for the embedded etcd")
+	}
+	dir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	cfg := embed.NewConfig()
+	cfg.Dir = filepath.Join(dir, "etcd")
+	cfg.Name = "kordon"
+	client, ok1 := socketPath(dir, "etcd-client.sock")
+	peer, ok2 := socketPath(dir, "etcd-peer.sock")
+	if !ok1 || !ok2 {
+		client = url.URL{Scheme: "http", Host: "127.0.0.1:0"}
+		peer = url.URL{Scheme: "http", Host: "127.0.0.1:0"}
+	}
+	for _, f := range []string{client.Path, peer.Path} {
+		if f != "" {
+			_ = os.Remove(f) // a socket left by a killed process
+		}
+	}
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.MaxTxnOps, cfg.MaxRequestBytes, cfg.QuotaBackendBytes = MaxTxnOps, MaxRequestBytes, quotaBytes
+	// History is kept for an hour so watchers can resume after a
+	// reconnection.
+	cfg.AutoCompactionMode, cfg.AutoCompactionRetention = embed.CompactorModePeriodic, "1h"
+	cfg.UnsafeNoFsync = o.UnsafeNoFsync
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("embedded etcd in %s: %w", cfg.Dir, err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(60 * time.Second):
+		e.Close()
+		return nil, "", fmt.Errorf("embedded etcd in %s did not become ready", cfg.Dir)
+	}
+	ep := client.String()
+	if client.Scheme == "http" {
+		ep = "http://" + e.Clients[0].Addr().String()
+	}
+	return e, ep, nil
+}
+
+// Close stops the client and the embedded etcd; later calls do nothing.
+func (s *Store) Close() error {
+	s.close.Do(func() {
+		if s.cli != nil {
+			s.cli.Close()
+		}
+		if s.etcd != nil {
+			s.etcd.Close()
+			<-s.etcd.Server.StopNotify()
+		}
+	})
+	return nil
+}
+
+// Embedded reports whether the store runs its own etcd.
+func (s *Store) Embedded() bool { return s.etcd != nil }
+
+// KV is a stored value. Version counts writes since the key was created
+// (1 for a new key); ModRevision is the store revision of its last write.
+type KV struct {
+	Key            string
+	Value          []byte
+	Version        int64
+	CreateRevision int64
+	ModRevision    int64
+}
+
+func fromPB(kv *mvccpb.KeyValue) KV {
+	return KV{Key: string(kv.Key), Value: kv.Value, Version: kv.Version, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision}
+}
+
+// Get reads one key.
+func (s *Store) Get(ctx context.Context, key string) (KV, bool, error) {
+	r, err := s.cli.Get(ctx, key)
+	if err != nil {
+		return KV{}, false, err
+	}
+	if len(r.Kvs) == 0 {
+		return KV{}, false, nil
+	}
+	return fromPB(r.Kvs[0]), true, nil
+}
+
+// List reads every key under prefix, sorted, and the store revision the
+// read reflects.
+func (s *Store) List(ctx context.Context, prefix string) ([]KV, int64, error) {
+	r, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]KV, len(r.Kvs))
+	for i, kv := range r.Kvs {
+		out[i] = fromPB(kv)
+	}
+	return out, r.Header.Revision, nil
+}
+
+// Revision returns the store's current revision.
+func (s *Store) Revision(ctx context.Context) (int64, error) {
+	r, err := s.cli.Get(ctx, "/kordon-ping", clientv3.WithCountOnly())
+	if err != nil {
+		return 0, err
+	}
+	return r.Header.Revision, nil
+}
+
+// Op is one write of a Commit. Delete removes Key (with Prefix, every key
+// under it); otherwise Value is stored.
+type Op struct {
+	Key    string
+	Value  []byte
+	Delete bool
+	Prefix bool
+}
+
+// Cond is a precondition of a Commit: the key's current ModRevision (0
+// when the key must not exist) or its Version.
+type Cond struct {
+	Key         string
+	ModRevision *int64
+	Version     *int64
+}
+
+// Commit applies ops atomically if every condition holds, and returns the
+// revision of the write. A failed condition returns ErrConflict and writes
+// nothing.
+func (s *Store) Commit(ctx context.Context, conds []Cond, ops []Op) (int64, error) {
+	if len(ops) > MaxTxnOps {
+		return 0, fmt.Errorf("store: %d writes in one change; the limit is %d", len(ops), MaxTxnOps)
+	}
+	var cmps []clientv3.Cmp
+	for _, c := range conds {
+		if c.ModRevision != nil {
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(c.Key), "=", *c.ModRevision))
+		}
+		if c.Version != nil {
+			cmps = append(cmps, clientv3.Compare(clientv3.Version(c.Key), "=", *c.Version))
+		}
+	}
+	var puts []clientv3.Op
+	for _, o := range ops {
+		switch {
+		case o.Delete && o.Prefix:
+			puts = append(puts, clientv3.OpDelete(o.Key, clientv3.WithPrefix()))
+		case o.Delete:
+			puts = append(puts, clientv3.OpDelete(o.Key))
+		default:
+			puts = append(puts, clientv3.OpPut(o.Key, string(o.Value)))
+		}
+	}
+	r, err := s.cli.Txn(ctx).If(cmps...).Then(puts...).Commit()
+	if err != nil {
+		return 0, err
+	}
+	if !r.Succeeded {
+		return 0, ErrConflict
+	}
+	return r.Header.Revision, nil
+}
+
+// Event is one change seen by a watch.
+type Event struct {
+	KV
+	Deleted bool
+}
+
+// Batch is the changes of one store revision (one transaction), or the
+// error that ended the watch.
+type Batch struct {
+	Revision int64
+	Events   []Event
+	Err      error
+}
+
+// Watch streams the changes under prefix from revision from (inclusive),
+// one batch per transaction, until ctx ends. The channel closes after a
+// batch carrying Err (ErrCompacted when from is older than the history
+// etcd keeps).
+func (s *Store) Watch(ctx context.Context, prefix string, from int64) <-chan Batch {
+	out := make(chan Batch, 64)
+	go func() {
+		defer close(out)
+		wc := s.cli.Watch(clientv3.WithRequireLeader(ctx), prefix, clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithProgressNotify())
+		for resp := range wc {
+			if resp.CompactRevision != 0 {
+				out <- Batch{Err: fmt.Errorf("%w: revision %d is older than %d", ErrCompacted, from, resp.CompactRevision)}
+				return
+			}
+			if err := resp.Err(); err != nil {
+				out <- Batch{Err: err}
+				return
+			}
+			var cur *Batch
+			for _, ev := range resp.Events {
+				rev := ev.Kv.ModRevision
+				if cur != nil && cur.Revision != rev {
+					out <- *cur
+					cur = nil
+				}
+				if cur == nil {
+					cur = &Batch{Revision: rev}
+				}
+				cur.Events = append(cur.Events, Event{KV: fromPB(ev.Kv), Deleted: ev.Type == mvccpb.DELETE})
+			}
+			if cur != nil {
+				out <- *cur
+			} else if resp.IsProgressNotify() {
+				out <- Batch{Revision: resp.Header.Revision}
+			}
+		}
+		if ctx.Err() == nil {
+			out <- Batch{Err: errors.New("store: watch closed")}
+		}
+	}()
+	return out
+}
