@@ -20,7 +20,7 @@ import (
 )
 
 type api struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	m      *manager.Manager
 	admin  string

@@ -380,7 +380,6 @@ func newStatusCmd(conn *connFlags) *cobra.Command {
 	return cmd
 }
 
-
 func newWatchCmd(conn *connFlags) *cobra.Command {
 	var since int64
 	var types, prefix string

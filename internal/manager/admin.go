@@ -257,3 +257,30 @@ func (m *Manager) RemoveCluster(ctx context.Context, name string) error {
 	}
 	return m.WaitApplied(ctx, rev)
 }
+
+// UpdateInventory writes changes to a cluster's inventory (objects that
+// appeared or changed, keys that went away) in one transaction, and
+// waits until they are applied.
+func (m *Manager) UpdateInventory(ctx context.Context, cluster string, upserts []inventory.Object, deletes []inventory.Key) (int64, error) {
+	ops := make([]store.Op, 0, len(upserts)+len(deletes))
+	for _, o := range upserts {
+		o.GetMeta().Cluster = cluster
+		b, err := encodeInventory(o)
+		if err != nil {
+			return 0, err
+		}
+		ops = append(ops, store.Op{Key: inventoryKey(inventory.KeyOf(o)), Value: b})
+	}
+	for _, k := range deletes {
+		k.Cluster = cluster
+		ops = append(ops, store.Op{Key: inventoryKey(k), Delete: true})
+	}
+	if len(ops) == 0 {
+		return m.Revision(), nil
+	}
+	rev, err := m.st.Commit(ctx, nil, ops)
+	if err != nil {
+		return 0, err
+	}
+	return rev, m.WaitApplied(ctx, rev)
+}

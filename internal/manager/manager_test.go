@@ -445,3 +445,20 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("an unknown role: %v", err)
 	}
 }
+
+func TestUpdateInventory(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, groupsDoc)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.UpdateInventory(e.ctx, "east", []inventory.Object{lbService("a", "192.168.1.1"), lbService("b", "192.168.1.2")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.UpdateInventory(e.ctx, "east", []inventory.Object{lbService("a", "192.168.1.5")},
+		[]inventory.Key{{Kind: inventory.KindService, Namespace: "shop", Name: "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := addresses(e, "/infra/domains/default/groups/lb"); fmt.Sprint(got) != "[192.168.1.5]" {
+		t.Fatalf("lb = %v", got)
+	}
+}
