@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
-# Builds the kube-apiserver and etcd binaries that the integration tests run
-# (controller-runtime envtest), from the Go module proxy only: Kubernetes
+# Builds the kube-apiserver, etcd and kubectl binaries that the integration
+# tests run (controller-runtime envtest, and kubectl applying manifests), from the Go module proxy only: Kubernetes
 # publishes no binaries we can reach here, and `go install` refuses
 # k8s.io/kubernetes because its go.mod replaces the staging modules with
 # local directories. A scratch module pins each staging module to the
 # matching v0.x release instead.
 #
 # Output: $KORDON_K8S_BIN (default ~/.cache/kordon/k8s-v$KV) holding
-# kube-apiserver and etcd; nothing is rebuilt when both exist.
+# kube-apiserver, etcd and kubectl; nothing is rebuilt that exists.
 set -euo pipefail
 
 KV=${KORDON_K8S_VERSION:-1.37.2}
 SV=0.${KV#1.}
 BIN=${KORDON_K8S_BIN:-$HOME/.cache/kordon/k8s-v$KV}
 
-if [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/etcd" ]; then
+if [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/etcd" ] && [ -x "$BIN/kubectl" ]; then
   echo "$BIN"
   exit 0
 fi
@@ -29,15 +29,19 @@ edits=(-require="k8s.io/kubernetes@v$KV" -godebug=default=go1.26)
 for m in $(awk '$2 == "=>" && $3 ~ /^\.\/staging/ { print $1 }' "$gomod"); do
   edits+=(-replace="$m=$m@v$SV")
 done
-go mod edit "${edits[@]}" -tool=k8s.io/kubernetes/cmd/kube-apiserver -tool=go.etcd.io/etcd/server/v3
+go mod edit "${edits[@]}" -tool=k8s.io/kubernetes/cmd/kube-apiserver -tool=k8s.io/kubernetes/cmd/kubectl -tool=go.etcd.io/etcd/server/v3
 go mod tidy >/dev/null 2>&1
 
 ld="-s -w"
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ld="$ld -X $p.gitVersion=v$KV -X $p.gitMajor=1 -X $p.gitMinor=$(echo "$KV" | cut -d. -f2) -X $p.gitTreeState=clean"
 done
-go build -ldflags "$ld" -o "$BIN/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
-go build -ldflags "-s -w" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3
-mv "$BIN/kube-apiserver.tmp" "$BIN/kube-apiserver"
-mv "$BIN/etcd.tmp" "$BIN/etcd"
+build() { # name flags package
+  [ -x "$BIN/$1" ] && return 0
+  go build -ldflags "$2" -o "$BIN/$1.tmp" "$3"
+  mv "$BIN/$1.tmp" "$BIN/$1"
+}
+build kube-apiserver "$ld" k8s.io/kubernetes/cmd/kube-apiserver
+build kubectl "$ld" k8s.io/kubernetes/cmd/kubectl
+build etcd "-s -w" go.etcd.io/etcd/server/v3
 echo "$BIN"

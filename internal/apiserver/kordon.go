@@ -32,9 +32,8 @@ func (s *Server) kordon(w http.ResponseWriter, r *http.Request, rest string) {
 		s.installLicense(w, r)
 	case rest == "/tokens" && r.Method == http.MethodPost:
 		s.createToken(w, r)
-	case rest == "/clusters" && r.Method == http.MethodGet:
-		cs := s.m.Clusters()
-		writeJSON(w, http.StatusOK, listResult{Results: cs, ResultCount: len(cs), SortBy: "name", SortAscending: true})
+	case rest == "/clusters" || strings.HasPrefix(rest, "/clusters/"):
+		s.clusters(w, r, strings.TrimPrefix(rest, "/clusters"))
 	case rest == "/status" && r.Method == http.MethodGet:
 		s.status(w)
 	default:
@@ -241,18 +240,18 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 
 // Status summarises the manager.
 type Status struct {
-	Revision  int64                 `json:"revision"`
-	Ready     bool                  `json:"ready"`
-	Clusters  []manager.Cluster     `json:"clusters"`
-	Groups    int                   `json:"groups"`
-	Policies  int                   `json:"policies"`
-	Rules     int                   `json:"rules"`
-	Inventory int                   `json:"inventory_objects"`
-	License   manager.LicenseStatus `json:"license"`
+	Revision  int64                   `json:"revision"`
+	Ready     bool                    `json:"ready"`
+	Clusters  []manager.ClusterStatus `json:"clusters"`
+	Groups    int                     `json:"groups"`
+	Policies  int                     `json:"policies"`
+	Rules     int                     `json:"rules"`
+	Inventory int                     `json:"inventory_objects"`
+	License   manager.LicenseStatus   `json:"license"`
 }
 
 func (s *Server) status(w http.ResponseWriter) {
-	st := Status{Ready: s.m.Ready(), Clusters: s.m.Clusters(), License: s.m.License()}
+	st := Status{Ready: s.m.Ready(), Clusters: s.m.ClusterStatuses(), License: s.m.License()}
 	s.m.Read(func(v manager.View) {
 		cfg := v.Config()
 		st.Revision, st.Groups, st.Rules = v.Revision(), len(cfg.Groups), len(cfg.Rules)

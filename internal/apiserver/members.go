@@ -28,6 +28,9 @@ type Effective struct {
 	IPPortMembers []manager.IPPort    `json:"ip_port_members"`
 	Members       []membership.Member `json:"members"`
 	LastChange    *time.Time          `json:"last_member_change,omitempty"`
+	// Stale lists clusters whose members the group keeps although the
+	// cluster is not Up, and since when.
+	Stale []manager.Stale `json:"stale_members,omitempty"`
 }
 
 func effective(v manager.View, p string) Effective {
@@ -46,6 +49,7 @@ func effective(v manager.View, p string) Effective {
 		t := st.LastChange
 		e.LastChange = &t
 	}
+	e.Stale = v.StaleMembers(p)
 	return e
 }
 
@@ -118,10 +122,11 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, space, rest str
 
 // RealizedStatus is an object's realization state.
 type RealizedStatus struct {
-	IntentPath       string     `json:"intent_path"`
-	PublishStatus    string     `json:"publish_status"`
-	RealizedRevision int64      `json:"realized_revision"`
-	LastMemberChange *time.Time `json:"last_member_change,omitempty"`
+	IntentPath       string          `json:"intent_path"`
+	PublishStatus    string          `json:"publish_status"`
+	RealizedRevision int64           `json:"realized_revision"`
+	LastMemberChange *time.Time      `json:"last_member_change,omitempty"`
+	Stale            []manager.Stale `json:"stale_members,omitempty"`
 }
 
 // realized serves /infra/realized-state/status?intent_path=...: a
@@ -149,6 +154,7 @@ func (s *Server) realized(w http.ResponseWriter, r *http.Request, space string) 
 				t := st.LastChange
 				out.LastMemberChange = &t
 			}
+			out.Stale = v.StaleMembers(p)
 		}
 	})
 	if out == nil {

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,8 @@ type Options struct {
 	MaxBody int64
 	// WriteTimeout bounds how long a write waits for the store.
 	WriteTimeout time.Duration
+	// CA is the installation's CA certificate (PEM), handed to adapters.
+	CA []byte
 }
 
 // Server is the HTTP API.
@@ -40,6 +43,7 @@ type Server struct {
 	mux     *http.ServeMux
 	latency *prometheus.HistogramVec
 	explain *explainCache
+	caPEM   []byte
 }
 
 // New builds the API handler.
@@ -53,7 +57,7 @@ func New(o Options) *Server {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 60 * time.Second
 	}
-	s := &Server{m: o.Manager, log: o.Logger, maxBody: o.MaxBody, timeout: o.WriteTimeout, mux: http.NewServeMux(), explain: newExplainCache()}
+	s := &Server{m: o.Manager, log: o.Logger, maxBody: o.MaxBody, timeout: o.WriteTimeout, mux: http.NewServeMux(), explain: newExplainCache(), caPEM: o.CA}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "kordon_api_request_duration_seconds",
 		Help: "API request latency by route and status code.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)},
 		[]string{"method", "route", "code"})
@@ -84,7 +88,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.latency.WithLabelValues(r.Method, route(r.URL.Path), strconv.Itoa(rw.status)).Observe(time.Since(start).Seconds())
 	}()
-	r.Body = http.MaxBytesReader(rw, r.Body, s.maxBody)
+	limit := s.maxBody
+	if strings.HasSuffix(r.URL.Path, "/inventory") {
+		limit = maxInventoryBody // full synchronisations of large clusters
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, limit)
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			writeError(rw, badRequest("the gzip body cannot be read: "+err.Error(), nil))
+			return
+		}
+		// The limit holds for what the body expands to, too.
+		r.Body = http.MaxBytesReader(rw, zr, limit)
+		r.Header.Del("Content-Encoding")
+	}
 	s.mux.ServeHTTP(rw, r)
 }
 
@@ -144,10 +162,24 @@ func principal(r *http.Request) manager.Principal {
 }
 
 // auth admits callers with a bearer token (or, for feeds that cannot send
-// one, HTTP basic authentication with the token as password). Readers
-// may only read; explain is a read.
+// one, HTTP basic authentication with the token as password), or a
+// cluster's client certificate. Readers may only read; explain is a read.
+// A cluster may only report itself.
 func (s *Server) auth(min string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+			p, err := s.certPrincipal(r)
+			if err != nil {
+				writeError(w, apiError(http.StatusUnauthorized, codeUnauthorized, err.Error(), nil))
+				return
+			}
+			if !clusterMayCall(p, r) {
+				writeError(w, apiError(http.StatusForbidden, codeForbidden, p.Name+" may only report its own inventory and heartbeat", nil))
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+			return
+		}
 		token := ""
 		if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
 			token = strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
@@ -175,7 +207,8 @@ func (s *Server) auth(min string, next http.Handler) http.Handler {
 func readOnly(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		return true
+		// A cluster's bundle holds its private key.
+		return !strings.HasSuffix(r.URL.Path, "/bundle")
 	case http.MethodPost:
 		return strings.HasSuffix(r.URL.Path, "/kordon/explain")
 	}

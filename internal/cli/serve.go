@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,10 +29,13 @@ once, and kept in DATA-DIR/admin.token) and a client configuration
 and installs a 60-day evaluation license.
 
 With no cluster registered and no --inventory it loads the example clusters and
-policy as a demo. --inventory DIR serves a directory of kubectl dumps
+policy as a demo. --cluster NAME=KUBECONFIG watches a cluster with an adapter
+inside this process (small installs; larger ones run 'kordon adapter' in each
+cluster, see 'kordon cluster'). --inventory DIR serves a directory of kubectl dumps
 (DIR/<cluster>/*.yaml|json) and reloads it when its files change.`,
 		Example: `  kordon serve
   kordon serve --inventory examples/inventory --listen 0.0.0.0:8443
+  kordon serve --cluster prod-east=$HOME/.kube/prod-east.yaml
   kordon serve --etcd-endpoints https://etcd-1:2379,https://etcd-2:2379 --etcd-ca ca.pem --etcd-cert c.pem --etcd-key c.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,7 +48,7 @@ policy as a demo. --inventory DIR serves a directory of kubectl dumps
 			if logFormat == "json" {
 				o.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), hopts))
 			}
-			o.Out = cmd.OutOrStdout()
+			o.Out, o.Version = cmd.OutOrStdout(), Version
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return serve.Run(ctx, o)
@@ -61,6 +65,8 @@ policy as a demo. --inventory DIR serves a directory of kubectl dumps
 	f.StringVar(&o.TLSKey, "tls-key", "", "key of --tls-cert")
 	f.StringSliceVar(&o.TLSSANs, "tls-san", nil, "extra names or addresses for the generated server certificate")
 	f.StringVar(&o.InventoryDir, "inventory", "", "serve a directory of kubectl dumps (DIR/<cluster>/...) as inventory, reloaded on change")
+	f.StringArrayVar(&o.Clusters, "cluster", nil, "watch a cluster from this process: NAME=KUBECONFIG (repeatable; registers NAME on first use)")
+	f.DurationVar(&o.Heartbeat, "cluster-heartbeat", 10*time.Second, "heartbeat interval of the --cluster adapters")
 	f.BoolVar(&o.NoDemo, "no-demo", false, "do not load the demo when no cluster is registered")
 	f.StringArrayVar(&o.LicenseTrust, "license-trust", nil, "PEM public key whose signed licenses are trusted (repeatable)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

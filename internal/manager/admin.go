@@ -248,10 +248,7 @@ func sameCluster(stored []byte, c Cluster) bool {
 // RemoveCluster deletes a cluster's record and inventory in one
 // transaction: its members leave every group at once.
 func (m *Manager) RemoveCluster(ctx context.Context, name string) error {
-	rev, err := m.st.Commit(ctx, nil, []store.Op{
-		{Key: store.ClusterInventoryPrefix(name), Delete: true, Prefix: true},
-		{Key: store.ClustersPrefix + name, Delete: true},
-	})
+	rev, err := m.st.Commit(ctx, nil, clusterRemoval(name))
 	if err != nil {
 		return err
 	}

@@ -25,34 +25,9 @@ func decodeObject(path string, data []byte) (model.Object, error) {
 	return o, nil
 }
 
-// storedInventory is how an inventory object is stored.
-type storedInventory struct {
-	Kind   inventory.Kind  `json:"kind"`
-	Object json.RawMessage `json:"object"`
-}
+func encodeInventory(o inventory.Object) ([]byte, error) { return inventory.Encode(o) }
 
-func encodeInventory(o inventory.Object) ([]byte, error) {
-	b, err := json.Marshal(o)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(storedInventory{Kind: o.Kind(), Object: b})
-}
-
-func decodeInventory(data []byte) (inventory.Object, error) {
-	var s storedInventory
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, err
-	}
-	o := inventory.New(s.Kind)
-	if o == nil {
-		return nil, fmt.Errorf("unknown inventory kind %q", s.Kind)
-	}
-	if err := json.Unmarshal(s.Object, o); err != nil {
-		return nil, err
-	}
-	return o, nil
-}
+func decodeInventory(data []byte) (inventory.Object, error) { return inventory.Decode(data) }
 
 func inventoryKey(k inventory.Key) string {
 	return store.InventoryKey(k.Cluster, string(k.Kind), k.Namespace, k.Name)

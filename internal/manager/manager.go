@@ -55,9 +55,11 @@ type Manager struct {
 	licRaw    []byte
 	lic       *license.License
 	licErr    error
-	idx       *membership.Index
-	status    map[string]GroupStatus
-	applied   chan struct{} // closed and replaced after each applied revision
+	// heartbeats holds each cluster's last adapter heartbeat.
+	heartbeats map[string]Heartbeat
+	idx        *membership.Index
+	status     map[string]GroupStatus
+	applied    chan struct{} // closed and replaced after each applied revision
 
 	writeMu sync.Mutex
 	events  *eventLog
@@ -121,15 +123,16 @@ func (m *Manager) Run(ctx context.Context) error {
 
 // loaded is the state read from a full listing.
 type loaded struct {
-	cfg       *model.Config
-	meta      map[string]ObjectMeta
-	projects  map[string]*Project
-	clusters  map[string]*Cluster
-	tokens    map[string]*Token
-	storedKey map[string]ed25519.PublicKey
-	inv       []inventory.Object
-	license   []byte
-	configRev int64
+	cfg        *model.Config
+	meta       map[string]ObjectMeta
+	projects   map[string]*Project
+	clusters   map[string]*Cluster
+	tokens     map[string]*Token
+	storedKey  map[string]ed25519.PublicKey
+	inv        []inventory.Object
+	license    []byte
+	configRev  int64
+	heartbeats map[string]Heartbeat
 }
 
 // load reads the whole state and replaces the in-memory one.
@@ -140,7 +143,7 @@ func (m *Manager) load(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("loading state: %w", err)
 	}
 	l := &loaded{cfg: model.NewConfig(), meta: map[string]ObjectMeta{}, projects: map[string]*Project{},
-		clusters: map[string]*Cluster{}, tokens: map[string]*Token{}, storedKey: map[string]ed25519.PublicKey{}}
+		clusters: map[string]*Cluster{}, tokens: map[string]*Token{}, storedKey: map[string]ed25519.PublicKey{}, heartbeats: map[string]Heartbeat{}}
 	for _, kv := range kvs {
 		if err := l.add(kv); err != nil {
 			m.log.Error("skipping unreadable stored value", "key", kv.Key, "error", err)
@@ -152,7 +155,7 @@ func (m *Manager) load(ctx context.Context) (int64, error) {
 	}
 	m.mu.Lock()
 	m.cfg, m.meta, m.projects, m.clusters, m.tokens, m.storedKey = l.cfg, l.meta, l.projects, l.clusters, l.tokens, l.storedKey
-	m.idx, m.rev, m.configRev = idx, rev, l.configRev
+	m.idx, m.rev, m.configRev, m.heartbeats = idx, rev, l.configRev, l.heartbeats
 	m.status = map[string]GroupStatus{}
 	for p := range l.cfg.Groups {
 		m.status[p] = GroupStatus{Revision: rev}
@@ -208,6 +211,12 @@ func (l *loaded) add(kv store.KV) error {
 			return err
 		}
 		l.storedKey[kv.Key] = k
+	case strings.HasPrefix(kv.Key, store.StatusPrefix):
+		var hb Heartbeat
+		if err := json.Unmarshal(kv.Value, &hb); err != nil {
+			return err
+		}
+		l.heartbeats[strings.TrimPrefix(kv.Key, store.StatusPrefix)] = hb
 	case kv.Key == store.LicenseKey:
 		l.license = kv.Value
 	case kv.Key == store.ConfigRevKey:
@@ -284,6 +293,14 @@ func (m *Manager) apply(b store.Batch) {
 				m.storedKey[key] = k
 			}
 			licenseChanged = true
+		case strings.HasPrefix(key, store.StatusPrefix):
+			name := strings.TrimPrefix(key, store.StatusPrefix)
+			var hb Heartbeat
+			if ev.Deleted {
+				delete(m.heartbeats, name)
+			} else if json.Unmarshal(ev.Value, &hb) == nil {
+				m.heartbeats[name] = hb
+			}
 		case key == store.LicenseKey:
 			m.licRaw, licenseChanged = ev.Value, true
 			if ev.Deleted {

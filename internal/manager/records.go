@@ -30,6 +30,71 @@ type Cluster struct {
 	Source     string    `json:"source"`
 	Demo       bool      `json:"demo,omitempty"`
 	Registered time.Time `json:"registered"`
+	// CertSerial is the serial of the cluster's identity certificate;
+	// requests with another certificate are refused.
+	CertSerial string `json:"cert_serial,omitempty"`
+}
+
+// Cluster sources.
+const (
+	SourceAdapter   = "adapter"
+	SourceInProcess = "in-process"
+	SourceDir       = "inventory-dir"
+	SourceDemo      = "demo"
+)
+
+// Heartbeat is what an adapter reports about itself and its cluster.
+type Heartbeat struct {
+	// Status is "up", or "down" when the adapter cannot do its job
+	// (Error says why).
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+	// Interval is how often the adapter heartbeats.
+	Interval time.Duration `json:"interval"`
+	Time     time.Time     `json:"time"`
+	// Since is when Status last changed.
+	Since time.Time `json:"since"`
+	// LastSync is when the adapter last completed a full synchronisation.
+	LastSync   time.Time         `json:"last_sync,omitempty"`
+	Kubernetes string            `json:"kubernetes_version,omitempty"`
+	APIs       map[string]string `json:"apis,omitempty"`
+	Counts     map[string]int    `json:"counts,omitempty"`
+	Adapter    string            `json:"adapter_version,omitempty"`
+}
+
+// Cluster states, as NSX reports them.
+const (
+	StateUp      = "Up"
+	StateDown    = "Down"
+	StateUnknown = "Unknown"
+)
+
+// ClusterStatus is a cluster with its health.
+type ClusterStatus struct {
+	Cluster
+	State     string         `json:"state"`
+	Since     time.Time      `json:"since,omitzero"`
+	Reason    string         `json:"reason,omitempty"`
+	Heartbeat *Heartbeat     `json:"last_heartbeat,omitempty"`
+	Objects   map[string]int `json:"objects"`
+}
+
+// Credentials are a cluster's identity: a client certificate whose common
+// name is the cluster, and its key.
+type Credentials struct {
+	Cert string `json:"cert"`
+	Key  string `json:"key"`
+}
+
+// Bundle is what a cluster's adapter needs to reach the manager as that
+// cluster: the manager's URL and CA, and the cluster's identity. It is
+// the Secret that `kordon cluster manifests` writes.
+type Bundle struct {
+	Cluster string `json:"cluster"`
+	Server  string `json:"server"`
+	CA      string `json:"ca"`
+	Cert    string `json:"cert"`
+	Key     string `json:"key"`
 }
 
 // Token is a stored API token (its hash, never the token).

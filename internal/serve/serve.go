@@ -39,9 +39,16 @@ type Options struct {
 	TLSCert, TLSKey           string
 	TLSSANs                   []string
 	InventoryDir              string
-	NoDemo                    bool
-	LicenseTrust              []string
-	Logger                    *slog.Logger
+	// Clusters are NAME=KUBECONFIG pairs watched by adapters in this
+	// process.
+	Clusters []string
+	// Heartbeat is the in-process adapters' heartbeat interval.
+	Heartbeat time.Duration
+	// Version is reported by in-process adapters.
+	Version      string
+	NoDemo       bool
+	LicenseTrust []string
+	Logger       *slog.Logger
 	// Out receives the messages a person starting the manager must see
 	// (the admin token on first start).
 	Out io.Writer
@@ -102,8 +109,11 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
-	sources(ctx, o, m)
-	api := apiserver.New(apiserver.Options{Manager: m, Logger: o.Logger, Gatherer: reg, Registerer: reg})
+	if err := sources(ctx, o, m); err != nil {
+		ln.Close()
+		return err
+	}
+	api := apiserver.New(apiserver.Options{Manager: m, Logger: o.Logger, Gatherer: reg, Registerer: reg, CA: boot.CA.CertPEM})
 	srv := &http.Server{Handler: api, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)

@@ -7,42 +7,92 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kordon-dev/kordon/examples"
+	"github.com/kordon-dev/kordon/internal/adapter"
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/manager"
 	"github.com/kordon-dev/kordon/internal/model"
 )
 
-// Inventory sources besides cluster adapters.
-const (
-	sourceDemo = "demo"
-	sourceDir  = "inventory-dir"
-)
-
 // sources starts what feeds the manager inventory without an adapter: a
 // directory of kubectl dumps, watched for changes, or — with no cluster
 // registered and no directory — the examples, as a labelled demo.
-func sources(ctx context.Context, o Options, m *manager.Manager) {
+func sources(ctx context.Context, o Options, m *manager.Manager) error {
+	if err := inProcess(ctx, o, m); err != nil {
+		return err
+	}
 	if o.InventoryDir != "" {
 		removeDemo(ctx, o, m)
 		d := &dirSource{dir: o.InventoryDir, m: m, o: o}
 		d.sync(ctx) // before serving, so the first requests see it
 		go d.watch(ctx)
-		return
+		return nil
 	}
 	if o.NoDemo {
-		return
+		return nil
 	}
 	for _, c := range m.Clusters() {
 		if !c.Demo {
-			return // real clusters: no demo
+			return nil // real clusters: no demo
 		}
 	}
 	if err := loadDemo(ctx, o, m); err != nil {
 		o.Logger.Warn("the demo could not be loaded", "error", err)
 	}
+	return nil
+}
+
+// inProcess runs an adapter inside the manager for each --cluster
+// NAME=KUBECONFIG, registering the cluster on first use.
+func inProcess(ctx context.Context, o Options, m *manager.Manager) error {
+	type job struct {
+		name string
+		opts adapter.Options
+	}
+	var jobs []job
+	for _, spec := range o.Clusters {
+		name, kubeconfig, ok := strings.Cut(spec, "=")
+		if !ok || name == "" || kubeconfig == "" {
+			return fmt.Errorf("--cluster %q: use NAME=KUBECONFIG", spec)
+		}
+		cfg, err := adapter.RestConfig(kubeconfig)
+		if err != nil {
+			return fmt.Errorf("--cluster %s: %w", name, err)
+		}
+		ao := adapter.Options{Cluster: name, Logger: o.Logger.With("adapter", "in-process"), Sink: &adapter.LocalSink{M: m, Cluster: name},
+			Heartbeat: o.Heartbeat, Version: o.Version}
+		if err := ao.WithClients(cfg); err != nil {
+			return fmt.Errorf("--cluster %s: %w", name, err)
+		}
+		jobs = append(jobs, job{name, ao})
+	}
+	for _, j := range jobs {
+		registered := false
+		for _, c := range m.Clusters() {
+			if c.Name != j.name {
+				continue
+			}
+			if c.Source != manager.SourceInProcess {
+				return fmt.Errorf("--cluster %s: a cluster of that name is already registered (source %s); deregister it first or choose another name", j.name, c.Source)
+			}
+			registered = true
+		}
+		if !registered {
+			if _, _, err := m.RegisterCluster(ctx, j.name, manager.SourceInProcess); err != nil {
+				return fmt.Errorf("--cluster %s: %w", j.name, err)
+			}
+			o.Logger.Info("cluster registered for the in-process adapter", "cluster", j.name)
+		}
+		go func() {
+			if err := adapter.New(j.opts).Run(ctx); err != nil {
+				o.Logger.Error("in-process adapter stopped", "cluster", j.name, "error", err)
+			}
+		}()
+	}
+	return nil
 }
 
 func removeDemo(ctx context.Context, o Options, m *manager.Manager) {
@@ -68,7 +118,7 @@ func loadDemo(ctx context.Context, o Options, m *manager.Manager) error {
 		byCluster[obj.GetMeta().Cluster] = append(byCluster[obj.GetMeta().Cluster], obj)
 	}
 	for _, c := range d.Clusters {
-		if _, err := m.SyncCluster(ctx, manager.Cluster{Name: c, ID: c, Source: sourceDemo, Demo: true, Registered: time.Now()}, byCluster[c]); err != nil {
+		if _, err := m.SyncCluster(ctx, manager.Cluster{Name: c, ID: c, Source: manager.SourceDemo, Demo: true, Registered: time.Now()}, byCluster[c]); err != nil {
 			return err
 		}
 	}
@@ -153,13 +203,23 @@ func (d *dirSource) sync(ctx context.Context) {
 	for _, obj := range dump.Objects {
 		byCluster[obj.GetMeta().Cluster] = append(byCluster[obj.GetMeta().Cluster], obj)
 	}
+	others := map[string]string{}
+	for _, c := range d.m.Clusters() {
+		if c.Source != manager.SourceDir && !c.Demo {
+			others[c.Name] = c.Source
+		}
+	}
 	for _, c := range dump.Clusters {
-		if _, err := d.m.SyncCluster(ctx, manager.Cluster{Name: c, ID: c, Source: sourceDir, Registered: time.Now()}, byCluster[c]); err != nil {
+		if src, ok := others[c]; ok {
+			d.o.Logger.Error("inventory directory names a cluster registered otherwise; skipped", "cluster", c, "source", src)
+			continue
+		}
+		if _, err := d.m.SyncCluster(ctx, manager.Cluster{Name: c, ID: c, Source: manager.SourceDir, Registered: time.Now()}, byCluster[c]); err != nil {
 			d.o.Logger.Error("storing inventory", "cluster", c, "error", err)
 		}
 	}
 	for _, c := range d.m.Clusters() {
-		if c.Source == sourceDir && !slices.Contains(dump.Clusters, c.Name) {
+		if c.Source == manager.SourceDir && !slices.Contains(dump.Clusters, c.Name) {
 			if err := d.m.RemoveCluster(ctx, c.Name); err != nil {
 				d.o.Logger.Error("removing cluster", "cluster", c.Name, "error", err)
 			}

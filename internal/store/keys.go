@@ -15,6 +15,12 @@ const (
 	ClustersPrefix  = Root + "clusters/"
 	TokensPrefix    = Root + "tokens/"
 	TrustPrefix     = Root + "license-trust/"
+	// Per cluster: its identity (certificate and key), its adapter's last
+	// heartbeat, and its inventory revision (rewritten by every adapter
+	// write, so an adapter's writes are conditioned on what it last saw).
+	CredentialsPrefix  = Root + "cluster-credentials/"
+	StatusPrefix       = Root + "cluster-status/"
+	InventoryRevPrefix = Root + "inventory-revision/"
 	// ConfigRevKey is rewritten by every configuration change; writers
 	// condition on its ModRevision, so validation always sees the latest
 	// configuration even with several managers.

@@ -243,11 +243,13 @@ type Op struct {
 }
 
 // Cond is a precondition of a Commit: the key's current ModRevision (0
-// when the key must not exist) or its Version.
+// when the key must not exist) or its Version, or (Exists) that the key
+// exists.
 type Cond struct {
 	Key         string
 	ModRevision *int64
 	Version     *int64
+	Exists      bool
 }
 
 // Commit applies ops atomically if every condition holds, and returns the
@@ -264,6 +266,9 @@ func (s *Store) Commit(ctx context.Context, conds []Cond, ops []Op) (int64, erro
 		}
 		if c.Version != nil {
 			cmps = append(cmps, clientv3.Compare(clientv3.Version(c.Key), "=", *c.Version))
+		}
+		if c.Exists {
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(c.Key), ">", 0))
 		}
 	}
 	var puts []clientv3.Op

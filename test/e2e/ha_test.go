@@ -186,7 +186,7 @@ func findLeader(t *testing.T, cli *clientv3.Client, ms []*etcdMember) *etcdMembe
 	return nil
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !ok() {

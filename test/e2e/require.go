@@ -11,7 +11,7 @@ import (
 // instead of skipping.
 var requireAll = os.Getenv("KORDON_REQUIRE_ALL") == "1"
 
-func missing(t *testing.T, what string) {
+func missing(t testing.TB, what string) {
 	t.Helper()
 	if requireAll {
 		t.Fatalf("%s is missing (KORDON_REQUIRE_ALL=1); hack/test.sh prepares it", what)
@@ -21,7 +21,7 @@ func missing(t *testing.T, what string) {
 
 // k8sBin finds a binary built by hack/k8s-test-bins.sh (kube-apiserver,
 // etcd) through $KUBEBUILDER_ASSETS.
-func k8sBin(t *testing.T, name string) string {
+func k8sBin(t testing.TB, name string) string {
 	t.Helper()
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
 		p := filepath.Join(dir, name)

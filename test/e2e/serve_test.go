@@ -19,7 +19,7 @@ import (
 
 // server is a running `kordon serve`.
 type server struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string // working directory; the data directory is dir/kordon-data
 	cmd  *exec.Cmd
 	out  *bytes.Buffer
@@ -27,7 +27,7 @@ type server struct {
 }
 
 // serve starts `kordon serve` in dir and waits until it answers.
-func serve(t *testing.T, dir string, args ...string) *server {
+func serve(t testing.TB, dir string, args ...string) *server {
 	t.Helper()
 	s := &server{t: t, dir: dir, out: &bytes.Buffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(kordon, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
