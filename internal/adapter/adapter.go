@@ -12,7 +12,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
@@ -93,7 +92,7 @@ func New(o Options) *Adapter {
 // Run watches the cluster and reports it until ctx ends, or the manager
 // refuses the cluster's identity (ErrRevoked).
 func (a *Adapter) Run(ctx context.Context) error {
-	factory := informers.NewSharedInformerFactoryWithOptions(a.o.Kube, 0, informers.WithTransform(slim))
+	factory := informers.NewSharedInformerFactoryWithOptions(a.o.Kube, 0, informers.WithTransform(a.transform))
 	for _, s := range []*source{
 		{kind: inventory.KindNode, version: "v1", informer: factory.Core().V1().Nodes().Informer()},
 		{kind: inventory.KindNamespace, version: "v1", informer: factory.Core().V1().Namespaces().Informer()},
@@ -186,15 +185,15 @@ func (a *Adapter) record(s *source, obj any, deleted bool) {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj
 	}
-	m, err := meta.Accessor(obj)
-	if err != nil {
+	c, ok := obj.(*cached)
+	if !ok {
 		return
 	}
-	id := idOf(s.kind, m)
 	var enc []byte
 	if !deleted {
-		enc = a.encode(id, obj)
+		enc = c.enc
 	}
+	id := idOf(s.kind, c)
 	a.mu.Lock()
 	if a.kinds[s.kind] == s {
 		a.pending[id] = enc
@@ -202,13 +201,12 @@ func (a *Adapter) record(s *source, obj any, deleted bool) {
 	a.mu.Unlock()
 }
 
-// update records a changed object unless what kordon keeps of it is
-// unchanged: most updates (a Pod's conditions, a Node's heartbeat) touch
-// nothing kordon reads, and relists replay every object.
+// update records a changed object unless its record is unchanged: most
+// updates (a Pod's conditions, a Node's heartbeat) touch nothing kordon
+// reads, and relists replay every object.
 func (a *Adapter) update(s *source, old, obj any) {
-	if mo, err := meta.Accessor(old); err == nil {
-		id := idOf(s.kind, mo)
-		if prev := a.encode(id, old); prev != nil && bytes.Equal(prev, a.encode(id, obj)) {
+	if o, ok := old.(*cached); ok {
+		if n, ok := obj.(*cached); ok && o.enc != nil && bytes.Equal(o.enc, n.enc) {
 			return
 		}
 	}
@@ -263,7 +261,7 @@ func (a *Adapter) discover() {
 			continue
 		}
 		inf := dynamicinformer.NewDynamicSharedInformerFactory(a.o.Dynamic, 0).ForResource(ck.gvr(version)).Informer()
-		_ = inf.SetTransform(slim)
+		_ = inf.SetTransform(a.transform)
 		s := &source{kind: ck.kind, version: gv, informer: inf, stop: make(chan struct{})}
 		a.watch(s)
 		a.mu.Lock()
@@ -338,13 +336,8 @@ func (a *Adapter) snapshotLocked() map[string][]byte {
 	out := map[string][]byte{}
 	for _, s := range a.kinds {
 		for _, obj := range s.informer.GetStore().List() {
-			m, err := meta.Accessor(obj)
-			if err != nil {
-				continue
-			}
-			id := idOf(s.kind, m)
-			if b := a.encode(id, obj); b != nil {
-				out[id] = b
+			if c, ok := obj.(*cached); ok && c.enc != nil {
+				out[idOf(s.kind, c)] = c.enc
 			}
 		}
 	}

@@ -620,7 +620,9 @@ func (s *failingSink) Write(ctx context.Context, base int64, up [][]byte, del []
 
 type net503 struct{}
 
-func (*net503) Error() string { return "manager answered " + http.StatusText(http.StatusServiceUnavailable) }
+func (*net503) Error() string {
+	return "manager answered " + http.StatusText(http.StatusServiceUnavailable)
+}
 
 // TestAdapterCatchesUpAfterManagerOutage: changes made while the manager
 // could not be reached arrive once it can, deletes included.
@@ -649,44 +651,52 @@ func TestAdapterCatchesUpAfterManagerOutage(t *testing.T) {
 	m.expect(t, map[string]string{"nodes": "10.0.0.1-10.0.0.2", "web": ""})
 }
 
-// TestSlimKeepsWhatKordonReads: the informer cache drops what kordon
-// never reads, and the stored record is the same as from the full object.
-func TestSlimKeepsWhatKordonReads(t *testing.T) {
-	full := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "p", UID: "u1", Labels: map[string]string{"app": "web"},
+// TestTransformCachesRecords: the informer caches an object's identity
+// and its record, the same record the whole object gives; an object
+// kordon cannot read caches no record.
+func TestTransformCachesRecords(t *testing.T) {
+	a := New(Options{Cluster: "c1"})
+	full := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "p", UID: "u1", ResourceVersion: "42", Labels: map[string]string{"app": "web"},
 		Annotations:   map[string]string{inventory.AnnotationNPL: `[{"podPort":80,"nodeIP":"10.0.0.1","nodePort":61000}]`, "other": strings.Repeat("x", 1000)},
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}},
 		Spec:   corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "nginx", Env: []corev1.EnvVar{{Name: "A", Value: "b"}}}}},
 		Status: corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: "10.244.0.5"}, {IP: "fd00::5"}}, Conditions: []corev1.PodCondition{{Type: corev1.PodReady}}}}
-	for _, obj := range []runtime.Object{full, node("n1", "10.0.0.1"), lbService("web", "192.168.1.1"),
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"team": "a"}, ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "x"}}}}} {
-		before, err := convert("c1", obj.DeepCopyObject())
+	broken := full.DeepCopy()
+	broken.Annotations[inventory.AnnotationNPL] = "not json"
+	egress := unstr(t, egress("v1alpha2", "10.1.0.5"))
+	for _, tt := range []struct {
+		obj      runtime.Object
+		readable bool
+	}{
+		{full, true}, {broken, false}, {node("n1", "10.0.0.1"), true}, {lbService("web", "192.168.1.1"), true},
+		{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"team": "a"}}}, true}, {egress, true},
+	} {
+		got, err := a.transform(tt.obj.DeepCopyObject())
 		if err != nil {
 			t.Fatal(err)
 		}
-		slimmed, err := slim(obj.DeepCopyObject())
+		c := got.(*cached)
+		m, _ := metaOf(tt.obj)
+		if c.Name != m.GetName() || c.Namespace != m.GetNamespace() || c.ResourceVersion != m.GetResourceVersion() || c.Labels != nil || c.ManagedFields != nil {
+			t.Errorf("%T: cached metadata %+v", tt.obj, c.ObjectMeta)
+		}
+		if !tt.readable {
+			if c.enc != nil {
+				t.Errorf("%T: unreadable object cached a record", tt.obj)
+			}
+			continue
+		}
+		o, err := convert("c1", tt.obj)
 		if err != nil {
 			t.Fatal(err)
 		}
-		after, err := convert("c1", slimmed)
-		if err != nil {
-			t.Fatal(err)
+		want, _ := inventory.Encode(o)
+		if string(c.enc) != string(want) {
+			t.Errorf("%T: cached record\n%s\nwant\n%s", tt.obj, c.enc, want)
 		}
-		b1, _ := inventory.Encode(before)
-		b2, _ := inventory.Encode(after)
-		if string(b1) != string(b2) {
-			t.Errorf("%T: slimming changed the record:\n%s\n%s", obj, b1, b2)
+		if again, _ := a.transform(c); again != c {
+			t.Errorf("%T: transforming a cached object changed it", tt.obj)
 		}
-		if acc, _ := metaOf(slimmed); len(acc.GetManagedFields()) != 0 {
-			t.Errorf("%T keeps managed fields", obj)
-		}
-	}
-	p, _ := slim(full.DeepCopy())
-	if pod := p.(*corev1.Pod); len(pod.Spec.Containers) != 0 || len(pod.Status.Conditions) != 0 || pod.Annotations["other"] != "" {
-		t.Errorf("slim pod keeps %+v", pod)
-	}
-	n, _ := slim(node("n1", "10.0.0.1"))
-	if len(n.(*corev1.Node).Status.Images) != 0 {
-		t.Error("slim node keeps its images")
 	}
 }
 

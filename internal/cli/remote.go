@@ -359,7 +359,7 @@ func newStatusCmd(conn *connFlags) *cobra.Command {
 					if cl["demo"] == true {
 						demo = " (DEMO)"
 					}
-					fmt.Fprintf(w, "cluster   %v from %v%s\n", cl["name"], cl["source"], demo)
+					fmt.Fprintf(w, "cluster   %v from %v%s: %v\n", cl["name"], cl["source"], demo, cl["state"])
 				}
 			}
 			if lic, _ := st["license"].(map[string]any); lic != nil {

@@ -64,14 +64,39 @@ func (m *Manager) RegisterCluster(ctx context.Context, name, source string) (Clu
 		ops = append(ops, store.Op{Key: store.CredentialsPrefix + name, Value: cb})
 	}
 	rec, _ := json.Marshal(c)
-	none := int64(0)
 	ops = append(ops, store.Op{Key: store.ClustersPrefix + name, Value: rec})
-	for _, d := range m.Clusters() {
-		if d.Demo {
-			ops = append(ops, clusterRemoval(d.Name)...)
+	// The name must be free, or held by a demo cluster, which this
+	// registration replaces along with the rest of the demo.
+	expect := int64(0)
+	if kv, ok, err := m.st.Get(ctx, store.ClustersPrefix+name); err != nil {
+		return Cluster{}, Credentials{}, err
+	} else if ok {
+		var prev Cluster
+		if json.Unmarshal(kv.Value, &prev) == nil && prev.Demo {
+			expect = kv.ModRevision
+		} else {
+			expect = -1
 		}
 	}
-	rev, err := m.st.Commit(ctx, []store.Cond{{Key: store.ClustersPrefix + name, ModRevision: &none}}, ops)
+	written := map[string]bool{}
+	for _, o := range ops {
+		written[o.Key] = true
+	}
+	for _, d := range m.Clusters() {
+		if d.Demo {
+			for _, o := range clusterRemoval(d.Name) {
+				// etcd refuses a transaction that writes a key twice.
+				if !written[o.Key] {
+					ops = append(ops, o)
+				}
+			}
+		}
+	}
+	rev := int64(0)
+	err := store.ErrConflict
+	if expect >= 0 {
+		rev, err = m.st.Commit(ctx, []store.Cond{{Key: store.ClustersPrefix + name, ModRevision: &expect}}, ops)
+	}
 	if errors.Is(err, store.ErrConflict) {
 		return Cluster{}, Credentials{}, &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("a cluster named %q is already registered (cluster names are unique)", name)}
 	}

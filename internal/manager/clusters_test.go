@@ -324,3 +324,29 @@ children:
 		t.Fatalf("second deregistration: %v", err)
 	}
 }
+
+// TestRegisterDemoName: the demo's cluster names are the examples' (the
+// README registers prod-east); registering one replaces the demo cluster
+// of that name, its inventory included.
+func TestRegisterDemoName(t *testing.T) {
+	e := newEnv(t)
+	for _, n := range []string{"prod-east", "prod-west"} {
+		if _, err := e.m.SyncCluster(e.ctx, Cluster{Name: n, Source: SourceDemo, Demo: true}, []inventory.Object{lbService("a", "192.168.1.1")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, _, err := e.m.RegisterCluster(e.ctx, "prod-east", SourceAdapter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := e.m.Clusters()
+	if len(got) != 1 || got[0].Name != "prod-east" || got[0].Demo || got[0].Source != SourceAdapter || got[0].ID != c.ID {
+		t.Fatalf("clusters = %+v", got)
+	}
+	if _, digest, err := e.m.InventoryDigest(e.ctx, "prod-east"); err != nil || len(digest) != 0 {
+		t.Fatalf("the demo's inventory survived: %v, %v", digest, err)
+	}
+	if _, _, err := e.m.RegisterCluster(e.ctx, "prod-east", SourceAdapter); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a registered name was taken again: %v", err)
+	}
+}

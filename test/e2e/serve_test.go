@@ -119,7 +119,7 @@ func TestCLIAgainstServe(t *testing.T) {
 	}
 	s := serve(t, dir, "--license-trust", vendor+".pub")
 	contains(t, "first start", s.out.String(), "Admin token (shown once", "DEMO:")
-	contains(t, "status", s.run(0, "status"), "16 groups", "cluster   prod-east from demo (DEMO)", "active: [DFW GFW]")
+	contains(t, "status", s.run(0, "status"), "16 groups", "cluster   prod-east from demo (DEMO): Up", "active: [DFW GFW]")
 	contains(t, "get", s.run(0, "get", "groups"), "cart-npl", "/infra/domains/default/groups/k8s-sources")
 	contains(t, "get -o yaml", s.run(0, "get", "group", "east-nodes", "-o", "yaml"), "member_type: KubernetesNode", "tag: demo")
 	contains(t, "members", s.run(0, "members", "catalog-nodeport"), "10.30.1.12:30125/UDP", "KubernetesService prod-west/shop/catalog")
