@@ -24,6 +24,16 @@ go vet ./...
 step "staticcheck"
 go tool staticcheck ./...
 
+step "system parts: nftables and iproute2 (the enforcement tests send real packets through network namespaces)"
+if ! command -v nft >/dev/null || ! command -v ip >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2 >/dev/null
+  else
+    echo "nft or ip is missing and cannot be installed here (needs root and apt-get): the enforcement tests will skip"
+  fi
+fi
+command -v nft >/dev/null && nft --version
+
 step "test binaries: kube-apiserver and etcd (built once from the Go module proxy, then cached)"
 KUBEBUILDER_ASSETS=$(bash hack/k8s-test-bins.sh | tail -n 1)
 export KUBEBUILDER_ASSETS

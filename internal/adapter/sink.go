@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/pki"
 )
 
 // Sink is where an adapter reports its cluster.
@@ -65,15 +64,10 @@ type HTTPSink struct {
 
 // NewHTTPSink builds a sink from a bundle.
 func NewHTTPSink(b manager.Bundle) (*HTTPSink, error) {
-	cert, err := tls.X509KeyPair([]byte(b.Cert), []byte(b.Key))
+	tc, err := pki.ClientTLS([]byte(b.CA), []byte(b.Cert), []byte(b.Key))
 	if err != nil {
-		return nil, fmt.Errorf("bundle certificate: %w", err)
+		return nil, err
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM([]byte(b.CA)) {
-		return nil, errors.New("bundle CA is not a PEM certificate")
-	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, Certificates: []tls.Certificate{cert}}
 	return &HTTPSink{b: b, http: &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}}, nil
 }
 

@@ -21,10 +21,16 @@ const RoleCluster = "cluster"
 // name is the cluster, its organizational unit the kind of identity.
 func (s *Server) certPrincipal(r *http.Request) (manager.Principal, error) {
 	leaf := r.TLS.VerifiedChains[0][0]
-	if !slices.Contains(leaf.Subject.OrganizationalUnit, "cluster") {
-		return manager.Principal{}, errors.New("client certificates identify clusters; this one is not a cluster's")
-	}
 	name := leaf.Subject.CommonName
+	if slices.Contains(leaf.Subject.OrganizationalUnit, "agent") {
+		if err := s.m.AgentIdentity(name, hex.EncodeToString(leaf.SerialNumber.Bytes())); err != nil {
+			return manager.Principal{}, err
+		}
+		return manager.Principal{Name: "agent:" + name, Role: RoleAgent}, nil
+	}
+	if !slices.Contains(leaf.Subject.OrganizationalUnit, "cluster") {
+		return manager.Principal{}, errors.New("client certificates identify clusters and agents; this one is neither")
+	}
 	if err := s.m.ClusterIdentity(name, hex.EncodeToString(leaf.SerialNumber.Bytes())); err != nil {
 		return manager.Principal{}, err
 	}
@@ -34,6 +40,9 @@ func (s *Server) certPrincipal(r *http.Request) (manager.Principal, error) {
 // clusterMayCall is what a cluster's identity may do: report its own
 // inventory and heartbeat.
 func clusterMayCall(p manager.Principal, r *http.Request) bool {
+	if p.Role == RoleAgent {
+		return agentMayCall(p, r)
+	}
 	name := strings.TrimPrefix(p.Name, "cluster:")
 	base := "/policy/api/v1/kordon/clusters/" + name + "/"
 	rest := strings.TrimPrefix(r.URL.Path, base)

@@ -32,6 +32,8 @@ func (s *Server) kordon(w http.ResponseWriter, r *http.Request, rest string) {
 		s.installLicense(w, r)
 	case rest == "/tokens" && r.Method == http.MethodPost:
 		s.createToken(w, r)
+	case rest == "/agents" || strings.HasPrefix(rest, "/agents/"):
+		s.agents(w, r, strings.TrimPrefix(rest, "/agents"))
 	case rest == "/clusters" || strings.HasPrefix(rest, "/clusters/"):
 		s.clusters(w, r, strings.TrimPrefix(rest, "/clusters"))
 	case rest == "/status" && r.Method == http.MethodGet:

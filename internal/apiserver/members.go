@@ -127,6 +127,31 @@ type RealizedStatus struct {
 	RealizedRevision int64           `json:"realized_revision"`
 	LastMemberChange *time.Time      `json:"last_member_change,omitempty"`
 	Stale            []manager.Stale `json:"stale_members,omitempty"`
+	// For a security or gateway policy: its state at each enforcement
+	// point whose span holds its rules, and all of them together.
+	ConsolidatedStatus *Consolidated         `json:"consolidated_status,omitempty"`
+	EnforcementPoints  []manager.PointStatus `json:"enforced_status_per_enforcement_point,omitempty"`
+}
+
+// Consolidated is NSX's summary of a realization over enforcement points.
+type Consolidated struct {
+	Status string `json:"consolidated_status"`
+}
+
+// consolidate: any error is an error, then anything in progress or
+// unknown; with no enforcement point the policy is not realized anywhere.
+func consolidate(ps []manager.PointStatus) *Consolidated {
+	if len(ps) == 0 {
+		return &Consolidated{Status: "UNINITIALIZED"}
+	}
+	rank := map[string]int{manager.RealizedError: 3, manager.RealizedUnknown: 2, manager.RealizedInProgress: 1, manager.RealizedSuccess: 0}
+	worst := manager.RealizedSuccess
+	for _, p := range ps {
+		if rank[p.State] > rank[worst] {
+			worst = p.State
+		}
+	}
+	return &Consolidated{Status: worst}
 }
 
 // realized serves /infra/realized-state/status?intent_path=...: a
@@ -157,6 +182,10 @@ func (s *Server) realized(w http.ResponseWriter, r *http.Request, space string) 
 			out.Stale = v.StaleMembers(p)
 		}
 	})
+	if out != nil && (strings.Contains(p, "/security-policies/") || strings.Contains(p, "/gateway-policies/")) && !strings.Contains(p, "/rules/") {
+		out.EnforcementPoints = s.m.PolicyRealization(p)
+		out.ConsolidatedStatus = consolidate(out.EnforcementPoints)
+	}
 	if out == nil {
 		writeError(w, notFound(p+" does not exist"))
 		return

@@ -53,6 +53,8 @@ func (s *Server) policy(w http.ResponseWriter, r *http.Request) {
 		s.realized(w, r, space)
 	case strings.Contains(rest, "/members/"):
 		s.members(w, r, space, rest)
+	case strings.HasSuffix(rest, "/statistics") && (strings.Contains(rest, "/security-policies/") || strings.Contains(rest, "/gateway-policies/")):
+		s.statistics(w, r, model.Space(space)+strings.TrimSuffix(rest, "/statistics"))
 	case strings.HasPrefix(rest, "/infra/"):
 		s.objects(w, r, space, rest)
 	default:

@@ -174,7 +174,11 @@ func (s *Server) auth(min string, next http.Handler) http.Handler {
 				return
 			}
 			if !clusterMayCall(p, r) {
-				writeError(w, apiError(http.StatusForbidden, codeForbidden, p.Name+" may only report its own inventory and heartbeat", nil))
+				msg := p.Name + " may only report its own inventory and heartbeat"
+				if p.Role == RoleAgent {
+					msg = p.Name + " may only fetch its own span and report on it"
+				}
+				writeError(w, apiError(http.StatusForbidden, codeForbidden, msg, nil))
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
@@ -207,7 +211,7 @@ func (s *Server) auth(min string, next http.Handler) http.Handler {
 func readOnly(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		// A cluster's bundle holds its private key.
+		// A cluster's or agent's bundle holds its private key.
 		return !strings.HasSuffix(r.URL.Path, "/bundle")
 	case http.MethodPost:
 		return strings.HasSuffix(r.URL.Path, "/kordon/explain")

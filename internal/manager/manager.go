@@ -18,6 +18,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/license"
 	"github.com/kordon-dev/kordon/internal/membership"
 	"github.com/kordon-dev/kordon/internal/model"
+	"github.com/kordon-dev/kordon/internal/realization"
 	"github.com/kordon-dev/kordon/internal/store"
 )
 
@@ -60,6 +61,15 @@ type Manager struct {
 	idx        *membership.Index
 	status     map[string]GroupStatus
 	applied    chan struct{} // closed and replaced after each applied revision
+	agents     map[string]*Agent
+	reports    map[string]AgentReport
+	// spanChanged is closed and replaced when a change may alter spans:
+	// configuration, inventory or agents, not reports or heartbeats.
+	spanChanged chan struct{}
+	// sent holds the span last sent to each agent, to send the next as a
+	// delta.
+	sentMu sync.Mutex
+	sent   map[string]*realization.Span
 
 	writeMu sync.Mutex
 	events  *eventLog
@@ -79,7 +89,8 @@ func New(o Options) *Manager {
 		o.EventHistory = 100000
 	}
 	m := &Manager{st: o.Store, log: o.Logger, now: o.Now, trust: o.Trust, events: newEventLog(o.EventHistory),
-		applied: make(chan struct{}), cfg: model.NewConfig(), idx: membership.New()}
+		applied: make(chan struct{}), cfg: model.NewConfig(), idx: membership.New(),
+		agents: map[string]*Agent{}, reports: map[string]AgentReport{}, spanChanged: make(chan struct{}), sent: map[string]*realization.Span{}}
 	m.metrics = newMetrics(o.Registerer, m)
 	return m
 }
@@ -133,6 +144,7 @@ type loaded struct {
 	license    []byte
 	configRev  int64
 	heartbeats map[string]Heartbeat
+	agentKVs   []store.KV
 }
 
 // load reads the whole state and replaces the in-memory one.
@@ -162,7 +174,12 @@ func (m *Manager) load(ctx context.Context) (int64, error) {
 	}
 	m.licRaw = l.license
 	m.setLicenseLocked(l.license)
+	m.agents, m.reports = map[string]*Agent{}, map[string]AgentReport{}
+	for _, kv := range l.agentKVs {
+		m.applyAgentLocked(store.Event{KV: kv})
+	}
 	m.broadcastLocked()
+	m.spansChangedLocked()
 	m.mu.Unlock()
 	m.events.reset(rev)
 	m.metrics.loaded(time.Since(start))
@@ -217,6 +234,8 @@ func (l *loaded) add(kv store.KV) error {
 			return err
 		}
 		l.heartbeats[strings.TrimPrefix(kv.Key, store.StatusPrefix)] = hb
+	case strings.HasPrefix(kv.Key, store.AgentsPrefix), strings.HasPrefix(kv.Key, store.AgentReportPrefix):
+		l.agentKVs = append(l.agentKVs, kv)
 	case kv.Key == store.LicenseKey:
 		l.license = kv.Value
 	case kv.Key == store.ConfigRevKey:
@@ -245,9 +264,12 @@ func (m *Manager) apply(b store.Batch) {
 	cloned := false
 	groups := map[string]*model.Group{}
 	licenseChanged := false
+	spans := false
 	for _, ev := range b.Events {
 		key := ev.Key
 		switch {
+		case strings.HasPrefix(key, store.AgentsPrefix), strings.HasPrefix(key, store.AgentReportPrefix):
+			spans = m.applyAgentLocked(ev) || spans
 		case strings.HasPrefix(key, store.ObjectsPrefix):
 			if !cloned {
 				next, cloned = m.cfg.Clone(), true
@@ -280,6 +302,7 @@ func (m *Manager) apply(b store.Batch) {
 			evs = append(evs, e)
 		case strings.HasPrefix(key, store.InventoryPrefix):
 			m.applyInventory(ev)
+			spans = true
 		case strings.HasPrefix(key, store.ProjectsPrefix):
 			evs = append(evs, m.applyProject(b.Revision, now, ev))
 		case strings.HasPrefix(key, store.ClustersPrefix):
@@ -312,6 +335,7 @@ func (m *Manager) apply(b store.Batch) {
 		}
 	}
 	m.cfg = next
+	spans = spans || cloned
 	for _, p := range model.Paths(groups) {
 		if g := groups[p]; g == nil {
 			m.idx.DeleteGroup(p)
@@ -337,6 +361,9 @@ func (m *Manager) apply(b store.Batch) {
 	}
 	m.rev = b.Revision
 	m.broadcastLocked()
+	if spans {
+		m.spansChangedLocked()
+	}
 	m.mu.Unlock()
 	m.events.publish(evs)
 	m.metrics.applied(time.Since(start), len(b.Events))
@@ -434,6 +461,11 @@ func (m *Manager) trustedLocked() []ed25519.PublicKey {
 		out = append(out, k)
 	}
 	return out
+}
+
+func (m *Manager) spansChangedLocked() {
+	close(m.spanChanged)
+	m.spanChanged = make(chan struct{})
 }
 
 func (m *Manager) broadcastLocked() {

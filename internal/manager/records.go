@@ -90,11 +90,13 @@ type Credentials struct {
 // cluster: the manager's URL and CA, and the cluster's identity. It is
 // the Secret that `kordon cluster manifests` writes.
 type Bundle struct {
-	Cluster string `json:"cluster"`
-	Server  string `json:"server"`
-	CA      string `json:"ca"`
-	Cert    string `json:"cert"`
-	Key     string `json:"key"`
+	Cluster string `json:"cluster,omitempty"`
+	// Agent names an enforcement agent's bundle (Cluster is then empty).
+	Agent  string `json:"agent,omitempty"`
+	Server string `json:"server"`
+	CA     string `json:"ca"`
+	Cert   string `json:"cert"`
+	Key    string `json:"key"`
 }
 
 // Token is a stored API token (its hash, never the token).

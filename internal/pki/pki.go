@@ -166,3 +166,18 @@ func HashToken(token string) string {
 
 // SameHash compares two token hashes in constant time.
 func SameHash(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// ClientTLS is the TLS configuration of a client that trusts only the CA
+// in caPEM and presents the certificate and key given: how adapters and
+// agents reach the manager.
+func ClientTLS(caPEM, certPEM, keyPEM []byte) (*tls.Config, error) {
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("bundle certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("bundle CA is not a PEM certificate")
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, Certificates: []tls.Certificate{cert}}, nil
+}

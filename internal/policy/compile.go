@@ -309,6 +309,7 @@ func (c *compiler) endpoint(list []string, negate bool) (Endpoint, []string) {
 		}
 		if r, err := address.ParseRange(s); err == nil {
 			b.AddRange(r)
+			e.Literals = append(e.Literals, s)
 		}
 	}
 	e.Set, _ = b.IPSet()

@@ -69,6 +69,17 @@ func (a Action) String() string {
 // MarshalText writes the action's name.
 func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 
+// UnmarshalText reads an action's name.
+func (a *Action) UnmarshalText(b []byte) error {
+	for _, x := range []Action{ActionAllow, ActionDrop, ActionReject, ActionJump} {
+		if x.String() == string(b) {
+			*a = x
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown action %q", b)
+}
+
 func (a Action) verdict() Verdict {
 	switch a {
 	case ActionDrop:

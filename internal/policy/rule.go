@@ -40,12 +40,21 @@ type Rule struct {
 	v6        bool
 }
 
+// IPv4 reports whether the rule applies to IPv4 flows.
+func (r *Rule) IPv4() bool { return r.v4 }
+
+// IPv6 reports whether the rule applies to IPv6 flows.
+func (r *Rule) IPv6() bool { return r.v6 }
+
 // Endpoint is a compiled source or destination.
 type Endpoint struct {
 	Any     bool
 	Negate  bool
 	Set     *netipx.IPSet
 	IPPorts map[address.IPPort]struct{}
+	// Literals are the addresses the rule names directly, as written;
+	// with the group paths they identify the endpoint.
+	Literals []string
 }
 
 // Contains reports whether the endpoint matches an address seen with a

@@ -21,6 +21,11 @@ const (
 	CredentialsPrefix  = Root + "cluster-credentials/"
 	StatusPrefix       = Root + "cluster-status/"
 	InventoryRevPrefix = Root + "inventory-revision/"
+	// Per enforcement agent: its record (role, gateway, reported VM
+	// facts), its identity, and its last realization report.
+	AgentsPrefix           = Root + "agents/"
+	AgentCredentialsPrefix = Root + "agent-credentials/"
+	AgentReportPrefix      = Root + "agent-report/"
 	// ConfigRevKey is rewritten by every configuration change; writers
 	// condition on its ModRevision, so validation always sees the latest
 	// configuration even with several managers.

@@ -12,6 +12,12 @@ import (
 var kordon string
 
 func TestMain(m *testing.M) {
+	// A test re-run in a private network namespace uses its parent's
+	// binary.
+	if bin := os.Getenv("KORDON_E2E_BIN"); bin != "" {
+		kordon = bin
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "kordon-e2e-")
 	if err != nil {
 		panic(err)

@@ -1,0 +1,354 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/knftables"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kordon-dev/kordon/internal/enforcement"
+	"github.com/kordon-dev/kordon/internal/enforcement/nft"
+	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/model"
+)
+
+const agentsAPI = "/policy/api/v1/kordon/agents"
+
+func newAgentCmd(conn *connFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Enforcement agents: register them, run them on VMs and gateways, see their realization",
+		Long: `An agent enforces on a Linux host, with nftables, the rules that apply there:
+on a VM (--role vm) the distributed firewall rules whose Applied To covers the
+VM, on traffic in and out of it; on a host routing for a tier-0 or tier-1
+gateway (--role gateway) that gateway's firewall rules, on forwarded traffic.
+Each agent has its own identity, issued at registration.
+
+  kordon agent register edge-1 --role gateway --gateway /infra/tier-1s/t1-edge --bundle-out edge-1.bundle
+  sudo kordon agent run --bundle edge-1.bundle
+  kordon agent list`,
+	}
+	cmd.AddCommand(newAgentRegisterCmd(conn), newAgentRunCmd(), newAgentListCmd(conn), newAgentShowCmd(conn),
+		newAgentDeregisterCmd(conn), newAgentUninstallCmd())
+	return cmd
+}
+
+func newAgentRegisterCmd(conn *connFlags) *cobra.Command {
+	var role, gateway, managerURL, bundleOut string
+	cmd := &cobra.Command{
+		Use:   "register NAME --role vm|gateway [--gateway PATH] --bundle-out FILE",
+		Short: "Register an enforcement agent and issue its identity",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if bundleOut == "" {
+				return failf(2, "--bundle-out: the file to write the agent's bundle (its identity) to")
+			}
+			c, err := conn.connect()
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Agent  manager.Agent  `json:"agent"`
+				Bundle manager.Bundle `json:"bundle"`
+			}
+			req := map[string]string{"name": args[0], "role": role, "gateway": gateway, "server": managerURL}
+			if err := c.Do(cmd.Context(), http.MethodPost, agentsAPI, req, &out); err != nil {
+				return remoteErr(err)
+			}
+			b, _ := yaml.Marshal(out.Bundle)
+			if err := os.WriteFile(bundleOut, b, 0o600); err != nil {
+				return failf(1, "--bundle-out: %v", err)
+			}
+			w := cmd.OutOrStdout()
+			what := "a VM (distributed firewall)"
+			if out.Agent.Role == "gateway" {
+				what = "gateway " + out.Agent.Gateway + " (gateway firewall)"
+			}
+			fmt.Fprintf(w, "agent %s registered for %s; it will reach the manager at %s\n", out.Agent.Name, what, out.Bundle.Server)
+			fmt.Fprintf(w, "bundle (the agent's identity, keep it secret) written to %s; on the host, as root: kordon agent run --bundle %s\n", bundleOut, bundleOut)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&role, "role", "", "vm: a VM the distributed firewall protects; gateway: a host routing for --gateway")
+	f.StringVar(&gateway, "gateway", "", "path of the tier-0 or tier-1 a gateway agent enforces, e.g. /infra/tier-1s/t1-edge")
+	f.StringVar(&managerURL, "manager-url", "", "URL the agent reaches the manager at (default: the URL this command uses)")
+	f.StringVar(&bundleOut, "bundle-out", "", "write the agent's bundle to this file")
+	return cmd
+}
+
+func newAgentRunCmd() *cobra.Command {
+	var bundle, table, logLevel, osName string
+	var addrs, tags []string
+	var o enforcement.Options
+	cmd := &cobra.Command{
+		Use:   "run --bundle FILE",
+		Short: "Enforce this host's rules with nftables, following the manager",
+		Long: `run keeps one nftables table (inet kordon) equal to this enforcement point's
+span: it replaces the table in one transaction when rules change, and changes
+only set elements when group members change. If the manager cannot be reached
+it keeps enforcing what it has. It needs root (CAP_NET_ADMIN) and the nft
+command. A VM's agent reports the VM's addresses (every global address of its
+interfaces, or --address), OS name and --tag values.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return failf(2, "--log-level: %v", err)
+			}
+			o.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			if bundle == "" {
+				return failf(2, "--bundle is required (kordon agent register NAME --bundle-out FILE writes one)")
+			}
+			b, err := enforcement.ReadBundle(bundle)
+			if err != nil {
+				return failf(2, "--bundle: %v", err)
+			}
+			if o.Report < time.Second || o.Report > time.Hour {
+				return failf(2, "--report: between 1s and 1h")
+			}
+			vm, err := vmFacts(addrs, tags, osName)
+			if err != nil {
+				return err
+			}
+			n, err := knftables.New(knftables.InetFamily, table)
+			if err != nil {
+				return failf(1, "nftables: %v (the agent needs the nft command and CAP_NET_ADMIN)", err)
+			}
+			o.Bundle, o.NFT, o.VM = b, n, vm
+			a, err := enforcement.New(o)
+			if err != nil {
+				return failf(2, "--bundle %s: %v", bundle, err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			o.Logger.Info("agent starting", "agent", b.Agent, "manager", b.Server, "table", "inet "+table, "addresses", vm.Addresses)
+			if err := a.Run(ctx); err != nil {
+				if errors.Is(err, enforcement.ErrRevoked) {
+					return failf(4, "%v (the rules in place stay; kordon agent uninstall removes them)", err)
+				}
+				return err
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&bundle, "bundle", "", "the agent's bundle (manager URL, CA, certificate and key)")
+	f.StringVar(&table, "table", nft.DefaultTable, "the nftables table (inet family) the agent owns")
+	f.StringSliceVar(&addrs, "address", nil, "the VM's addresses (default: every global address of its interfaces)")
+	f.StringSliceVar(&tags, "tag", nil, "a VM tag, as scope|tag (repeatable)")
+	f.StringVar(&osName, "os-name", "", "the VM's OS name (default: PRETTY_NAME of /etc/os-release)")
+	f.DurationVar(&o.Report, "report", 10*time.Second, "how often the agent reports its state and counters")
+	f.DurationVar(&o.Wait, "wait", 30*time.Second, "how long one request for changes waits")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// vmFacts gathers what a VM's agent reports; a gateway's agent sends the
+// same, and the manager keeps it only for VMs.
+func vmFacts(addrs, tags []string, osName string) (*manager.VMFacts, error) {
+	f := &manager.VMFacts{OSName: osName}
+	for _, s := range addrs {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, failf(2, "--address %q: not an IP address", s)
+		}
+		f.Addresses = append(f.Addresses, a)
+	}
+	if len(addrs) == 0 {
+		ifaddrs, err := net.InterfaceAddrs()
+		if err != nil {
+			return nil, failf(1, "listing the host's addresses: %v", err)
+		}
+		for _, ia := range ifaddrs {
+			if p, err := netip.ParsePrefix(ia.String()); err == nil && p.Addr().IsGlobalUnicast() {
+				f.Addresses = append(f.Addresses, p.Addr())
+			}
+		}
+	}
+	for _, t := range tags {
+		scope, tag, ok := strings.Cut(t, "|")
+		if !ok {
+			return nil, failf(2, "--tag %q: write scope|tag", t)
+		}
+		f.Tags = append(f.Tags, model.Tag{Scope: scope, Tag: tag})
+	}
+	if f.OSName == "" {
+		f.OSName = osRelease()
+	}
+	return f, nil
+}
+
+func osRelease() string {
+	fh, err := os.Open("/etc/os-release")
+	if err != nil {
+		return ""
+	}
+	defer fh.Close()
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "PRETTY_NAME="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
+}
+
+func getAgents(cmd *cobra.Command, conn *connFlags) ([]manager.AgentStatus, error) {
+	c, err := conn.connect()
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Results []manager.AgentStatus `json:"results"`
+	}
+	if err := c.Do(cmd.Context(), http.MethodGet, agentsAPI, nil, &out); err != nil {
+		return nil, remoteErr(err)
+	}
+	return out.Results, nil
+}
+
+func newAgentListCmd(conn *connFlags) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List agents with their realization state (SUCCESS, IN_PROGRESS, ERROR, UNKNOWN)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			as, err := getAgents(cmd, conn)
+			if err != nil {
+				return err
+			}
+			if done, err := printStructured(cmd.OutOrStdout(), format, as); err != nil || done {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tROLE\tENFORCES\tSTATE\tREVISION\tRULES\tELEMENTS\tREASON")
+			for _, a := range as {
+				where := a.Gateway
+				if a.Role == "vm" {
+					where = "VM"
+					if a.VM != nil {
+						where = fmt.Sprint(a.VM.Addresses)
+					}
+				}
+				rev, rules, els := "-", "-", "-"
+				if a.Report != nil {
+					rev, rules, els = fmt.Sprint(a.Report.Revision), fmt.Sprint(a.Report.Rules), fmt.Sprint(a.Report.Elements)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Role, where, a.State, rev, rules, els, a.Reason)
+			}
+			return tw.Flush()
+		},
+	}
+	outputFlag(cmd, &format)
+	return cmd
+}
+
+func newAgentShowCmd(conn *connFlags) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show an agent's realization state, its last report and its rules' counters",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := conn.connect()
+			if err != nil {
+				return err
+			}
+			var a manager.AgentStatus
+			if err := c.Do(cmd.Context(), http.MethodGet, agentsAPI+"/"+url.PathEscape(args[0]), nil, &a); err != nil {
+				return remoteErr(err)
+			}
+			if done, err := printStructured(cmd.OutOrStdout(), format, a); err != nil || done {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "agent        %s (id %s), role %s\n", a.Name, a.ID, a.Role)
+			if a.Gateway != "" {
+				fmt.Fprintf(w, "gateway      %s\n", a.Gateway)
+			}
+			if a.VM != nil {
+				fmt.Fprintf(w, "vm           %v %s\n", a.VM.Addresses, a.VM.OSName)
+			}
+			fmt.Fprintf(w, "state        %s\n", strings.TrimSpace(a.State+" "+a.Reason))
+			fmt.Fprintf(w, "span         revision %d (%s)\n", a.SpanRevision, a.SpanDigest)
+			if r := a.Report; r != nil {
+				fmt.Fprintf(w, "enforces     revision %d (%s): %d rules, %d set elements, since %s\n", r.Revision, r.Digest, r.Rules, r.Elements, r.Realized.Format(time.RFC3339))
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				for _, p := range sortedCounterKeys(r.Counters) {
+					fmt.Fprintf(tw, "  %s\t%d packets\t%d bytes\t\n", p, r.Counters[p].Packets, r.Counters[p].Bytes)
+				}
+				tw.Flush()
+			}
+			return nil
+		},
+	}
+	outputFlag(cmd, &format)
+	return cmd
+}
+
+func sortedCounterKeys(m map[string]manager.RuleCounters) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func newAgentDeregisterCmd(conn *connFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "deregister NAME",
+		Short: "Remove an agent and revoke its identity (its host keeps its rules until 'kordon agent uninstall')",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := conn.connect()
+			if err != nil {
+				return err
+			}
+			if err := c.Do(cmd.Context(), http.MethodDelete, agentsAPI+"/"+url.PathEscape(args[0]), nil, nil); err != nil {
+				return remoteErr(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "agent %s deregistered; its identity is revoked\n", args[0])
+			return nil
+		},
+	}
+}
+
+func newAgentUninstallCmd() *cobra.Command {
+	var table string
+	cmd := &cobra.Command{
+		Use:   "uninstall",
+		Short: "Delete the agent's nftables table from this host (everything the agent created)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, err := knftables.New(knftables.InetFamily, table)
+			if err != nil {
+				return failf(1, "nftables: %v", err)
+			}
+			if err := nft.Uninstall(cmd.Context(), n); err != nil {
+				return failf(1, "deleting table inet %s: %v", table, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "table inet %s deleted\n", table)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&table, "table", nft.DefaultTable, "the table the agent owns")
+	return cmd
+}

@@ -1,0 +1,285 @@
+package enforcement
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"sigs.k8s.io/knftables"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kordon-dev/kordon/internal/enforcement/nft"
+	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/pki"
+	"github.com/kordon-dev/kordon/internal/realization"
+)
+
+// ErrRevoked: the manager refuses the agent's identity.
+var ErrRevoked = errors.New("the manager refused this agent's identity")
+
+// ReadBundle reads an agent's bundle file (YAML or JSON).
+func ReadBundle(path string) (manager.Bundle, error) {
+	var b manager.Bundle
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return b, err
+	}
+	if err := yaml.UnmarshalStrict(data, &b); err != nil {
+		return b, fmt.Errorf("%s: %w", path, err)
+	}
+	if b.Agent == "" || b.Server == "" || b.Cert == "" || b.Key == "" || b.CA == "" {
+		return b, fmt.Errorf("%s: an agent's bundle needs agent, server, ca, cert and key (kordon agent register --bundle-out writes one)", path)
+	}
+	return b, nil
+}
+
+// Options configure an agent.
+type Options struct {
+	Bundle manager.Bundle
+	NFT    knftables.Interface
+	// VM is what a VM's agent reports about its host; nil on a gateway.
+	VM *manager.VMFacts
+	// Report is how often the agent reports (default 10 s); Wait how
+	// long one span request waits for a change (default 30 s).
+	Report, Wait time.Duration
+	Logger       *slog.Logger
+}
+
+// Agent follows its span and enforces it.
+type Agent struct {
+	o    Options
+	http *http.Client
+
+	// mu serialises every use of the applier: the table has one writer.
+	mu      sync.Mutex
+	applier *nft.Applier
+	report  manager.AgentReport
+	kick    chan struct{}
+}
+
+// New prepares an agent.
+func New(o Options) (*Agent, error) {
+	if o.Report <= 0 {
+		o.Report = 10 * time.Second
+	}
+	if o.Wait <= 0 {
+		o.Wait = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	tc, err := pki.ClientTLS([]byte(o.Bundle.CA), []byte(o.Bundle.Cert), []byte(o.Bundle.Key))
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{o: o, applier: nft.NewApplier(o.NFT), kick: make(chan struct{}, 1),
+		http:   &http.Client{Timeout: o.Wait + time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}},
+		report: manager.AgentReport{State: "success", VM: o.VM, Interval: o.Report}}, nil
+}
+
+// Run follows the span until ctx ends or the identity is revoked. When
+// the manager cannot be reached the table stays as it is (fail static)
+// and the agent retries; an apply that fails leaves the previous ruleset
+// in force and is retried with a whole snapshot.
+func (a *Agent) Run(ctx context.Context) error {
+	// Report first: a VM's span depends on the addresses it reports.
+	if err := a.send(ctx); errors.Is(err, ErrRevoked) {
+		return err
+	}
+	reported := make(chan error, 1)
+	go func() { reported <- a.reportLoop(ctx) }()
+	have := ""
+	backoff := time.Second
+	for ctx.Err() == nil {
+		select {
+		case err := <-reported:
+			return err
+		default:
+		}
+		resp, err := a.fetch(ctx, have)
+		if errors.Is(err, ErrRevoked) {
+			return err
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			a.o.Logger.Warn("no span from the manager; enforcing the rules already in place", "error", err, "retry_in", backoff)
+			sleep(ctx, backoff)
+			backoff = min(backoff*2, 30*time.Second)
+			continue
+		}
+		backoff = time.Second
+		if resp == nil {
+			continue // nothing changed while we waited
+		}
+		if err := a.apply(ctx, resp); err != nil {
+			a.o.Logger.Error("the span could not be applied; the previous rules stay in force", "error", err)
+			have = "" // ask for a whole snapshot
+			sleep(ctx, time.Second)
+			continue
+		}
+		have = a.applier.Current().Digest
+	}
+	if err := <-reported; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func (a *Agent) apply(ctx context.Context, resp *spanResponse) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	start := time.Now()
+	var res nft.Result
+	var err error
+	switch {
+	case resp.Delta != nil:
+		res, err = a.applier.ApplyDelta(ctx, resp.Delta, nil)
+	case resp.Span != nil:
+		res, err = a.applier.Apply(ctx, resp.Span)
+	default:
+		err = errors.New("the manager sent neither a span nor a delta")
+	}
+	if err != nil {
+		a.report.State, a.report.Error = "error", err.Error()
+	} else {
+		s := a.applier.Current()
+		rules, elements := s.Count()
+		a.report.State, a.report.Error = "success", ""
+		a.report.Revision, a.report.Digest, a.report.Realized = s.Revision, s.Digest, time.Now().UTC()
+		a.report.Rules, a.report.Elements = rules, elements
+		a.o.Logger.Info("span applied", "revision", s.Revision, "rules", rules, "elements", elements,
+			"replaced_table", res.Full, "operations", res.Ops, "took", time.Since(start).Round(time.Microsecond))
+	}
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+	return err
+}
+
+// reportLoop reports every interval, and at once after an apply.
+func (a *Agent) reportLoop(ctx context.Context) error {
+	t := time.NewTicker(a.o.Report)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		case <-a.kick:
+		}
+		if err := a.send(ctx); errors.Is(err, ErrRevoked) {
+			return err
+		}
+	}
+}
+
+// send reports the realization state and the rules' counters.
+func (a *Agent) send(ctx context.Context) error {
+	a.mu.Lock()
+	counts, err := a.applier.Counters(ctx)
+	rep := a.report
+	a.mu.Unlock()
+	if err == nil && len(counts) > 0 {
+		rep.Counters = make(map[string]manager.RuleCounters, len(counts))
+		for r, c := range counts {
+			rep.Counters[r] = manager.RuleCounters{Packets: c.Packets, Bytes: c.Bytes}
+		}
+	}
+	err = a.do(ctx, http.MethodPost, "report", rep, nil)
+	if err != nil && ctx.Err() == nil {
+		a.o.Logger.Warn("reporting to the manager", "error", err)
+	}
+	return err
+}
+
+type spanResponse struct {
+	Span  *realization.Span  `json:"span"`
+	Delta *realization.Delta `json:"delta"`
+}
+
+// fetch asks for the span once it differs from have; nil when the wait
+// ended with no change.
+func (a *Agent) fetch(ctx context.Context, have string) (*spanResponse, error) {
+	q := url.Values{"digest": {have}, "wait": {strconv.Itoa(int(a.o.Wait / time.Second))}}
+	var out spanResponse
+	if err := a.do(ctx, http.MethodGet, "span?"+q.Encode(), nil, &out); err != nil {
+		if errors.Is(err, errNotModified) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return &out, nil
+}
+
+var errNotModified = errors.New("not modified")
+
+func (a *Agent) do(ctx context.Context, method, sub string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		if err := json.NewEncoder(zw).Encode(body); err != nil {
+			return err
+		}
+		zw.Close()
+		rd = &buf
+	}
+	u := a.o.Bundle.Server + "/policy/api/v1/kordon/agents/" + url.PathEscape(a.o.Bundle.Agent) + "/" + sub
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		if out == nil {
+			return nil
+		}
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return fmt.Errorf("the manager's answer cannot be read: %w", err)
+		}
+		return nil
+	case http.StatusNotModified:
+		return errNotModified
+	}
+	var e struct {
+		Message string `json:"error_message"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	_ = json.Unmarshal(b, &e)
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return fmt.Errorf("%w: %s", ErrRevoked, e.Message)
+	}
+	return fmt.Errorf("manager answered %s: %s", resp.Status, e.Message)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

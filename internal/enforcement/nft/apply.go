@@ -1,0 +1,147 @@
+package nft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/kordon-dev/kordon/internal/realization"
+)
+
+// Applier is the single writer of the agent's table. It remembers the
+// span the table holds, so that the next one costs only the element
+// changes when the rules did not change.
+type Applier struct {
+	nft knftables.Interface
+	cur *realization.Span
+	// base holds counts read before the table was last replaced, which
+	// replacing resets; by rule path.
+	base map[string]Counts
+	prog *Program
+}
+
+// Counts are a rule's packet and byte counters.
+type Counts struct{ Packets, Bytes uint64 }
+
+// Result says what an apply did.
+type Result struct {
+	Full bool // the table was replaced, else only elements changed
+	Ops  int  // operations in the transaction
+}
+
+// NewApplier returns an applier for a table. It assumes nothing about
+// what the table holds: the first apply replaces it.
+func NewApplier(nft knftables.Interface) *Applier {
+	return &Applier{nft: nft, base: map[string]Counts{}}
+}
+
+// Current returns the span the table holds, nil before the first apply or
+// after a failed one.
+func (a *Applier) Current() *realization.Span { return a.cur }
+
+// Apply makes the table enforce s: element changes when only members
+// differ from the span it holds, else a replacement of the whole table,
+// always as one transaction. When it fails the kernel keeps the previous
+// ruleset (transactions are atomic) and the next apply replaces the
+// table.
+func (a *Applier) Apply(ctx context.Context, s *realization.Span) (Result, error) {
+	if a.cur != nil {
+		if a.cur.Digest == s.Digest {
+			return Result{}, nil
+		}
+		if d, ok := realization.Diff(a.cur, s); ok {
+			return a.ApplyDelta(ctx, d, s)
+		}
+	}
+	return a.replace(ctx, s)
+}
+
+// ApplyDelta applies element changes that lead from the current span to
+// next (next may be nil: it is then computed from the delta).
+func (a *Applier) ApplyDelta(ctx context.Context, d *realization.Delta, next *realization.Span) (Result, error) {
+	if a.cur == nil || a.cur.Digest != d.From {
+		return Result{}, errors.New("the table does not hold the span the delta applies to")
+	}
+	if next == nil {
+		var err error
+		if next, err = a.cur.Apply(d); err != nil {
+			return Result{}, err
+		}
+	}
+	tx := a.nft.NewTransaction()
+	RenderDelta(tx, d)
+	n := tx.NumOperations()
+	if n > 0 {
+		if err := a.nft.Run(ctx, tx); err != nil {
+			a.cur = nil
+			return Result{Ops: n}, fmt.Errorf("applying %d element changes: %w", n, err)
+		}
+	}
+	a.cur = next
+	return Result{Ops: n}, nil
+}
+
+func (a *Applier) replace(ctx context.Context, s *realization.Span) (Result, error) {
+	// Replacing the table resets its counters: keep what they counted.
+	base := a.base
+	if a.prog != nil {
+		if counts, err := a.read(ctx); err == nil {
+			base = counts
+		}
+	}
+	p := Compile(s)
+	tx := a.nft.NewTransaction()
+	Render(tx, p)
+	n := tx.NumOperations()
+	if err := a.nft.Run(ctx, tx); err != nil {
+		a.cur = nil
+		return Result{Full: true, Ops: n}, fmt.Errorf("replacing the table (%d operations): %w", n, err)
+	}
+	a.cur, a.prog, a.base = s, p, base
+	return Result{Full: true, Ops: n}, nil
+}
+
+// Counters returns each rule's counts (by rule path, summed over hooks)
+// since the applier started.
+func (a *Applier) Counters(ctx context.Context) (map[string]Counts, error) {
+	if a.prog == nil {
+		return a.base, nil
+	}
+	return a.read(ctx)
+}
+
+func (a *Applier) read(ctx context.Context) (map[string]Counts, error) {
+	cs, err := a.nft.ListCounters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Counts, len(a.base))
+	for r, c := range a.base {
+		out[r] = c
+	}
+	for _, c := range cs {
+		if c == nil || c.Packets == nil || c.Bytes == nil {
+			continue
+		}
+		of, ok := a.prog.Counters[c.Name]
+		if !ok {
+			continue
+		}
+		t := out[of.Rule]
+		t.Packets += *c.Packets
+		t.Bytes += *c.Bytes
+		out[of.Rule] = t
+	}
+	return out, nil
+}
+
+// Uninstall deletes the table and everything in it. A missing table is
+// not an error.
+func Uninstall(ctx context.Context, nft knftables.Interface) error {
+	tx := nft.NewTransaction()
+	tx.Add(&knftables.Table{})
+	tx.Delete(&knftables.Table{})
+	return nft.Run(ctx, tx)
+}

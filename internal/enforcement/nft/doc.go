@@ -1,0 +1,10 @@
+// Package nft owns kordon's nftables ruleset: it turns a realization.Span
+// into one private table (a static skeleton of hooks and chains, rules in
+// first-match order, named sets for the addresses each rule names), into
+// the knftables transaction that installs it, and a span delta into
+// element additions and removals. It also traces a flow through the
+// program it generates, so tests can hold the generated ruleset to the
+// policy evaluator's verdicts.
+//
+// Nothing else in kordon touches nftables.
+package nft

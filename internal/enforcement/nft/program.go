@@ -1,0 +1,307 @@
+package nft
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go4.org/netipx"
+
+	"github.com/kordon-dev/kordon/internal/address"
+	"github.com/kordon-dev/kordon/internal/policy"
+	"github.com/kordon-dev/kordon/internal/realization"
+)
+
+// DefaultTable is the table the agent owns, in the inet family.
+const DefaultTable = "kordon"
+
+// Program is the nftables ruleset of one span, as values: Render writes
+// it, Trace interprets it.
+type Program struct {
+	Span   *realization.Span
+	Chains []Chain
+	// Counters maps each named counter to the rule it counts.
+	Counters map[string]CounterOf
+}
+
+// CounterOf says which rule a named counter counts.
+type CounterOf struct {
+	Hook string
+	Rule string
+}
+
+// Chain is a base chain (Hook set) or a regular chain jumped to.
+type Chain struct {
+	Name string
+	// Hook is the netfilter hook of a base chain ("input", "output",
+	// "forward"); empty for a regular chain.
+	Hook  string
+	Lines []Line
+}
+
+// Line is one nftables rule.
+type Line struct {
+	// Raw is a skeleton rule written as is (connection state, loopback,
+	// neighbour discovery); the tracer skips it, as it only decides
+	// packets that are not new connections from other hosts.
+	Raw string
+	// Family restricts the line to IPv4 (4) or IPv6 (6); 0 is both.
+	Family  int
+	Conds   []Cond
+	Counter string
+	Log     string
+	Verdict Verdict
+	// Jump is the chain a VerdictJump line continues in.
+	Jump string
+	// Rule is the path of the policy rule the line implements.
+	Rule string
+}
+
+// Verdict is what a line does when it matches.
+type Verdict uint8
+
+// Verdicts.
+const (
+	VerdictAccept Verdict = iota
+	VerdictDrop
+	VerdictRejectTCP // answers a TCP segment with a reset
+	VerdictReject    // answers with ICMP administratively prohibited
+	VerdictReturn    // JUMP_TO_APPLICATION: leave the categories before Application
+	VerdictJump
+)
+
+// Cond is one match expression.
+type Cond struct {
+	Kind CondKind
+	// Src selects the source address or port; else the destination.
+	Src    bool
+	Negate bool
+	// Set is the span set an address condition looks up.
+	Set   string
+	Proto address.Proto
+	Ports []address.PortRange
+}
+
+// CondKind is the kind of a match expression.
+type CondKind uint8
+
+// Condition kinds.
+const (
+	CondAddr  CondKind = iota // address . protocol . port in the set
+	CondProto                 // layer-4 protocol
+	CondPorts                 // source or destination port of Proto (ICMP: type, or code for Src)
+)
+
+// setName names the table set of a span set for one address family.
+//
+// Each is an interval set of address . protocol . port: a member that
+// carries a port (NodePort, NodePortLocal) is that one triple, an address
+// or range is the triple with every protocol and port. So an endpoint is
+// one lookup whatever its members, and a group that gains its first
+// NodePort member changes elements, never rules.
+func setName(set string, family int) string {
+	return set + "_" + strconv.Itoa(family)
+}
+
+// hookChains: the base chain of each span hook and where it is attached.
+var hookChains = map[string]string{
+	realization.HookForward: "forward",
+	realization.HookIn:      "input",
+	realization.HookOut:     "output",
+}
+
+// Compile builds the program of a span.
+//
+// Each hook is a base chain (policy accept: NSX's default rule allows)
+// that passes established and related traffic, drops invalid packets,
+// then jumps to two chains: HOOK_head with the rules of the categories
+// a JUMP_TO_APPLICATION leaves (a jump becomes "return"), and HOOK_rules
+// with the rest. A packet that no rule decides leaves by the policy.
+//
+// A rule becomes one line per address family and service entry; the
+// lines are consecutive and share the rule's verdict and counter, so
+// first-match order is the rule's.
+func Compile(s *realization.Span) *Program {
+	p := &Program{Span: s, Counters: map[string]CounterOf{}}
+	for _, h := range s.Hooks {
+		base := Chain{Name: h.Name, Hook: hookChains[h.Name]}
+		base.Lines = append(base.Lines,
+			Line{Raw: "ct state established,related accept"},
+			Line{Raw: "meta l4proto ipv6-icmp icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept"},
+			Line{Raw: "ct state invalid drop"},
+		)
+		switch h.Name {
+		case realization.HookIn:
+			base.Lines = append(base.Lines, Line{Raw: `iifname "lo" accept`})
+		case realization.HookOut:
+			base.Lines = append(base.Lines, Line{Raw: `oifname "lo" accept`})
+		}
+		head := Chain{Name: h.Name + "_head"}
+		rest := Chain{Name: h.Name + "_rules"}
+		for i := range h.Rules {
+			r := &h.Rules[i]
+			counter := fmt.Sprintf("c_%s_%d", h.Name, i)
+			p.Counters[counter] = CounterOf{Hook: h.Name, Rule: r.Path}
+			if i < h.AppStart {
+				head.Lines = append(head.Lines, lines(r, counter, false)...)
+			} else {
+				rest.Lines = append(rest.Lines, lines(r, counter, true)...)
+			}
+		}
+		base.Lines = append(base.Lines, Line{Verdict: VerdictJump, Jump: head.Name}, Line{Verdict: VerdictJump, Jump: rest.Name})
+		p.Chains = append(p.Chains, base, head, rest)
+	}
+	return p
+}
+
+// lines expands one rule. After Application a JUMP_TO_APPLICATION has
+// nothing to skip and the evaluator passes over it, so it gets no line.
+func lines(r *realization.Rule, counter string, afterApp bool) []Line {
+	if r.Action == policy.ActionJump && afterApp {
+		return nil
+	}
+	var out []Line
+	var families []int
+	switch {
+	case r.Src.Set == "" && r.Dst.Set == "" && r.V4 && r.V6:
+		families = []int{0}
+	default:
+		if r.V4 {
+			families = append(families, 4)
+		}
+		if r.V6 {
+			families = append(families, 6)
+		}
+	}
+	services := r.Services
+	if services == nil {
+		services = []realization.Service{{AnyProto: true}}
+	}
+	for _, fam := range families {
+		for _, svc := range services {
+			if !svc.AnyProto && (fam == 4 && svc.Proto == address.ICMPv6 || fam == 6 && svc.Proto == address.ICMP) {
+				continue // ICMP of the other family: no packet carries it
+			}
+			conds := slices.Concat(endpointConds(r.Src, true), endpointConds(r.Dst, false), serviceConds(svc))
+			for _, v := range verdicts(r.Action, svc) {
+				c := conds
+				if v == VerdictRejectTCP && svc.AnyProto {
+					// the reset is for TCP only; other protocols go on
+					// to the next line, an ICMP reject.
+					c = append(slices.Clone(conds), Cond{Kind: CondProto, Proto: address.TCP})
+				}
+				out = append(out, Line{Family: fam, Conds: c, Counter: counter, Log: logPrefix(r), Verdict: v, Rule: r.Path})
+			}
+		}
+	}
+	return out
+}
+
+// endpointConds matches an endpoint: nothing for any address, else one
+// set lookup (negated for excluded sources or destinations).
+func endpointConds(e realization.Endpoint, src bool) []Cond {
+	if e.Set == "" {
+		return nil
+	}
+	return []Cond{{Kind: CondAddr, Src: src, Set: e.Set, Negate: e.Negate}}
+}
+
+func serviceConds(s realization.Service) []Cond {
+	if s.AnyProto {
+		var c []Cond
+		if s.SrcPorts != nil {
+			c = append(c, Cond{Kind: CondPorts, Src: true, Ports: s.SrcPorts})
+		}
+		if s.DstPorts != nil {
+			c = append(c, Cond{Kind: CondPorts, Ports: s.DstPorts})
+		}
+		return c
+	}
+	c := []Cond{{Kind: CondProto, Proto: s.Proto}}
+	if s.SrcPorts != nil {
+		c = append(c, Cond{Kind: CondPorts, Src: true, Proto: s.Proto, Ports: s.SrcPorts})
+	}
+	if s.DstPorts != nil {
+		c = append(c, Cond{Kind: CondPorts, Proto: s.Proto, Ports: s.DstPorts})
+	}
+	return c
+}
+
+// verdicts: REJECT answers TCP with a reset and everything else with an
+// ICMP error, which takes two lines unless the protocol is known.
+func verdicts(a policy.Action, s realization.Service) []Verdict {
+	switch a {
+	case policy.ActionDrop:
+		return []Verdict{VerdictDrop}
+	case policy.ActionJump:
+		return []Verdict{VerdictReturn}
+	case policy.ActionReject:
+		switch {
+		case !s.AnyProto && s.Proto == address.TCP:
+			return []Verdict{VerdictRejectTCP}
+		case !s.AnyProto:
+			return []Verdict{VerdictReject}
+		}
+		return []Verdict{VerdictRejectTCP, VerdictReject}
+	}
+	return []Verdict{VerdictAccept}
+}
+
+// logPrefix names the rule in the kernel log: the policy and rule IDs,
+// within the 127 bytes nftables allows.
+func logPrefix(r *realization.Rule) string {
+	if !r.Logged {
+		return ""
+	}
+	id := func(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
+	s := fmt.Sprintf("kordon %s %s/%s: ", r.Action, id(r.Policy), id(r.Path))
+	if len(s) > 120 {
+		s = s[:118] + ": "
+	}
+	return s
+}
+
+// Elements returns the set elements of a span set, by table set name.
+func Elements(s *realization.Set) map[string][][]string {
+	out := map[string][][]string{setName(s.Name, 4): nil, setName(s.Name, 6): nil}
+	addRanges(out, s.Name, s.Ranges)
+	addIPPorts(out, s.Name, s.IPPorts)
+	return out
+}
+
+func addRanges(out map[string][][]string, set string, rs []netipx.IPRange) {
+	for _, r := range rs {
+		fam := 6
+		if r.From().Is4() {
+			fam = 4
+		}
+		k := setName(set, fam)
+		out[k] = append(out[k], []string{rangeKey(r), "0-255", "0-65535"})
+	}
+}
+
+func addIPPorts(out map[string][][]string, set string, ms []address.IPPort) {
+	for _, m := range ms {
+		fam := 6
+		if m.Addr.Is4() {
+			fam = 4
+		}
+		k := setName(set, fam)
+		out[k] = append(out[k], ipPortKey(m))
+	}
+}
+
+func rangeKey(r netipx.IPRange) string {
+	if p, ok := r.Prefix(); ok {
+		if p.IsSingleIP() {
+			return p.Addr().String()
+		}
+		return p.String()
+	}
+	return r.From().String() + "-" + r.To().String()
+}
+
+func ipPortKey(m address.IPPort) []string {
+	return []string{m.Addr.String(), strconv.Itoa(int(m.Proto)), strconv.Itoa(int(m.Port))}
+}

@@ -1,0 +1,232 @@
+package nft
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/kordon-dev/kordon/internal/address"
+	"github.com/kordon-dev/kordon/internal/realization"
+)
+
+// Render adds to tx everything that replaces the table with the program:
+// the table is created if missing, deleted and created again, so the
+// whole change is one atomic transaction that leaves nothing stale.
+func Render(tx *knftables.Transaction, p *Program) {
+	tx.Add(&knftables.Table{})
+	tx.Delete(&knftables.Table{})
+	tx.Add(&knftables.Table{Comment: knftables.PtrTo("kordon agent: generated, do not edit")})
+	for _, s := range p.Span.Sets {
+		comment := strings.Join(s.Names, ", ")
+		if len(comment) > 120 {
+			comment = comment[:117] + "..."
+		}
+		for _, fam := range []int{4, 6} {
+			addr := "ipv4_addr"
+			if fam == 6 {
+				addr = "ipv6_addr"
+			}
+			tx.Add(&knftables.Set{Name: setName(s.Name, fam), Type: addr + " . inet_proto . inet_service", Flags: []knftables.SetFlag{knftables.IntervalFlag}, Comment: knftables.PtrTo(comment)})
+		}
+		els := Elements(&s)
+		for _, name := range sortedKeys(els) {
+			for _, k := range els[name] {
+				tx.Add(&knftables.Element{Set: name, Key: k})
+			}
+		}
+	}
+	counters := make([]string, 0, len(p.Counters))
+	for c := range p.Counters {
+		counters = append(counters, c)
+	}
+	sort.Strings(counters)
+	for _, c := range counters {
+		tx.Add(&knftables.Counter{Name: c, Comment: knftables.PtrTo(trim(p.Counters[c].Rule, 128))})
+	}
+	for _, c := range p.Chains {
+		ch := &knftables.Chain{Name: c.Name}
+		if c.Hook != "" {
+			ch.Type = knftables.PtrTo(knftables.FilterType)
+			ch.Hook = knftables.PtrTo(knftables.BaseChainHook(c.Hook))
+			ch.Priority = knftables.PtrTo(knftables.FilterPriority)
+			ch.Policy = knftables.PtrTo(knftables.AcceptPolicy)
+		}
+		tx.Add(ch)
+	}
+	for _, c := range p.Chains {
+		for i := range c.Lines {
+			l := &c.Lines[i]
+			r := &knftables.Rule{Chain: c.Name, Rule: l.Text()}
+			if l.Rule != "" {
+				r.Comment = knftables.PtrTo(trim(l.Rule, 128))
+			}
+			tx.Add(r)
+		}
+	}
+}
+
+// RenderDelta adds the element changes of a span delta to tx: removals
+// first, as an interval set refuses an element that overlaps one still
+// present.
+func RenderDelta(tx *knftables.Transaction, d *realization.Delta) {
+	for _, c := range d.Changes {
+		rm := map[string][][]string{}
+		addRanges(rm, c.Set, c.RemovedRanges)
+		addIPPorts(rm, c.Set, c.RemovedIPPorts)
+		for _, name := range sortedKeys(rm) {
+			for _, k := range rm[name] {
+				tx.Delete(&knftables.Element{Set: name, Key: k})
+			}
+		}
+	}
+	for _, c := range d.Changes {
+		add := map[string][][]string{}
+		addRanges(add, c.Set, c.AddedRanges)
+		addIPPorts(add, c.Set, c.AddedIPPorts)
+		for _, name := range sortedKeys(add) {
+			for _, k := range add[name] {
+				tx.Add(&knftables.Element{Set: name, Key: k})
+			}
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func trim(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n+len("…"):]
+}
+
+// Text writes the line in nft syntax.
+func (l *Line) Text() string {
+	if l.Raw != "" {
+		return l.Raw
+	}
+	var b []string
+	ip := "ip"
+	if l.Family == 6 {
+		ip = "ip6"
+	}
+	addrConds := false
+	for _, c := range l.Conds {
+		if c.Kind == CondAddr {
+			addrConds = true
+		}
+	}
+	if l.Family != 0 && !addrConds {
+		b = append(b, "meta nfproto ipv"+strconv.Itoa(l.Family))
+	}
+	for _, c := range l.Conds {
+		b = append(b, c.text(ip, l.Family))
+	}
+	if l.Counter != "" {
+		b = append(b, "counter name "+strconv.Quote(l.Counter))
+	}
+	if l.Log != "" {
+		b = append(b, "log prefix "+strconv.Quote(l.Log))
+	}
+	switch l.Verdict {
+	case VerdictAccept:
+		b = append(b, "accept")
+	case VerdictDrop:
+		b = append(b, "drop")
+	case VerdictRejectTCP:
+		b = append(b, "reject with tcp reset")
+	case VerdictReject:
+		b = append(b, "reject with icmpx admin-prohibited")
+	case VerdictReturn:
+		b = append(b, "return")
+	case VerdictJump:
+		b = append(b, "jump "+l.Jump)
+	}
+	return strings.Join(b, " ")
+}
+
+func (c *Cond) text(ip string, family int) string {
+	dir := "daddr"
+	port := "dport"
+	if c.Src {
+		dir, port = "saddr", "sport"
+	}
+	op := " "
+	if c.Negate {
+		op = " != "
+	}
+	switch c.Kind {
+	case CondAddr:
+		// th reads the first bytes of the transport header: the ports
+		// of TCP, UDP and SCTP, other protocols' first bytes, which
+		// plain address elements match whatever they are.
+		return ip + " " + dir + " . meta l4proto . th " + port + op + "@" + setName(c.Set, family)
+	case CondProto:
+		switch c.Proto {
+		case address.TCP:
+			return "meta l4proto tcp"
+		case address.UDP:
+			return "meta l4proto udp"
+		case address.SCTP:
+			return "meta l4proto sctp"
+		case address.ICMP:
+			return "meta l4proto icmp"
+		case address.ICMPv6:
+			return "meta l4proto ipv6-icmp"
+		}
+		return "meta l4proto " + strconv.Itoa(int(c.Proto))
+	case CondPorts:
+		return portMatch(c, port) + " " + portList(c.Ports)
+	}
+	panic(fmt.Sprintf("nft: unknown condition kind %d", c.Kind))
+}
+
+func portMatch(c *Cond, port string) string {
+	switch c.Proto {
+	case address.TCP:
+		return "tcp " + port
+	case address.UDP:
+		return "udp " + port
+	case address.SCTP:
+		return "sctp " + port
+	case address.ICMP:
+		if c.Src {
+			return "icmp code"
+		}
+		return "icmp type"
+	case address.ICMPv6:
+		if c.Src {
+			return "icmpv6 code"
+		}
+		return "icmpv6 type"
+	}
+	return "th " + port
+}
+
+func portList(rs []address.PortRange) string {
+	if len(rs) == 0 {
+		return "{ }"
+	}
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		if r.From == r.To {
+			parts[i] = strconv.Itoa(int(r.From))
+		} else {
+			parts[i] = strconv.Itoa(int(r.From)) + "-" + strconv.Itoa(int(r.To))
+		}
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return "{ " + strings.Join(parts, ", ") + " }"
+}

@@ -1,0 +1,109 @@
+package nft
+
+import (
+	"go4.org/netipx"
+
+	"github.com/kordon-dev/kordon/internal/address"
+	"github.com/kordon-dev/kordon/internal/policy"
+)
+
+// Tracer follows the first packet of a connection through a program, as
+// the kernel would: base chain, jumps, first matching line. Tests use it
+// to hold the generated ruleset to the policy evaluator.
+type Tracer struct {
+	p       *Program
+	chains  map[string]*Chain
+	addrs   map[string]*netipx.IPSet
+	members map[string]map[address.IPPort]bool
+}
+
+// NewTracer prepares a program for tracing.
+func NewTracer(p *Program) *Tracer {
+	t := &Tracer{p: p, chains: map[string]*Chain{}, addrs: map[string]*netipx.IPSet{}, members: map[string]map[address.IPPort]bool{}}
+	for i := range p.Chains {
+		t.chains[p.Chains[i].Name] = &p.Chains[i]
+	}
+	for _, s := range p.Span.Sets {
+		var b netipx.IPSetBuilder
+		for _, r := range s.Ranges {
+			b.AddRange(r)
+		}
+		t.addrs[s.Name], _ = b.IPSet()
+		m := map[address.IPPort]bool{}
+		for _, x := range s.IPPorts {
+			m[x] = true
+		}
+		t.members[s.Name] = m
+	}
+	return t
+}
+
+// Trace returns the verdict for a new connection's first packet at a
+// hook, and the rule that decided it ("" when none did and the chain's
+// policy accepted).
+func (t *Tracer) Trace(hook string, f policy.Flow) (policy.Verdict, string) {
+	v, rule, done := t.chain(hook, &f)
+	if !done {
+		return policy.Allow, ""
+	}
+	return v, rule
+}
+
+func (t *Tracer) chain(name string, f *policy.Flow) (policy.Verdict, string, bool) {
+	c := t.chains[name]
+	for i := range c.Lines {
+		l := &c.Lines[i]
+		if l.Raw != "" || !t.matches(l, f) {
+			continue
+		}
+		switch l.Verdict {
+		case VerdictAccept:
+			return policy.Allow, l.Rule, true
+		case VerdictDrop:
+			return policy.Drop, l.Rule, true
+		case VerdictRejectTCP, VerdictReject:
+			return policy.Reject, l.Rule, true
+		case VerdictReturn:
+			return 0, "", false
+		case VerdictJump:
+			if v, r, done := t.chain(l.Jump, f); done {
+				return v, r, true
+			}
+		}
+	}
+	return 0, "", false
+}
+
+func (t *Tracer) matches(l *Line, f *policy.Flow) bool {
+	if l.Family == 4 && !f.Src.Is4() || l.Family == 6 && f.Src.Is4() {
+		return false
+	}
+	for i := range l.Conds {
+		if !t.cond(&l.Conds[i], f) {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *Tracer) cond(c *Cond, f *policy.Flow) bool {
+	a, port := f.Dst, f.DstPort
+	if c.Src {
+		a, port = f.Src, f.SrcPort
+	}
+	switch c.Kind {
+	case CondAddr:
+		in := t.addrs[c.Set].Contains(a) || t.members[c.Set][address.IPPort{Addr: a, Proto: f.Proto, Port: port}]
+		return in != c.Negate
+	case CondProto:
+		return f.Proto == c.Proto
+	case CondPorts:
+		for _, r := range c.Ports {
+			if r.Contains(port) {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}

@@ -1,0 +1,266 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go4.org/netipx"
+	"sigs.k8s.io/knftables"
+
+	"github.com/kordon-dev/kordon/internal/address"
+	"github.com/kordon-dev/kordon/internal/enforcement/nft"
+	"github.com/kordon-dev/kordon/internal/policy"
+	"github.com/kordon-dev/kordon/internal/realization"
+)
+
+// inPrivateNetNS re-runs the benchmark alone in a new network namespace
+// and reports the metrics it prints; it returns false in the child.
+func inPrivateNetNS(b *testing.B, name string) bool {
+	b.Helper()
+	if os.Geteuid() != 0 {
+		missing(b, "root (network namespaces, nftables)")
+	}
+	for _, bin := range []string{"ip", "nft"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			missing(b, bin)
+		}
+	}
+	if os.Getenv("KORDON_E2E_NETNS") != "" {
+		return false
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^"+name+"$", "-test.benchtime=1x", "-test.timeout=30m")
+	cmd.Env = append(os.Environ(), "KORDON_E2E_NETNS=1", "KORDON_E2E_BIN="+kordon)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("the benchmark in its network namespace: %v\n%s", err, out.String())
+	}
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 3 && f[0] == "kordon-metric" {
+			v, _ := strconv.ParseFloat(f[2], 64)
+			b.ReportMetric(v, f[1])
+		} else if len(f) > 0 && f[0] == "kordon-log" {
+			b.Log(strings.TrimPrefix(sc.Text(), "kordon-log "))
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+	return true
+}
+
+func metric(name string, v float64) { fmt.Printf("kordon-metric %s %g\n", name, v) }
+func logf(f string, a ...any)       { fmt.Printf("kordon-log "+f+"\n", a...) }
+
+// benchSpan is a gateway span of n rules, rule i allowing TCP port 80
+// from its own set of per addresses; the last rule's set holds last.
+func benchSpan(n, per int, last netip.Addr) *realization.Span {
+	s := &realization.Span{Point: "/infra/tier-1s/bench", Role: realization.RoleGateway, Revision: 1}
+	h := realization.Hook{Name: realization.HookForward, AppStart: n}
+	for i := range n {
+		name := fmt.Sprintf("s%05d", i)
+		var b netipx.IPSetBuilder
+		for j := range per {
+			b.Add(benchAddr(i*per + j))
+		}
+		if i == n-1 {
+			b.Add(last)
+		}
+		set, _ := b.IPSet()
+		s.Sets = append(s.Sets, realization.Set{Name: name, Names: []string{"/infra/domains/default/groups/g" + name}, Ranges: set.Ranges()})
+		h.Rules = append(h.Rules, realization.Rule{Path: "/infra/domains/default/gateway-policies/bench/rules/r" + name, Policy: "/infra/domains/default/gateway-policies/bench",
+			Action: policy.ActionAllow, V4: true, V6: true, Src: realization.Endpoint{Set: name}, Dst: realization.Endpoint{Any: true},
+			Services: []realization.Service{{Proto: address.TCP, DstPorts: []address.PortRange{{From: 80, To: 80}}}}})
+	}
+	s.Hooks = []realization.Hook{h}
+	s.Rehash()
+	return s
+}
+
+// benchAddr is the k-th address of the benchmark's groups, 4 apart so
+// that moving one by one never merges it with a neighbour.
+func benchAddr(k int) netip.Addr {
+	v := uint32(10<<24|128<<16) + uint32(k)*4
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// BenchmarkNFTables measures kordon's nftables realization with the real
+// kernel: replacing the table with 10,000 rules over 100,000 set elements,
+// one membership change as element operations, and the cost a new
+// connection pays to cross a gateway with 1,000 and 10,000 rules against
+// a naive one-rule-per-line ruleset built in the same run.
+//
+//	go test ./test/e2e -run '^$' -bench NFTables -benchtime 1x
+func BenchmarkNFTables(b *testing.B) {
+	if inPrivateNetNS(b, "BenchmarkNFTables") {
+		return
+	}
+	ctx := context.Background()
+	exec.Command("ip", "link", "set", "lo", "up").Run()
+	client := netip.MustParseAddr("10.1.0.2")
+
+	// 1. The whole table: 10,000 rules, 100,000 elements.
+	n, err := knftables.New(knftables.InetFamily, "kbench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	big := benchSpan(10000, 10, client)
+	var full []time.Duration
+	var ops int
+	for range 3 {
+		a := nft.NewApplier(n)
+		start := time.Now()
+		res, err := a.Apply(ctx, big)
+		if err != nil {
+			b.Fatal(err)
+		}
+		full = append(full, time.Since(start))
+		ops = res.Ops
+	}
+	slices.Sort(full)
+	rules, elements := big.Count()
+	metric("full-apply-s", full[1].Seconds())
+	metric("full-apply-ops", float64(ops))
+	logf("replacing the table: %d rules, %d elements, %d operations in one transaction: median %s of 3", rules, elements, ops, full[1].Round(time.Millisecond))
+
+	// 2. One membership change: an address of one group moves.
+	a := nft.NewApplier(n)
+	if _, err := a.Apply(ctx, big); err != nil {
+		b.Fatal(err)
+	}
+	var small []time.Duration
+	cur := big
+	for i := range 20 {
+		next := moveOne(cur, i)
+		start := time.Now()
+		res, err := a.Apply(ctx, next)
+		if err != nil {
+			b.Fatal(err)
+		}
+		small = append(small, time.Since(start))
+		if res.Full || res.Ops != 2 {
+			b.Fatalf("a membership change gave %+v, want 2 element operations", res)
+		}
+		cur = next
+	}
+	slices.Sort(small)
+	metric("member-change-ms", float64(small[10].Microseconds())/1000)
+	metric("member-change-ops", 2)
+	metric("x-cheaper-than-full", float64(full[1])/float64(small[10]))
+	logf("one membership change: 2 element operations, median %s of 20 (%.0fx cheaper than replacing the table)", small[10].Round(time.Microsecond), float64(full[1])/float64(small[10]))
+	if err := nft.Uninstall(ctx, n); err != nil {
+		b.Fatal(err)
+	}
+
+	// 3. First-packet cost through a gateway (this namespace routes
+	// between a client and a server namespace).
+	p := fmt.Sprintf("kb%d", os.Getpid()%100000)
+	cl, sv := newNetNS(b, p+"-c"), newNetNS(b, p+"-s")
+	for _, c := range [][]string{
+		{"link", "add", "c0", "type", "veth", "peer", "name", "e0", "netns", cl.name},
+		{"link", "add", "s0", "type", "veth", "peer", "name", "e0", "netns", sv.name},
+		{"addr", "add", "10.1.0.1/24", "dev", "c0"}, {"addr", "add", "10.2.0.1/24", "dev", "s0"},
+		{"link", "set", "c0", "up"}, {"link", "set", "s0", "up"},
+		{"-n", cl.name, "addr", "add", "10.1.0.2/24", "dev", "e0"}, {"-n", cl.name, "link", "set", "e0", "up"},
+		{"-n", cl.name, "route", "add", "default", "via", "10.1.0.1"},
+		{"-n", sv.name, "addr", "add", "10.2.0.2/24", "dev", "e0"}, {"-n", sv.name, "link", "set", "e0", "up"},
+		{"-n", sv.name, "route", "add", "default", "via", "10.2.0.1"},
+	} {
+		ipCmd(b, c...)
+	}
+	if out, err := exec.Command("sysctl", "-qw", "net.ipv4.ip_forward=1").CombinedOutput(); err != nil {
+		b.Fatalf("%v: %s", err, out)
+	}
+	sv.serveTCP(b, 80)
+	connect := func() time.Duration {
+		const tries = 400
+		var d []time.Duration
+		for range tries {
+			var c net.Conn
+			start := time.Now()
+			err := cl.in(func() (err error) {
+				c, err = net.DialTimeout("tcp", "10.2.0.2:80", 2*time.Second)
+				return
+			})
+			if err != nil {
+				b.Fatalf("connecting through the gateway: %v", err)
+			}
+			d = append(d, time.Since(start))
+			c.Close()
+		}
+		slices.Sort(d)
+		return d[tries/2]
+	}
+	none := connect()
+	metric("connect-no-rules-us", float64(none.Microseconds()))
+	logf("connect through the gateway with no ruleset: median %s of 400", none)
+	for _, size := range []int{1000, 10000} {
+		a := nft.NewApplier(n)
+		if _, err := a.Apply(ctx, benchSpan(size, 10, client)); err != nil {
+			b.Fatal(err)
+		}
+		k := connect()
+		if err := nft.Uninstall(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+		naive(b, n, size, 10, client)
+		nv := connect()
+		if err := nft.Uninstall(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+		metric(fmt.Sprintf("connect-kordon-%d-us", size), float64(k.Microseconds()))
+		metric(fmt.Sprintf("connect-naive-%d-us", size), float64(nv.Microseconds()))
+		logf("%d rules, the connection matching the last: kordon median %s, naive one-line-per-rule median %s (kordon/naive %.2f; over no rules: kordon +%s, naive +%s)",
+			size, k, nv, float64(k)/float64(nv), k-none, nv-none)
+	}
+}
+
+// moveOne moves one address of set i (mod the sets) by one.
+func moveOne(s *realization.Span, i int) *realization.Span {
+	t := *s
+	t.Sets = slices.Clone(s.Sets)
+	st := t.Sets[i%len(t.Sets)]
+	r := slices.Clone(st.Ranges)
+	r[0] = netipx.IPRangeFrom(r[0].From().Next(), r[0].To().Next())
+	st.Ranges = r
+	t.Sets[i%len(t.Sets)] = st
+	t.Revision++
+	t.Rehash()
+	return &t
+}
+
+// naive installs the same decisions as benchSpan as a plain list: one
+// line per rule with its addresses inline, no named sets.
+func naive(b *testing.B, n knftables.Interface, rules, per int, last netip.Addr) {
+	tx := n.NewTransaction()
+	tx.Add(&knftables.Table{})
+	tx.Add(&knftables.Chain{Name: "forward", Type: knftables.PtrTo(knftables.FilterType), Hook: knftables.PtrTo(knftables.ForwardHook),
+		Priority: knftables.PtrTo(knftables.FilterPriority), Policy: knftables.PtrTo(knftables.AcceptPolicy)})
+	tx.Add(&knftables.Rule{Chain: "forward", Rule: "ct state established,related accept"})
+	for i := range rules {
+		addrs := make([]string, 0, per+1)
+		for j := range per {
+			addrs = append(addrs, benchAddr(i*per+j).String())
+		}
+		if i == rules-1 {
+			addrs = append(addrs, last.String())
+		}
+		tx.Add(&knftables.Rule{Chain: "forward", Rule: "ip saddr { " + strings.Join(addrs, ", ") + " } tcp dport 80 counter accept"})
+	}
+	if err := n.Run(context.Background(), tx); err != nil {
+		b.Fatal(err)
+	}
+}
