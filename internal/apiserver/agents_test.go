@@ -22,6 +22,7 @@ const agentPolicy = `{"resource_type":"Infra","children":[
  {"resource_type":"ChildTier1","Tier1":{"id":"t1"}},
  {"resource_type":"ChildDomain","Domain":{"id":"default","children":[
   {"resource_type":"ChildGroup","Group":{"id":"vms","expression":[{"resource_type":"IPAddressExpression","ip_addresses":["172.16.0.0/24"]}]}},
+  {"resource_type":"ChildGroup","Group":{"id":"tagged","expression":[{"resource_type":"Condition","member_type":"VirtualMachine","key":"Tag","operator":"EQUALS","value":"tier|app"}]}},
   {"resource_type":"ChildGroup","Group":{"id":"web","expression":[{"resource_type":"Condition","member_type":"KubernetesService","key":"Name","operator":"EQUALS","value":"web"}]}},
   {"resource_type":"ChildGatewayPolicy","GatewayPolicy":{"id":"gw","category":"LocalGatewayRules","scope":["/infra/tier-1s/t1"],"rules":[
     {"id":"web-to-vms","source_groups":["/infra/domains/default/groups/web"],"destination_groups":["/infra/domains/default/groups/vms"],"action":"ALLOW"}]}},
@@ -126,7 +127,7 @@ func TestAgentsAPI(t *testing.T) {
 		t.Fatalf("a VM with no addresses got %d rules", n)
 	}
 	report(v, "vm-1", "", 0, `{}`)
-	if code, out := call(t, v, "POST", vbase+"report", []byte(`{"state":"success","interval":10000000000,"vm":{"ip_addresses":["172.16.0.5"],"os_name":"Debian"}}`), false); code != 200 {
+	if code, out := call(t, v, "POST", vbase+"report", []byte(`{"state":"success","interval":10000000000,"vm":{"ip_addresses":["172.16.0.5"],"os_name":"Debian","tags":[{"scope":"tier","tag":"app"}]}}`), false); code != 200 {
 		t.Fatalf("%d %s", code, out)
 	}
 	_, s1 := spanOf(t, v, vbase+"span?wait=5&digest="+s0.Span.Digest)
@@ -134,6 +135,14 @@ func TestAgentsAPI(t *testing.T) {
 		t.Fatalf("the VM in scope: %+v", s1)
 	}
 	a.expect("GET", agentsPath+"/vm-1", "", 200, `"172.16.0.5"`, `"os_name": "Debian"`)
+	// The VM is a VirtualMachine member of groups, by its reported tags.
+	a.expect("GET", "/policy/api/v1/infra/domains/default/groups/tagged/members/effective", "", 200, "VirtualMachine", "172.16.0.5")
+	if code, out := call(t, v, "POST", vbase+"report", []byte(`{"state":"success","interval":10000000000,"vm":{"ip_addresses":["172.16.0.6"],"tags":[{"scope":"tier","tag":"db"}]}}`), false); code != 200 {
+		t.Fatalf("%d %s", code, out)
+	}
+	if body := a.expect("GET", "/policy/api/v1/infra/domains/default/groups/tagged/members/effective", "", 200); strings.Contains(body, "172.16.0") {
+		t.Errorf("a VM whose tag changed is still a member: %s", body)
+	}
 
 	// An agent may only fetch and report for itself.
 	for _, tt := range []struct{ method, url string }{

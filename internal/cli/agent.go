@@ -191,6 +191,7 @@ func vmFacts(addrs, tags []string, osName string) (*manager.VMFacts, error) {
 	if f.OSName == "" {
 		f.OSName = osRelease()
 	}
+	f.ComputerName, _ = os.Hostname()
 	return f, nil
 }
 

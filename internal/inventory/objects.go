@@ -24,6 +24,9 @@ const (
 	KindEgress         Kind = "Egress"
 	KindIPPool         Kind = "IPPool"
 	KindExternalIPPool Kind = "ExternalIPPool"
+	// KindVirtualMachine is a VM as its enforcement agent reports it; VMs
+	// are not Kubernetes objects and belong to no cluster (VMCluster).
+	KindVirtualMachine Kind = "VirtualMachine"
 )
 
 // Kinds lists every kind, in a fixed order.
@@ -269,6 +272,24 @@ type ExternalIPPool struct {
 	Ranges       []IPRange             `json:"ranges,omitempty"`
 	NodeSelector *metav1.LabelSelector `json:"nodeSelector,omitempty"`
 }
+
+// VMCluster is the pseudo-cluster VMs are filed under: no registered
+// cluster can have the name.
+const VMCluster = "@vms"
+
+// VirtualMachine is a VM protected by the distributed firewall, as its
+// agent reports it: the VirtualMachine member type of NSX groups.
+type VirtualMachine struct {
+	Meta
+	Addresses    []netip.Addr `json:"addresses,omitempty"`
+	OSName       string       `json:"osName,omitempty"`
+	ComputerName string       `json:"computerName,omitempty"`
+	// Tags are NSX tags, scope and value as given (not labels).
+	Tags []Tag `json:"tags,omitempty"`
+}
+
+// Kind implements Object.
+func (*VirtualMachine) Kind() Kind { return KindVirtualMachine }
 
 // Kind implements Object.
 func (*Node) Kind() Kind { return KindNode }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/realization"
@@ -32,9 +33,23 @@ type Agent struct {
 
 // VMFacts describe a VM as its agent sees it.
 type VMFacts struct {
-	Addresses []netip.Addr `json:"ip_addresses"`
-	OSName    string       `json:"os_name,omitempty"`
-	Tags      []model.Tag  `json:"tags,omitempty"`
+	Addresses    []netip.Addr `json:"ip_addresses"`
+	OSName       string       `json:"os_name,omitempty"`
+	ComputerName string       `json:"computer_name,omitempty"`
+	Tags         []model.Tag  `json:"tags,omitempty"`
+}
+
+// vmObject is the inventory object of a VM's agent: what groups with the
+// VirtualMachine member type select.
+func vmObject(a *Agent) *inventory.VirtualMachine {
+	vm := &inventory.VirtualMachine{Meta: inventory.Meta{Cluster: inventory.VMCluster, Name: a.Name}}
+	if a.VM != nil {
+		vm.Addresses, vm.OSName, vm.ComputerName = a.VM.Addresses, a.VM.OSName, a.VM.ComputerName
+		for _, t := range a.VM.Tags {
+			vm.Tags = append(vm.Tags, inventory.Tag{Scope: t.Scope, Value: t.Tag})
+		}
+	}
+	return vm
 }
 
 func (f *VMFacts) equal(o *VMFacts) bool {
@@ -395,8 +410,10 @@ func (m *Manager) applyAgentLocked(ev store.Event) bool {
 	switch {
 	case strings.HasPrefix(ev.Key, store.AgentsPrefix):
 		name := strings.TrimPrefix(ev.Key, store.AgentsPrefix)
+		vmKey := inventory.Key{Cluster: inventory.VMCluster, Kind: inventory.KindVirtualMachine, Name: name}
 		if ev.Deleted {
 			delete(m.agents, name)
+			m.idx.Delete(vmKey)
 			return true
 		}
 		var a Agent
@@ -405,6 +422,11 @@ func (m *Manager) applyAgentLocked(ev store.Event) bool {
 			return false
 		}
 		m.agents[name] = &a
+		if a.Role == realization.RoleVM {
+			m.idx.Upsert(vmObject(&a))
+		} else {
+			m.idx.Delete(vmKey)
+		}
 		return true
 	case strings.HasPrefix(ev.Key, store.AgentReportPrefix):
 		name := strings.TrimPrefix(ev.Key, store.AgentReportPrefix)

@@ -178,6 +178,7 @@ func (m *Manager) load(ctx context.Context) (int64, error) {
 	for _, kv := range l.agentKVs {
 		m.applyAgentLocked(store.Event{KV: kv})
 	}
+	m.idx.TakeDeltas() // a load is not a change
 	m.broadcastLocked()
 	m.spansChangedLocked()
 	m.mu.Unlock()

@@ -55,7 +55,7 @@ func chooseAnchors(c *criterion) []anchorKey {
 
 func nameAnchors(conds []cond, k anchorKind, key func(anchorKind, string, string) anchorKey) []anchorKey {
 	for _, r := range conds {
-		if r.isTag {
+		if r.isTag || r.attr != attrName {
 			continue
 		}
 		switch r.name.op {

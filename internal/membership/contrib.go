@@ -40,6 +40,10 @@ func (x *Index) contribution(e *entity, mt memberType) contribution {
 		}
 	case *inventory.Service:
 		x.serviceContribution(e, o, &k)
+	case *inventory.VirtualMachine:
+		for _, a := range o.Addresses {
+			k.ranges = append(k.ranges, address.Single(a))
+		}
 	}
 	slices.SortFunc(k.ranges, func(a, b netipx.IPRange) int {
 		if rangeLess(a, b) {

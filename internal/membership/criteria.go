@@ -23,6 +23,7 @@ const (
 	mtNodeCIDR
 	mtEgress
 	mtIPPool
+	mtVM
 	numMemberTypes
 )
 
@@ -35,6 +36,7 @@ var nsxMemberType = [numMemberTypes]string{
 	mtNodeCIDR: model.MemberKubernetesNode,
 	mtEgress:   model.MemberAntreaEgress,
 	mtIPPool:   model.MemberAntreaIPPool,
+	mtVM:       model.MemberVirtualMachine,
 }
 
 func memberTypeOf(c *model.Condition) (memberType, bool) {
@@ -54,6 +56,8 @@ func memberTypeOf(c *model.Condition) (memberType, bool) {
 		return mtEgress, true
 	case model.MemberAntreaIPPool:
 		return mtIPPool, true
+	case model.MemberVirtualMachine:
+		return mtVM, true
 	}
 	return 0, false
 }
@@ -196,12 +200,23 @@ func (t *tagMatcher) match(tags []tag) bool {
 	return found != t.negative
 }
 
-// cond is one compiled condition on a name or on tags.
+// cond is one compiled condition on a name (or, for VMs, another
+// attribute: attr) or on tags.
 type cond struct {
 	isTag bool
+	attr  attr
 	name  matcher
 	tag   tagMatcher
 }
+
+// attr is the string attribute a non-tag condition tests.
+type attr uint8
+
+const (
+	attrName attr = iota
+	attrOSName
+	attrComputerName
+)
 
 func (c *cond) match(name string, tags []tag) bool {
 	if c.isTag {
@@ -216,7 +231,14 @@ func compileCond(c *model.Condition) (cond, error) {
 		return cond{isTag: true, tag: t}, err
 	}
 	m, err := newMatcher(c.Operator, c.Value)
-	return cond{name: m}, err
+	a := attrName
+	switch c.Key {
+	case model.KeyOSName:
+		a = attrOSName
+	case model.KeyComputerName:
+		a = attrComputerName
+	}
+	return cond{name: m, attr: a}, err
 }
 
 // criterion is one compiled criterion: resource conditions on objects of
@@ -234,7 +256,7 @@ func (c *criterion) match(e *entity) bool {
 		return false
 	}
 	for i := range c.res {
-		if !c.res[i].match(e.name, e.tags) {
+		if !c.res[i].match(e.attr(c.res[i].attr), e.tags) {
 			return false
 		}
 	}

@@ -172,6 +172,8 @@ func typesOf(k inventory.Kind) []memberType {
 		return []memberType{mtEgress}
 	case inventory.KindIPPool:
 		return []memberType{mtIPPool}
+	case inventory.KindVirtualMachine:
+		return []memberType{mtVM}
 	}
 	return nil
 }
@@ -194,6 +196,9 @@ func (x *Index) upsertEntity(c *cluster, key inventory.Key, o inventory.Object) 
 	}
 	m := o.GetMeta()
 	name, tags := strings.ToLower(m.Name), x.tags(m.Labels)
+	if vm, ok := o.(*inventory.VirtualMachine); ok {
+		tags = vmTags(vm.Tags)
+	}
 	if isNew || name != e.name || !slices.Equal(tags, e.tags) {
 		if !isNew {
 			x.fileEntity(e, false)
@@ -410,4 +415,23 @@ func selects(selector, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// vmTags are a VM's NSX tags as the index keeps them: lower-cased, sorted
+// by scope.
+func vmTags(in []inventory.Tag) []tag {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]tag, 0, len(in))
+	for _, t := range in {
+		out = append(out, tag{scope: strings.ToLower(t.Scope), value: strings.ToLower(t.Value)})
+	}
+	slices.SortFunc(out, func(a, b tag) int {
+		if c := strings.Compare(a.scope, b.scope); c != 0 {
+			return c
+		}
+		return strings.Compare(a.value, b.value)
+	})
+	return out
 }

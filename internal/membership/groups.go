@@ -207,6 +207,7 @@ func (x *Index) entitiesNamed(c *cluster, mt memberType, name string, seen map[*
 var kindOf = [numMemberTypes]inventory.Kind{
 	mtService: inventory.KindService, mtIngress: inventory.KindIngress, mtGateway: inventory.KindGateway,
 	mtNodeIP: inventory.KindNode, mtNodeCIDR: inventory.KindNode, mtEgress: inventory.KindEgress, mtIPPool: inventory.KindIPPool,
+	mtVM: inventory.KindVirtualMachine,
 }
 
 // reeval decides again whether entity e belongs to g as member type mt

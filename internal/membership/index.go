@@ -92,6 +92,22 @@ type entity struct {
 	groups []groupBits
 }
 
+// attr returns a string attribute of the entity, lower-cased as names
+// are; only VMs have attributes other than their name.
+func (e *entity) attr(a attr) string {
+	if a == attrName {
+		return e.name
+	}
+	vm, ok := e.obj.(*inventory.VirtualMachine)
+	if !ok {
+		return ""
+	}
+	if a == attrOSName {
+		return strings.ToLower(vm.OSName)
+	}
+	return strings.ToLower(vm.ComputerName)
+}
+
 type groupBits struct {
 	g    *group
 	bits uint8

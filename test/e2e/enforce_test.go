@@ -18,7 +18,9 @@ import (
 
 // extraPolicy adds to the examples what the seed's scenarios need to
 // show REJECT over UDP, and a catch-all that makes a NodePort change
-// visible: rules after vms-to-k8s in the Application category.
+// visible: rules after vms-to-k8s in the Application category, applied
+// to the VMs whose agents report the tag tier|app (the VirtualMachine
+// member type).
 const extraPolicy = `
 resource_type: Infra
 children:
@@ -26,11 +28,17 @@ children:
   Domain:
     id: default
     children:
+    - resource_type: ChildGroup
+      Group:
+        id: tagged-app-vms
+        expression:
+        - {resource_type: Condition, member_type: VirtualMachine, key: Tag, operator: EQUALS, value: "tier|app"}
     - resource_type: ChildSecurityPolicy
       SecurityPolicy:
         id: app-to-nodes
         category: Application
         sequence_number: 20
+        scope: [/infra/domains/default/groups/tagged-app-vms]
         rules:
         - {id: reject-ssh, sequence_number: 10, source_groups: [/infra/domains/default/groups/app-vms], destination_groups: [/infra/domains/default/groups/east-nodes], services: [/infra/services/SSH], action: REJECT}
         - {id: reject-mdns, sequence_number: 20, source_groups: [/infra/domains/default/groups/app-vms], destination_groups: [/infra/domains/default/groups/east-nodes], service_entries: [{resource_type: L4PortSetServiceEntry, id: mdns, l4_protocol: UDP, destination_ports: ["5353"]}], action: REJECT}
