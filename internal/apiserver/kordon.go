@@ -10,11 +10,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kordon-dev/kordon/internal/advise"
 	"github.com/kordon-dev/kordon/internal/explain"
 	"github.com/kordon-dev/kordon/internal/license"
 	"github.com/kordon-dev/kordon/internal/manager"
 	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/policy"
+	"github.com/kordon-dev/kordon/internal/reach"
+	"github.com/kordon-dev/kordon/internal/trace"
 )
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
@@ -24,6 +27,10 @@ func (s *Server) kordon(w http.ResponseWriter, r *http.Request, rest string) {
 	switch {
 	case rest == "/explain" && r.Method == http.MethodPost:
 		s.explainFlow(w, r)
+	case rest == "/trace" && r.Method == http.MethodPost:
+		s.trace(w, r)
+	case rest == "/advise" && r.Method == http.MethodGet:
+		s.advise(w)
 	case rest == "/watch" && r.Method == http.MethodGet:
 		s.watch(w, r)
 	case rest == "/license" && r.Method == http.MethodGet:
@@ -101,6 +108,61 @@ func (s *Server) explainFlow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+// trace answers an outbound (from_pod) or inbound (from) trace request.
+func (s *Server) trace(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var q struct {
+		trace.OutboundRequest
+		From      string `json:"from"`
+		ToService string `json:"to_service"`
+		ToIngress string `json:"to_ingress"`
+		ToGateway string `json:"to_gateway"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&q); err != nil {
+		writeError(w, badRequest("the trace request cannot be decoded: "+err.Error(), nil))
+		return
+	}
+	if (q.Pod == "") == (q.From == "") {
+		writeError(w, badRequest("give either from_pod (outbound) or from (inbound)", nil))
+		return
+	}
+	var rep any
+	s.m.Read(func(v manager.View) {
+		fw := trace.NewFirewalls(v.Config(), v.Index())
+		if q.Pod != "" {
+			rep, err = trace.TraceOutbound(v.Index(), fw, q.OutboundRequest)
+			return
+		}
+		rep, err = trace.TraceInbound(v.Index(), fw, trace.InboundRequest{From: q.From, ToService: q.ToService, ToIngress: q.ToIngress, ToGateway: q.ToGateway, Gateway: q.Gateway})
+	})
+	if err != nil {
+		writeError(w, badRequest(err.Error(), nil))
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// advise returns the advisor's findings on the current state. The exact
+// rule analysis can take seconds on large rulesets, so it runs on rulesets
+// compiled under the read lock but outside it: writers never wait for it.
+func (s *Server) advise(w http.ResponseWriter) {
+	var fs []advise.Finding
+	var rulesets []*policy.Ruleset
+	s.m.Read(func(v manager.View) {
+		fs = advise.Advise(advise.Input{Config: v.Config(), Index: v.Index(), ClusterStatus: v.ClusterState, SkipRules: true})
+		rulesets = advise.Rulesets(v.Config(), v.Index())
+	})
+	fs = append(fs, advise.RuleFindings(rulesets, reach.Options{})...)
+	advise.Sort(fs)
+	writeJSON(w, http.StatusOK, map[string]any{"results": fs, "result_count": len(fs)})
 }
 
 // heartbeat is how often an idle watch stream says it is alive.

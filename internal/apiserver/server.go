@@ -163,7 +163,7 @@ func principal(r *http.Request) manager.Principal {
 
 // auth admits callers with a bearer token (or, for feeds that cannot send
 // one, HTTP basic authentication with the token as password), or a
-// cluster's client certificate. Readers may only read; explain is a read.
+// cluster's client certificate. Readers may only read; explain and trace are reads.
 // A cluster may only report itself.
 func (s *Server) auth(min string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -214,7 +214,7 @@ func readOnly(r *http.Request) bool {
 		// A cluster's or agent's bundle holds its private key.
 		return !strings.HasSuffix(r.URL.Path, "/bundle")
 	case http.MethodPost:
-		return strings.HasSuffix(r.URL.Path, "/kordon/explain")
+		return strings.HasSuffix(r.URL.Path, "/kordon/explain") || strings.HasSuffix(r.URL.Path, "/kordon/trace")
 	}
 	return false
 }

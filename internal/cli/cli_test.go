@@ -52,6 +52,7 @@ func golden(t *testing.T, name, got string) {
 
 func TestGolden(t *testing.T) {
 	explain := []string{"explain", "--policy", policyFile, "--inventory", invDir}
+	trace := []string{"trace", "--policy", policyFile, "--inventory", invDir}
 	tests := []struct {
 		name string
 		args []string
@@ -69,6 +70,21 @@ func TestGolden(t *testing.T) {
 		{"explain-gfw-egress-json", append(explain, "--src", "10.10.1.100", "--dst", "172.16.10.5", "--port", "5432", "--gateway", "/infra/tier-1s/t1-edge", "-o", "json"), 0},
 		{"explain-gfw-default", append(explain, "--src", "10.99.0.1", "--dst", "172.16.10.5", "--port", "5432", "--gateway", "/infra/tier-1s/t1-edge"), 0},
 		{"explain-icmp-yaml", append(explain, "--src", "203.0.113.66", "--dst", "172.16.10.5", "--protocol", "ICMPv4", "--icmp-type", "8", "-o", "yaml"), 0},
+		// The seed's six scenarios, and the other ways in.
+		{"trace-out-egress", append(trace, "--from-pod", "prod-east/payments/api-5f8b9", "--to", "172.16.10.5", "--port", "5432", "--gateway", "/infra/tier-1s/t1-edge"), 0},
+		{"trace-out-node", append(trace, "--from-pod", "prod-east/batch/report-28f1", "--to", "172.16.10.5", "--port", "5432", "--gateway", "/infra/tier-1s/t1-edge"), 0},
+		{"trace-out-routable-pod", append(trace, "--from-pod", "prod-east/payments/ledger-0", "--to", "172.16.10.5", "--port", "5432"), 0},
+		{"trace-out-dual-stack-json", append(trace, "--from-pod", "prod-east/shop/frontend-6d4f7", "--to", "fd00:172:16:20::5", "--port", "8080", "-o", "json"), 0},
+		{"trace-in-loadbalancer", append(trace, "--from", "172.16.20.11", "--to-service", "prod-east/shop/frontend", "--gateway", "/infra/tier-1s/t1-edge"), 0},
+		{"trace-in-nodeport", append(trace, "--from", "172.16.20.11", "--to-service", "prod-east/shop/catalog", "--gateway", "/infra/tier-1s/t1-edge"), 0},
+		{"trace-in-nodeportlocal", append(trace, "--from", "172.16.20.11", "--to-service", "prod-east/shop/cart", "--gateway", "/infra/tier-1s/t1-edge"), 0},
+		{"trace-in-routable-pod", append(trace, "--from", "172.16.20.11", "--to-service", "prod-east/payments/ledger", "--gateway", "/infra/tier-1s/t1-edge"), 0},
+		{"trace-in-clusterip", append(trace, "--from", "172.16.20.11", "--to-service", "prod-east/shop/redis"), 0},
+		{"trace-in-ingress", append(trace, "--from", "172.16.20.11", "--to-ingress", "prod-east/shop/web", "--gateway", "/infra/tier-1s/t1-edge"), 0},
+		{"trace-in-gateway-yaml", append(trace, "--from", "172.16.30.5", "--to-gateway", "prod-east/payments/pay-gw", "--gateway", "/infra/tier-1s/t1-edge", "-o", "yaml"), 0},
+		{"advise-examples", []string{"advise", "--policy", policyFile, "--inventory", invDir}, 0},
+		{"advise-fail-on-warning", []string{"advise", "--policy", policyFile, "--inventory", invDir, "--fail-on", "warning", "-o", "json"}, 3},
+		{"diff-examples", []string{"diff", "--policy", policyFile, "--policy", "testdata/policy-new.yaml", "--inventory", invDir, "--flows", "testdata/flows.csv"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,6 +114,18 @@ func TestUsageErrors(t *testing.T) {
 		{"missing inventory dir", []string{"members", "--policy", policyFile, "--inventory", "testdata/none"}, "no such file"},
 		{"unknown group", []string{"members", "--policy", policyFile, "--group", "/infra/domains/default/groups/none"}, "is not defined"},
 		{"unknown output", []string{"members", "--policy", policyFile, "-o", "xml"}, `unknown output format "xml"`},
+		{"trace: no direction", []string{"trace", "--policy", policyFile, "--inventory", invDir}, "either --from-pod (outbound) or --from (inbound)"},
+		{"trace: both directions", []string{"trace", "--policy", policyFile, "--from-pod", "a/b/c", "--from", "1.1.1.1"}, "either --from-pod"},
+		{"trace: bad pod", []string{"trace", "--policy", policyFile, "--inventory", invDir, "--from-pod", "prod-east/nope", "--to", "1.1.1.1", "--port", "1"}, `--from-pod: "prod-east/nope" is not CLUSTER/NAMESPACE/NAME`},
+		{"trace: missing pod", []string{"trace", "--policy", policyFile, "--inventory", invDir, "--from-pod", "prod-east/shop/nope", "--to", "1.1.1.1", "--port", "1"}, "--from-pod: pod prod-east/shop/nope is not in the inventory"},
+		{"trace: missing port", []string{"trace", "--policy", policyFile, "--inventory", invDir, "--from-pod", "prod-east/shop/cart-0", "--to", "1.1.1.1"}, "--port is required for TCP"},
+		{"trace: port with --from", []string{"trace", "--policy", policyFile, "--inventory", invDir, "--from", "1.1.1.1", "--to-service", "prod-east/shop/cart", "--port", "1"}, "--to and --port go with --from-pod"},
+		{"trace: two targets", []string{"trace", "--policy", policyFile, "--inventory", invDir, "--from", "1.1.1.1", "--to-service", "prod-east/shop/cart", "--to-ingress", "prod-east/shop/web"}, "exactly one of --to-service, --to-ingress and --to-gateway"},
+		{"trace: unknown gateway", []string{"trace", "--policy", policyFile, "--inventory", invDir, "--from", "1.1.1.1", "--to-service", "prod-east/shop/cart", "--gateway", "/infra/tier-1s/nope"}, "--gateway: /infra/tier-1s/nope is not an existing tier-0 or tier-1"},
+		{"advise: bad --fail-on", []string{"advise", "--policy", policyFile, "--fail-on", "error"}, `--fail-on: "error" is not warning or info`},
+		{"diff: one policy", []string{"diff", "--policy", policyFile, "--inventory", invDir}, "exactly twice"},
+		{"diff: bad flow file", []string{"diff", "--policy", policyFile, "--policy", policyFile, "--inventory", invDir, "--flows", "testdata/flows-bad.csv"}, `testdata/flows-bad.csv:3: src: "10.10.1.300" is not an IP address`},
+		{"diff: missing flow file", []string{"diff", "--policy", policyFile, "--policy", policyFile, "--flows", "testdata/none.csv"}, "no such file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

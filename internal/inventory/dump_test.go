@@ -325,7 +325,7 @@ func TestLoadDirExample(t *testing.T) {
 		count[c][o.Kind()]++
 	}
 	want := map[string]map[Kind]int{
-		"prod-east": {KindNode: 3, KindNamespace: 3, KindService: 5, KindPod: 7, KindIngress: 1, KindGateway: 1, KindEgress: 2, KindIPPool: 1, KindExternalIPPool: 1},
+		"prod-east": {KindNode: 3, KindNamespace: 3, KindService: 6, KindPod: 7, KindIngress: 1, KindGateway: 1, KindEgress: 2, KindIPPool: 1, KindExternalIPPool: 1},
 		"prod-west": {KindNode: 2, KindNamespace: 2, KindService: 2, KindPod: 1, KindGateway: 1, KindEgress: 1, KindIPPool: 1},
 	}
 	if !reflect.DeepEqual(count, want) {

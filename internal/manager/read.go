@@ -67,3 +67,13 @@ func (v View) ProjectExists(id string) bool {
 	_, ok := v.m.projects[id]
 	return ok
 }
+
+// ClusterState returns a registered cluster's state (Up, Down or
+// Unknown), as cluster list shows it.
+func (v View) ClusterState(name string) (string, bool) {
+	c, ok := v.m.clusters[name]
+	if !ok {
+		return "", false
+	}
+	return v.m.clusterStatusLocked(c, v.m.now()).State, true
+}
