@@ -245,16 +245,79 @@ func (m *Manager) RecordAgentReport(ctx context.Context, name string, rep AgentR
 	return m.WaitApplied(ctx, rev)
 }
 
-// spanLocked computes an agent's span from the current state.
+// spanEntry is an agent's span and the groups it was computed from.
+type spanEntry struct {
+	span   *realization.Span
+	groups map[string]bool
+}
+
+// spanLocked returns an agent's span for the current state, at the
+// current revision. Spans are computed incrementally: one is kept until
+// the configuration changes, the agent's record changes, or the
+// membership of a group it reads changes (a group its rules name, or,
+// on a VM, any group an Applied To names, which decides the rules that
+// apply there). A membership change therefore recomputes only the spans
+// of the agents that use the group.
 func (m *Manager) spanLocked(a *Agent) *realization.Span {
+	m.spanMu.Lock()
+	e := m.spans[a.Name]
+	m.spanMu.Unlock()
+	if e == nil {
+		e = m.computeSpanLocked(a)
+		m.spanMu.Lock()
+		m.spans[a.Name] = e
+		m.spanMu.Unlock()
+	}
+	s := *e.span
+	s.Revision = m.rev
+	return &s
+}
+
+func (m *Manager) computeSpanLocked(a *Agent) *spanEntry {
+	m.metrics.spanComputed()
+	var s *realization.Span
+	groups := map[string]bool{}
 	if a.Role == realization.RoleGateway {
-		return realization.ForGateway(m.cfg, m.idx, m.rev, a.Gateway)
+		s = realization.ForGateway(m.cfg, m.idx, m.rev, a.Gateway)
+	} else {
+		var addrs []netip.Addr
+		if a.VM != nil {
+			addrs = a.VM.Addresses
+		}
+		s = realization.ForVM(m.cfg, m.idx, m.rev, a.Name, addrs)
+		for _, sp := range m.cfg.SecurityPolicies {
+			for _, g := range sp.Scope {
+				groups[g] = true
+			}
+		}
+		for _, r := range m.cfg.Rules {
+			for _, g := range r.Scope {
+				groups[g] = true
+			}
+		}
 	}
-	var addrs []netip.Addr
-	if a.VM != nil {
-		addrs = a.VM.Addresses
+	for _, st := range s.Sets {
+		for _, n := range st.Names {
+			groups[n] = true
+		}
 	}
-	return realization.ForVM(m.cfg, m.idx, m.rev, a.Name, addrs)
+	return &spanEntry{span: s, groups: groups}
+}
+
+// forgetSpansLocked drops the cached spans that read group, or every
+// span when group is nil. It runs under the write lock.
+func (m *Manager) forgetSpansLocked(group *string) {
+	m.spanMu.Lock()
+	defer m.spanMu.Unlock()
+	if group == nil {
+		clear(m.spans)
+		return
+	}
+	for name, e := range m.spans {
+		if e.groups[*group] {
+			delete(m.spans, name)
+		}
+	}
 }
 
 // Span returns an agent's current span.
@@ -411,6 +474,9 @@ func (m *Manager) applyAgentLocked(ev store.Event) bool {
 	case strings.HasPrefix(ev.Key, store.AgentsPrefix):
 		name := strings.TrimPrefix(ev.Key, store.AgentsPrefix)
 		vmKey := inventory.Key{Cluster: inventory.VMCluster, Kind: inventory.KindVirtualMachine, Name: name}
+		m.spanMu.Lock()
+		delete(m.spans, name)
+		m.spanMu.Unlock()
 		if ev.Deleted {
 			delete(m.agents, name)
 			m.idx.Delete(vmKey)

@@ -70,6 +70,11 @@ type Manager struct {
 	// delta.
 	sentMu sync.Mutex
 	sent   map[string]*realization.Span
+	// spans caches each agent's span until something it reads changes
+	// (see spanLocked); readers fill it under the read lock, so it has
+	// its own mutex, and apply empties it under the write lock.
+	spanMu sync.Mutex
+	spans  map[string]*spanEntry
 
 	writeMu sync.Mutex
 	events  *eventLog
@@ -90,7 +95,8 @@ func New(o Options) *Manager {
 	}
 	m := &Manager{st: o.Store, log: o.Logger, now: o.Now, trust: o.Trust, events: newEventLog(o.EventHistory),
 		applied: make(chan struct{}), cfg: model.NewConfig(), idx: membership.New(),
-		agents: map[string]*Agent{}, reports: map[string]AgentReport{}, spanChanged: make(chan struct{}), sent: map[string]*realization.Span{}}
+		agents: map[string]*Agent{}, reports: map[string]AgentReport{}, spanChanged: make(chan struct{}), sent: map[string]*realization.Span{},
+		spans: map[string]*spanEntry{}}
 	m.metrics = newMetrics(o.Registerer, m)
 	return m
 }
@@ -347,7 +353,11 @@ func (m *Manager) apply(b store.Batch) {
 			m.status[p] = GroupStatus{}
 		}
 	}
+	if cloned {
+		m.forgetSpansLocked(nil)
+	}
 	for _, d := range m.idx.TakeDeltas() {
+		m.forgetSpansLocked(&d.Group)
 		evs = append(evs, Event{Revision: b.Revision, Time: now, Type: "membership", Path: d.Group, Group: groupDelta(d)})
 		if _, ok := m.status[d.Group]; ok {
 			m.status[d.Group] = GroupStatus{Revision: b.Revision, LastChange: now}

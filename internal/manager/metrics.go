@@ -10,6 +10,7 @@ type metrics struct {
 	apply   prometheus.Histogram
 	load    prometheus.Gauge
 	changes prometheus.Counter
+	spans   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, m *Manager) *metrics {
@@ -19,11 +20,12 @@ func newMetrics(reg prometheus.Registerer, m *Manager) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 12)}),
 		load:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "kordon_state_load_seconds", Help: "Time the last full state load took."}),
 		changes: prometheus.NewCounter(prometheus.CounterOpts{Name: "kordon_store_changes_total", Help: "Stored keys changed, as applied from the store's watch."}),
+		spans:   prometheus.NewCounter(prometheus.CounterOpts{Name: "kordon_span_computations_total", Help: "Enforcement-point spans computed (the others were reused unchanged)."}),
 	}
 	if reg == nil {
 		return mt
 	}
-	reg.MustRegister(mt.apply, mt.load, mt.changes,
+	reg.MustRegister(mt.apply, mt.load, mt.changes, mt.spans,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kordon_store_revision", Help: "Store revision the state reflects."},
 			func() float64 { return float64(m.Revision()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kordon_groups", Help: "Groups defined, in every space."},
@@ -42,3 +44,5 @@ func (mt *metrics) applied(d time.Duration, keys int) {
 }
 
 func (mt *metrics) loaded(d time.Duration) { mt.load.Set(d.Seconds()) }
+
+func (mt *metrics) spanComputed() { mt.spans.Inc() }

@@ -3,6 +3,7 @@ package membership
 import (
 	"fmt"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"testing"
 	"time"
@@ -38,7 +39,23 @@ func BenchmarkMembershipFullBuild(b *testing.B) {
 	objs, groups := s.Inventory(), s.Groups()
 	b.ReportMetric(float64(len(objs)), "objects")
 	b.ReportMetric(float64(len(groups)), "groups")
+	// The baseline, in this run: the least any index must do, filing
+	// every object under its key.
+	// The median of five, as one run is at the mercy of the collector.
+	var runs []time.Duration
+	for range 5 {
+		start := time.Now()
+		byKey := make(map[inventory.Key]inventory.Object, len(objs))
+		for _, o := range objs {
+			byKey[inventory.KeyOf(o)] = o
+		}
+		runs = append(runs, time.Since(start))
+		runtime.KeepAlive(byKey)
+	}
+	slices.Sort(runs)
+	baseline := runs[2]
 	base := heapInUse()
+	peak := startPeakSampler()
 	var x *Index
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -46,8 +63,34 @@ func BenchmarkMembershipFullBuild(b *testing.B) {
 		x = build(objs, groups)
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(peak()-base)/(1<<20), "peak-heap-MB")
 	b.ReportMetric(float64(heapInUse()-base)/(1<<20), "heap-MB")
+	b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(baseline), "x-keyed-map")
 	runtime.KeepAlive(x)
+}
+
+// startPeakSampler samples the live heap every 5 ms (through
+// runtime/metrics, which does not stop the world) until the returned
+// function is called; that returns the highest value seen.
+func startPeakSampler() func() uint64 {
+	done, result := make(chan struct{}), make(chan uint64)
+	go func() {
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		var peak uint64
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
+			select {
+			case <-done:
+				result <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { close(done); return <-result }
 }
 
 // BenchmarkMembershipIncremental measures applying one inventory change

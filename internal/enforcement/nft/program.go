@@ -21,6 +21,8 @@ const DefaultTable = "kordon"
 type Program struct {
 	Span   *realization.Span
 	Chains []Chain
+	// Maps are the verdict maps that dispatch long rule chains.
+	Maps []VMap
 	// Counters maps each named counter to the rule it counts.
 	Counters map[string]CounterOf
 }
@@ -52,7 +54,8 @@ type Line struct {
 	Counter string
 	Log     string
 	Verdict Verdict
-	// Jump is the chain a VerdictJump line continues in.
+	// Jump is the chain a VerdictJump line continues in, or the map a
+	// VerdictDispatch line looks up.
 	Jump string
 	// Rule is the path of the policy rule the line implements.
 	Rule string
@@ -69,6 +72,9 @@ const (
 	VerdictReject    // answers with ICMP administratively prohibited
 	VerdictReturn    // JUMP_TO_APPLICATION: leave the categories before Application
 	VerdictJump
+	// VerdictDispatch looks the packet's protocol and destination port up
+	// in the verdict map named by Jump and jumps to the chain found.
+	VerdictDispatch
 )
 
 // Cond is one match expression.
@@ -118,6 +124,10 @@ var hookChains = map[string]string{
 // then jumps to two chains: HOOK_head with the rules of the categories
 // a JUMP_TO_APPLICATION leaves (a jump becomes "return"), and HOOK_rules
 // with the rest. A packet that no rule decides leaves by the policy.
+// Long runs of rules that name a protocol are dispatched: a verdict map
+// on the packet's protocol and destination port jumps to a chain holding
+// only the lines of the run that can match them (see dispatchChain), so
+// a packet does not walk every rule.
 //
 // A rule becomes one line per address family and service entry; the
 // lines are consecutive and share the rule's verdict and counter, so
@@ -150,7 +160,13 @@ func Compile(s *realization.Span) *Program {
 			}
 		}
 		base.Lines = append(base.Lines, Line{Verdict: VerdictJump, Jump: head.Name}, Line{Verdict: VerdictJump, Jump: rest.Name})
-		p.Chains = append(p.Chains, base, head, rest)
+		p.Chains = append(p.Chains, base)
+		for _, c := range []Chain{head, rest} {
+			d, buckets, maps := dispatchChain(c)
+			p.Chains = append(p.Chains, d)
+			p.Chains = append(p.Chains, buckets...)
+			p.Maps = append(p.Maps, maps...)
+		}
 	}
 	return p
 }

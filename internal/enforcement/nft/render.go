@@ -56,6 +56,14 @@ func Render(tx *knftables.Transaction, p *Program) {
 		}
 		tx.Add(ch)
 	}
+	for _, m := range p.Maps {
+		tx.Add(&knftables.Map{Name: m.Name, Type: "inet_proto . inet_service : verdict", Flags: []knftables.SetFlag{knftables.IntervalFlag},
+			Comment: knftables.PtrTo("dispatch on protocol and destination port")})
+		for i := range m.Elements {
+			e := &m.Elements[i]
+			tx.Add(&knftables.Element{Map: m.Name, Key: e.keyText(), Value: []string{"jump " + e.Chain}})
+		}
+	}
 	for _, c := range p.Chains {
 		for i := range c.Lines {
 			l := &c.Lines[i]
@@ -151,6 +159,8 @@ func (l *Line) Text() string {
 		b = append(b, "return")
 	case VerdictJump:
 		b = append(b, "jump "+l.Jump)
+	case VerdictDispatch:
+		b = append(b, "meta l4proto . th dport vmap @"+l.Jump)
 	}
 	return strings.Join(b, " ")
 }

@@ -13,15 +13,19 @@ import (
 type Tracer struct {
 	p       *Program
 	chains  map[string]*Chain
+	maps    map[string]*VMap
 	addrs   map[string]*netipx.IPSet
 	members map[string]map[address.IPPort]bool
 }
 
 // NewTracer prepares a program for tracing.
 func NewTracer(p *Program) *Tracer {
-	t := &Tracer{p: p, chains: map[string]*Chain{}, addrs: map[string]*netipx.IPSet{}, members: map[string]map[address.IPPort]bool{}}
+	t := &Tracer{p: p, chains: map[string]*Chain{}, maps: map[string]*VMap{}, addrs: map[string]*netipx.IPSet{}, members: map[string]map[address.IPPort]bool{}}
 	for i := range p.Chains {
 		t.chains[p.Chains[i].Name] = &p.Chains[i]
+	}
+	for i := range p.Maps {
+		t.maps[p.Maps[i].Name] = &p.Maps[i]
 	}
 	for _, s := range p.Span.Sets {
 		var b netipx.IPSetBuilder
@@ -54,6 +58,16 @@ func (t *Tracer) chain(name string, f *policy.Flow) (policy.Verdict, string, boo
 	for i := range c.Lines {
 		l := &c.Lines[i]
 		if l.Raw != "" || !t.matches(l, f) {
+			continue
+		}
+		if l.Verdict == VerdictDispatch {
+			// A jump: when the bucket decides nothing, the lines after
+			// the map's line go on.
+			if c, ok := t.lookup(l.Jump, f); ok {
+				if v, r, done := t.chain(c, f); done {
+					return v, r, true
+				}
+			}
 			continue
 		}
 		switch l.Verdict {
@@ -106,4 +120,19 @@ func (t *Tracer) cond(c *Cond, f *policy.Flow) bool {
 		return false
 	}
 	return false
+}
+
+// lookup finds the chain a verdict map sends the flow to, if any. For
+// protocols without ports the kernel reads other header bytes as th
+// dport; their elements cover every value, so the flow's port field
+// stands in.
+func (t *Tracer) lookup(name string, f *policy.Flow) (string, bool) {
+	m := t.maps[name]
+	for i := range m.Elements {
+		e := &m.Elements[i]
+		if uint8(f.Proto) >= e.ProtoFrom && uint8(f.Proto) <= e.ProtoTo && f.DstPort >= e.PortFrom && f.DstPort <= e.PortTo {
+			return e.Chain, true
+		}
+	}
+	return "", false
 }
