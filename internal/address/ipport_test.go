@@ -80,8 +80,8 @@ func TestProtoPortAt(t *testing.T) {
 		addr string
 		want string
 	}{
-		{ProtoPort{TCP, 30080}, "10.10.1.11", "10.10.1.11:TCP/30080"},
-		{ProtoPort{UDP, 30125}, "fd00::11", "[fd00::11]:UDP/30125"},
+		{ProtoPort{Proto: TCP, Port: 30080}, "10.10.1.11", "10.10.1.11:TCP/30080"},
+		{ProtoPort{Proto: UDP, Port: 30125}, "fd00::11", "[fd00::11]:UDP/30125"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -90,5 +90,29 @@ func TestProtoPortAt(t *testing.T) {
 				t.Errorf("%v.At(%s) = %+v, want %s", tt.pp, tt.addr, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestProtoPortFamily: a single-stack Service's node port is open only on
+// node addresses of its family.
+func TestProtoPortFamily(t *testing.T) {
+	v4, v6 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("fd00::1")
+	for _, tc := range []struct {
+		clusterIPs []string
+		on4, on6   bool
+	}{
+		{[]string{"10.96.0.1"}, true, false},
+		{[]string{"fd00:96::1"}, false, true},
+		{[]string{"10.96.0.1", "fd00:96::1"}, true, true},
+		{nil, true, true}, // not known: every node address
+	} {
+		var ips []netip.Addr
+		for _, s := range tc.clusterIPs {
+			ips = append(ips, netip.MustParseAddr(s))
+		}
+		pp := ProtoPort{Proto: TCP, Port: 30080, Family: FamilyOf(ips)}
+		if pp.On(v4) != tc.on4 || pp.On(v6) != tc.on6 {
+			t.Errorf("cluster IPs %v: on IPv4 %v, on IPv6 %v; want %v, %v", tc.clusterIPs, pp.On(v4), pp.On(v6), tc.on4, tc.on6)
+		}
 	}
 }

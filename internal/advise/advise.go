@@ -213,10 +213,14 @@ func (a *advisor) placement() {
 				Message: fmt.Sprintf("gateway firewall rule %s filters traffic entering Antrea clusters (its destinations select %s)", r.Path, strings.Join(types, ", ")),
 				Fix:     "filter VM-to-cluster traffic on the distributed firewall, applied to the source VMs: it is stopped as it leaves the VM, before it crosses the network"})
 		}
-		if g, types := a.typesIn(r.DestinationGroups, sourceSide); len(g) > 0 && !r.DestinationsExcluded {
+		if g, types := a.typesIn(r.DestinationGroups, []string{model.MemberAntreaEgress, nodePodCIDR}); len(g) > 0 && !r.DestinationsExcluded {
 			a.add(Finding{Code: CodeSourceAsDest, Severity: Warning, Objects: append([]string{r.Path}, g...),
-				Message: fmt.Sprintf("rule %s uses %s as destination: these member types describe the source addresses traffic leaves a cluster with (egress IPs, node IPs after SNAT), not where traffic into a cluster goes", r.Path, strings.Join(types, ", ")),
-				Fix:     "to match traffic into a cluster, use groups of KubernetesService (LoadBalancer, NodePort, NodePortLocal), KubernetesIngress, KubernetesGateway or AntreaIPPool members as destination; keep Egress and Node groups as sources"})
+				Message: fmt.Sprintf("rule %s uses %s as destination: egress IPs are the source addresses pods leave a cluster with, and pod CIDRs are not reachable from outside; neither is where traffic into a cluster goes", r.Path, strings.Join(types, ", ")),
+				Fix:     "to match traffic into a cluster, use groups of KubernetesService (LoadBalancer, NodePort, NodePortLocal), KubernetesIngress, KubernetesGateway or AntreaIPPool members as destination; keep Egress groups as sources"})
+		} else if g, _ := a.typesIn(r.DestinationGroups, []string{model.MemberKubernetesNode}); len(g) > 0 && !r.DestinationsExcluded {
+			a.add(Finding{Code: CodeSourceAsDest, Severity: Info, Objects: append([]string{r.Path}, g...),
+				Message: fmt.Sprintf("rule %s uses node IPs (KubernetesNode) as destination: right for traffic to the nodes themselves (SSH, the API server, kubelet), but the seed's Node member type describes the address pods leave with", r.Path),
+				Fix:     "for traffic to workloads through NodePort or NodePortLocal, use a KubernetesService group: it holds exactly the node IP + port of each Service, and follows its changes"})
 		}
 		if g, types := a.typesIn(r.SourceGroups, destSide); len(g) > 0 && !r.SourcesExcluded {
 			a.add(Finding{Code: CodeDestAsSource, Severity: Warning, Objects: append([]string{r.Path}, g...),
@@ -274,6 +278,7 @@ func (a *advisor) clusterIPGroups() {
 			continue
 		}
 		sort.Strings(svcs)
+		only = only && len(a.idx.Ranges(p)) == 0 && len(a.idx.IPPorts(p)) == 0
 		f := Finding{Code: CodeClusterIPGroup, Severity: Warning, Objects: append([]string{p}, svcs...),
 			Fix: "ClusterIP addresses are not reachable from outside the cluster: annotate the Services with nodeportlocal.antrea.io/enabled: \"true\" (NodePortLocal), or make them NodePort or LoadBalancer Services"}
 		if only {
@@ -314,7 +319,7 @@ func (a *advisor) inventoryObjects() {
 			e := o.(*inventory.Egress)
 			if len(e.IPs()) == 0 {
 				a.add(Finding{Code: CodeEgressUnassigned, Severity: Warning, Objects: []string{inventory.KeyOf(e).String()},
-					Message: fmt.Sprintf("Egress %s in cluster %s has no egress IP assigned: the pods it selects leave masqueraded to their nodes' IPs, and it contributes no address to the groups that select it", e.Name, c),
+					Message: fmt.Sprintf("Egress %s in cluster %s has no egress IP assigned: the pods it selects leave masqueraded to their nodes' IPs (unless another Egress or an IPPool gives them their address), and it contributes no address to the groups that select it", e.Name, c),
 					Fix:     "give it spec.egressIP, or an externalIPPool with free addresses and a node its nodeSelector matches; kordon updates the groups once Antrea reports the IP"})
 			}
 		}
@@ -364,26 +369,21 @@ func noAddress(obj, what, field string) Finding {
 // select: their source address is not determined.
 func (a *advisor) egressAmbiguity() {
 	for _, c := range a.idx.Clusters() {
-		if c == inventory.VMCluster || len(a.idx.Objects(c, inventory.KindEgress)) < 2 {
+		if c == inventory.VMCluster {
 			continue
 		}
-		for _, o := range a.idx.Objects(c, inventory.KindPod) {
-			for _, v4 := range []bool{true, false} {
-				ex, err := trace.PodExit(a.idx, inventory.KeyOf(o), v4)
-				if err != nil || !ex.Ambiguous {
-					continue
-				}
-				objs := []string{inventory.KeyOf(o).String()}
-				var ips []string
-				for _, s := range ex.Sources {
-					objs = append(objs, s.Object)
-					ips = append(ips, s.Address.String())
-				}
-				a.add(Finding{Code: CodeEgressAmbiguous, Severity: Warning, Objects: objs,
-					Message: fmt.Sprintf("pod %s is selected by several Egresses with different IPs (%s): Antrea picks one and does not say which, so firewall rules cannot rely on its source address", ex.Pod, strings.Join(ips, ", ")),
-					Fix:     "narrow the Egresses' appliedTo selectors so that at most one selects each pod, or give them the same egress IP"})
-				break
+		for _, amb := range trace.Ambiguous(a.idx, c) {
+			objs := []string{amb.Pod.String()}
+			for _, e := range amb.Egresses {
+				objs = append(objs, c+"/Egress/"+e)
 			}
+			var ips []string
+			for _, ip := range amb.IPs {
+				ips = append(ips, ip.String())
+			}
+			a.add(Finding{Code: CodeEgressAmbiguous, Severity: Warning, Objects: objs,
+				Message: fmt.Sprintf("pod %s/%s/%s is selected by several Egresses with different IPs (%s): Antrea picks one and does not say which, so firewall rules cannot rely on its source address", c, amb.Pod.Namespace, amb.Pod.Name, strings.Join(ips, ", ")),
+				Fix:     "narrow the Egresses' appliedTo selectors so that at most one selects each pod, or give them the same egress IP"})
 		}
 	}
 }

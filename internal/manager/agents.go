@@ -304,18 +304,26 @@ func (m *Manager) computeSpanLocked(a *Agent) *spanEntry {
 	return &spanEntry{span: s, groups: groups}
 }
 
-// forgetSpansLocked drops the cached spans that read group, or every
-// span when group is nil. It runs under the write lock.
-func (m *Manager) forgetSpansLocked(group *string) {
+// forgetSpansLocked drops the cached spans that read one of the changed
+// groups, or every span when changed is nil. It runs under the write
+// lock, in one pass over the agents.
+func (m *Manager) forgetSpansLocked(changed map[string]bool) {
 	m.spanMu.Lock()
 	defer m.spanMu.Unlock()
-	if group == nil {
+	if changed == nil {
 		clear(m.spans)
 		return
 	}
 	for name, e := range m.spans {
-		if e.groups[*group] {
-			delete(m.spans, name)
+		small, large := changed, e.groups
+		if len(small) > len(large) {
+			small, large = large, small
+		}
+		for g := range small {
+			if large[g] {
+				delete(m.spans, name)
+				break
+			}
 		}
 	}
 }

@@ -185,6 +185,7 @@ func (m *Manager) load(ctx context.Context) (int64, error) {
 		m.applyAgentLocked(store.Event{KV: kv})
 	}
 	m.idx.TakeDeltas() // a load is not a change
+	m.forgetSpansLocked(nil)
 	m.broadcastLocked()
 	m.spansChangedLocked()
 	m.mu.Unlock()
@@ -353,11 +354,17 @@ func (m *Manager) apply(b store.Batch) {
 			m.status[p] = GroupStatus{}
 		}
 	}
+	deltas := m.idx.TakeDeltas()
 	if cloned {
 		m.forgetSpansLocked(nil)
+	} else if len(deltas) > 0 {
+		changed := make(map[string]bool, len(deltas))
+		for _, d := range deltas {
+			changed[d.Group] = true
+		}
+		m.forgetSpansLocked(changed)
 	}
-	for _, d := range m.idx.TakeDeltas() {
-		m.forgetSpansLocked(&d.Group)
+	for _, d := range deltas {
 		evs = append(evs, Event{Revision: b.Revision, Time: now, Type: "membership", Path: d.Group, Group: groupDelta(d)})
 		if _, ok := m.status[d.Group]; ok {
 			m.status[d.Group] = GroupStatus{Revision: b.Revision, LastChange: now}

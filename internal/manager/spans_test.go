@@ -1,12 +1,15 @@
 package manager
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kordon-dev/kordon/internal/inventory"
+	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/realization"
 )
 
@@ -106,4 +109,77 @@ func spanAddrs(s *realization.Span) string {
 		}
 	}
 	return b.String()
+}
+
+const vmSpansDoc = `
+resource_type: Infra
+children:
+- resource_type: ChildDomain
+  Domain:
+    id: default
+    children:
+    - {resource_type: ChildGroup, Group: {id: web, expression: [{resource_type: Condition, member_type: KubernetesService, key: Name, operator: EQUALS, value: a}]}}
+    - {resource_type: ChildGroup, Group: {id: tagged, expression: [{resource_type: Condition, member_type: VirtualMachine, key: Tag, operator: EQUALS, value: "tier|app"}]}}
+    - {resource_type: ChildGroup, Group: {id: other, expression: [{resource_type: Condition, member_type: KubernetesService, key: Name, operator: EQUALS, value: b}]}}
+    - resource_type: ChildSecurityPolicy
+      SecurityPolicy:
+        id: app
+        category: Application
+        scope: [/infra/domains/default/groups/tagged]
+        rules: [{id: to-web, destination_groups: [/infra/domains/default/groups/web], action: ALLOW, direction: OUT}]
+`
+
+// TestVMSpansIncremental: a VM's span follows its own tags (the Applied
+// To group it joins or leaves) and the groups its rules name, and is
+// reused when an unrelated group changes.
+func TestVMSpansIncremental(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, vmSpansDoc)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.UpdateInventory(e.ctx, "east", []inventory.Object{lbService("a", "192.168.1.1"), lbService("b", "192.168.1.2")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.m.RegisterAgent(e.ctx, "vm1", realization.RoleVM, ""); err != nil {
+		t.Fatal(err)
+	}
+	report := func(tag string) {
+		t.Helper()
+		vm := &VMFacts{Addresses: []netip.Addr{netipAddr("172.16.0.5")}, Tags: []model.Tag{{Scope: "tier", Tag: tag}}}
+		if err := e.m.RecordAgentReport(e.ctx, "vm1", AgentReport{State: "success", Interval: 10 * time.Second, VM: vm}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules := func() int {
+		s, err := e.m.Span("vm1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := s.Count()
+		return n
+	}
+	computed := func() int { return int(testutil.ToFloat64(e.m.metrics.spans)) }
+	report("app")
+	if n := rules(); n != 1 {
+		t.Fatalf("a VM tagged tier|app has %d rules, want 1", n)
+	}
+	n0 := computed()
+	if _, err := e.m.UpdateInventory(e.ctx, "east", []inventory.Object{lbService("b", "192.168.1.3")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rules()
+	if got := computed() - n0; got != 0 {
+		t.Errorf("a change of an unrelated group recomputed the VM's span %d times", got)
+	}
+	if _, err := e.m.UpdateInventory(e.ctx, "east", []inventory.Object{lbService("a", "192.168.1.4")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := e.m.Span("vm1")
+	if got := computed() - n0; got != 1 || !strings.Contains(spanAddrs(s), "192.168.1.4") {
+		t.Errorf("a change of the rule's group: %d recomputations, addresses %s", got, spanAddrs(s))
+	}
+	report("db") // the VM leaves the Applied To group
+	if n := rules(); n != 0 {
+		t.Errorf("a VM no longer tagged tier|app has %d rules, want 0", n)
+	}
 }

@@ -80,14 +80,17 @@ func (x *Index) serviceContribution(e *entity, s *inventory.Service, k *contribu
 	case inventory.ServiceNodePort:
 		for _, p := range s.Ports {
 			if p.NodePort > 0 {
-				k.ports = append(k.ports, address.ProtoPort{Proto: p.Protocol, Port: uint16(p.NodePort)})
+				k.ports = append(k.ports, address.ProtoPort{Proto: p.Protocol, Port: uint16(p.NodePort), Family: address.FamilyOf(s.ClusterIPs)})
 			}
 		}
 		slices.SortFunc(k.ports, func(a, b address.ProtoPort) int {
 			if a.Proto != b.Proto {
 				return int(a.Proto) - int(b.Proto)
 			}
-			return int(a.Port) - int(b.Port)
+			if a.Port != b.Port {
+				return int(a.Port) - int(b.Port)
+			}
+			return int(a.Family) - int(b.Family)
 		})
 		k.ports = slices.Compact(k.ports)
 	}

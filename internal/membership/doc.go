@@ -9,7 +9,8 @@
 //	KubernetesIngress   load-balancer ingress IPs
 //	KubernetesGateway   status addresses of type IPAddress
 //	KubernetesService   LoadBalancer: ingress IPs; NodePort: every node
-//	                    InternalIP of its cluster with each node port;
+//	                    InternalIP of its cluster (of the Service's IP
+//	                    families) with each node port;
 //	                    NodePortLocal (annotated ClusterIP or LoadBalancer):
 //	                    the node IP and port Antrea maps for each selected
 //	                    pod; plain ClusterIP: nothing

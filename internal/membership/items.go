@@ -73,9 +73,13 @@ func (x *Index) has(g *group, m address.IPPort) bool {
 	if len(g.ports) == 0 {
 		return false
 	}
-	pp := address.ProtoPort{Proto: m.Proto, Port: m.Port}
+	fam := uint8(6)
+	if m.Addr.Is4() {
+		fam = 4
+	}
+	both, one := address.ProtoPort{Proto: m.Proto, Port: m.Port}, address.ProtoPort{Proto: m.Proto, Port: m.Port, Family: fam}
 	for c := range x.nodeClusters[m.Addr] {
-		if g.ports[c][pp] > 0 {
+		if g.ports[c][both] > 0 || g.ports[c][one] > 0 {
 			return true
 		}
 	}
@@ -121,7 +125,7 @@ func (x *Index) adjPort(g *group, c *cluster, pp address.ProtoPort, d int32) {
 	}
 	before := make([]bool, len(ips))
 	for i, a := range ips {
-		before[i] = x.has(g, pp.At(a))
+		before[i] = pp.On(a) && x.has(g, pp.At(a))
 	}
 	pm := g.ports[c]
 	if pm == nil {
@@ -149,6 +153,9 @@ func (x *Index) adjPort(g *group, c *cluster, pp address.ProtoPort, d int32) {
 	}
 	for i, a := range ips {
 		m := pp.At(a)
+		if !pp.On(a) {
+			continue
+		}
 		if after := x.has(g, m); after != before[i] {
 			bump(x.record(g).ipPorts, m, boolSign(after))
 		}
@@ -196,6 +203,9 @@ func (x *Index) setNodeIPs(c *cluster, removed, added []netip.Addr) {
 		for pp := range g.ports[c] {
 			for _, list := range [][]netip.Addr{removed, added} {
 				for _, a := range list {
+					if !pp.On(a) {
+						continue
+					}
 					m := pp.At(a)
 					probes = append(probes, probe{g, m, x.has(g, m)})
 				}

@@ -36,11 +36,11 @@ func TestSeedSummaryTable(t *testing.T) {
 		// Service type=LoadBalancer: LB IPs only (not its node ports).
 		{"frontend-lb", []string{"192.168.50.10", "192.168.60.10"}, nil,
 			[]string{"prod-east/Service/shop/frontend", "prod-west/Service/shop/frontend"}},
-		// Service type=NodePort: every node InternalIP x node port, per cluster.
+		// Service type=NodePort: every node InternalIP of the Service's family
+		// (catalog is IPv4 only: not the IPv6 node address) x node port.
 		{"catalog-nodeport", nil, []string{
 			"10.10.1.11:TCP/30080", "10.10.1.12:TCP/30080", "10.10.1.13:TCP/30080",
-			"10.30.1.11:TCP/30080", "10.30.1.11:UDP/30125", "10.30.1.12:TCP/30080", "10.30.1.12:UDP/30125",
-			"[fd00:10:10:1::11]:TCP/30080"},
+			"10.30.1.11:TCP/30080", "10.30.1.11:UDP/30125", "10.30.1.12:TCP/30080", "10.30.1.12:UDP/30125"},
 			[]string{"prod-east/Service/shop/catalog", "prod-west/Service/shop/catalog"}},
 		// Service type=ClusterIP with NodePortLocal: node IP + NPL port of each selected pod.
 		{"cart-npl", nil, []string{"10.10.1.11:TCP/61001", "10.10.1.12:TCP/61002"}, []string{"prod-east/Service/shop/cart"}},

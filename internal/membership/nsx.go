@@ -189,7 +189,9 @@ func (x *Index) nsxService(k inventory.Key, s *inventory.Service) model.PolicyKu
 	}
 	for _, a := range x.NodeIPs(k.Cluster) {
 		for _, pp := range e.contrib[0].ports {
-			out.NodePortEndpoints = append(out.NodePortEndpoints, endpoint(pp.At(a)))
+			if pp.On(a) {
+				out.NodePortEndpoints = append(out.NodePortEndpoints, endpoint(pp.At(a)))
+			}
 		}
 	}
 	return out

@@ -234,7 +234,9 @@ func (c *content) export(x *Index) Content {
 	for cl, pm := range c.ports {
 		for a := range cl.nodeIPs {
 			for pp := range pm {
-				set[pp.At(a)] = true
+				if pp.On(a) {
+					set[pp.At(a)] = true
+				}
 			}
 		}
 	}

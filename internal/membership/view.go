@@ -130,7 +130,9 @@ func (x *Index) IPPorts(path string) []address.IPPort {
 	for c, pm := range g.ports {
 		for a := range c.nodeIPs {
 			for pp := range pm {
-				set[pp.At(a)] = struct{}{}
+				if pp.On(a) {
+					set[pp.At(a)] = struct{}{}
+				}
 			}
 		}
 	}

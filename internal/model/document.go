@@ -198,3 +198,21 @@ func placement(k Kind, m *Meta) (Ref, error) {
 	}
 	return r, nil
 }
+
+// ParseConfig reads a policy file's documents into a new configuration
+// of the default space, in order, and validates it: the one-file form of
+// what the CLI and the manager do. Every problem comes back together,
+// each naming its file, path and field.
+func ParseConfig(name string, data []byte) (*Config, error) {
+	docs, err := ParseDocument(name, data)
+	if err != nil {
+		return nil, err
+	}
+	cfg := NewConfig()
+	for _, d := range docs {
+		if cfg, _, err = cfg.Apply("", d); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, cfg.Validate().orNil()
+}

@@ -67,16 +67,9 @@ children:
           service_entries: [{resource_type: L4PortSetServiceEntry, id: ssh, l4_protocol: TCP, destination_ports: ["22"]}]
           action: REJECT
 `
-	docs, err := model.ParseDocument("test.yaml", []byte(doc))
+	cfg, err := model.ParseConfig("test.yaml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
-	}
-	cfg, _, err := model.NewConfig().Apply("", docs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if errs := cfg.Validate(); len(errs) > 0 {
-		t.Fatal(errs)
 	}
 	m := members{
 		model.GroupPath("default", "web"): {ranges: []string{"10.0.1.0/24"}},

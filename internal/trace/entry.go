@@ -119,11 +119,15 @@ func serviceEntries(inv Inventory, s *inventory.Service, ref string) ([]Entry, [
 			if p.NodePort == 0 {
 				continue
 			}
+			pp := address.ProtoPort{Proto: p.Protocol, Port: uint16(p.NodePort), Family: address.FamilyOf(s.ClusterIPs)}
 			for _, no := range nodes {
 				n := no.(*inventory.Node)
 				for _, a := range n.InternalIPs {
+					if !pp.On(a) {
+						continue // a single-stack Service's node port exists on its family only
+					}
 					out = append(out, Entry{Via: ViaNodePort, Address: a.Unmap(), Protocol: p.Protocol, Port: uint16(p.NodePort), Object: nodeRef(s.Cluster, n.Name),
-						Reason: fmt.Sprintf("every node opens NodePort %d for port %s; node %s forwards it with SNAT and DNAT", p.NodePort, portName(p), n.Name)})
+						Reason: fmt.Sprintf("every node opens NodePort %d for port %s; node %s forwards it to a backend (with SNAT, unless the Service's externalTrafficPolicy is Local: then only nodes with a local backend answer, and keep the client's address)", p.NodePort, portName(p), n.Name)})
 				}
 			}
 		}
@@ -136,14 +140,17 @@ func serviceEntries(inv Inventory, s *inventory.Service, ref string) ([]Entry, [
 		n := 0
 		for _, pod := range backends {
 			for _, m := range pod.NodePortLocal {
-				p, ok := servicePortFor(s, m)
+				p, named, ok := servicePortFor(s, m)
 				if !ok {
 					continue
 				}
 				n++
+				why := fmt.Sprintf("Antrea maps node port %d on %s to port %d of backend pod %s (Service port %s), without SNAT", m.NodePort, m.NodeIP, m.PodPort, pod.Name, portName(p))
+				if named {
+					why += fmt.Sprintf("; the Service's target port is the named port %q, which the inventory cannot resolve, so every %s mapping of the pod is listed", p.TargetPortName, m.Protocol)
+				}
 				out = append(out, Entry{Via: ViaNodePortLocal, Address: m.NodeIP.Unmap(), Protocol: m.Protocol, Port: uint16(m.NodePort),
-					Object: s.Cluster + "/Pod/" + pod.Namespace + "/" + pod.Name,
-					Reason: fmt.Sprintf("Antrea maps node port %d on %s to port %d of backend pod %s (Service port %s), without SNAT", m.NodePort, m.NodeIP, m.PodPort, pod.Name, portName(p))})
+					Object: s.Cluster + "/Pod/" + pod.Namespace + "/" + pod.Name, Reason: why})
 			}
 		}
 		if n == 0 {
@@ -185,21 +192,27 @@ func portName(p inventory.ServicePort) string {
 
 // servicePortFor finds the Service port a NodePortLocal mapping serves:
 // the one whose target port is the mapping's pod port. A named target
-// port cannot be resolved from the inventory; it is matched by protocol.
-func servicePortFor(s *inventory.Service, m inventory.NPLMapping) (inventory.ServicePort, bool) {
+// port cannot be resolved from the inventory: when no numeric one
+// matches, a named one of the protocol is taken, and named says so.
+func servicePortFor(s *inventory.Service, m inventory.NPLMapping) (p inventory.ServicePort, named, ok bool) {
 	for _, p := range s.Ports {
-		if p.Protocol != m.Protocol {
+		if p.Protocol != m.Protocol || p.TargetPortName != "" {
 			continue
 		}
 		tp := p.TargetPort
-		if tp == 0 && p.TargetPortName == "" {
+		if tp == 0 {
 			tp = p.Port
 		}
-		if tp == m.PodPort || p.TargetPortName != "" {
-			return p, true
+		if tp == m.PodPort {
+			return p, false, true
 		}
 	}
-	return inventory.ServicePort{}, false
+	for _, p := range s.Ports {
+		if p.Protocol == m.Protocol && p.TargetPortName != "" {
+			return p, true, true
+		}
+	}
+	return inventory.ServicePort{}, false, false
 }
 
 // selectedPods are the Service's backends: the pods of its namespace its

@@ -3,6 +3,7 @@ package trace
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -243,8 +244,8 @@ func nodeIPsOf(n *inventory.Node) []netip.Addr {
 // namespaceLabels returns a namespace's labels with the label Kubernetes
 // sets on every namespace (kubernetes.io/metadata.name), which dumps and
 // older objects may lack but selectors commonly use.
-func namespaceLabels(inv Inventory, cluster, ns string) map[string]string {
-	out := map[string]string{"kubernetes.io/metadata.name": ns}
+func namespaceLabels(inv Inventory, cluster, ns string) labels.Set {
+	out := labels.Set{"kubernetes.io/metadata.name": ns}
 	if o, ok := inv.Object(inventory.Key{Cluster: cluster, Kind: inventory.KindNamespace, Name: ns}); ok {
 		for k, v := range o.GetMeta().Labels {
 			out[k] = v
@@ -318,4 +319,93 @@ func routablePool(inv Inventory, cluster string, a netip.Addr) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Ambiguity is a pod whose source address is not determined: Egresses
+// with different IPs of one family select it.
+type Ambiguity struct {
+	Pod      inventory.Key
+	Egresses []string
+	IPs      []netip.Addr
+}
+
+// Ambiguous lists the pods of a cluster that several Egresses with
+// different IPs of one family select (and that have no routable IPPool
+// address, which Egress SNAT does not apply to). It compiles each
+// Egress's selectors once, so it serves a whole cluster; PodExit
+// answers the same question for one pod.
+func Ambiguous(inv Inventory, cluster string) []Ambiguity {
+	type sel struct {
+		e       *inventory.Egress
+		pod, ns labels.Selector
+	}
+	compile := func(s *metav1.LabelSelector) (labels.Selector, bool) {
+		if s == nil {
+			return labels.Everything(), true
+		}
+		l, err := metav1.LabelSelectorAsSelector(s)
+		return l, err == nil
+	}
+	var sels []sel
+	for _, o := range inv.Objects(cluster, inventory.KindEgress) {
+		e := o.(*inventory.Egress)
+		if len(e.IPs()) == 0 || e.PodSelector == nil && e.NamespaceSelector == nil {
+			continue
+		}
+		pod, ok1 := compile(e.PodSelector)
+		ns, ok2 := compile(e.NamespaceSelector)
+		if ok1 && ok2 {
+			sels = append(sels, sel{e, pod, ns})
+		}
+	}
+	if len(sels) < 2 {
+		return nil
+	}
+	var pools []*inventory.IPPool
+	for _, o := range inv.Objects(cluster, inventory.KindIPPool) {
+		pools = append(pools, o.(*inventory.IPPool))
+	}
+	nsLabels := map[string]labels.Set{}
+	var out []Ambiguity
+	for _, o := range inv.Objects(cluster, inventory.KindPod) {
+		pod := o.(*inventory.Pod)
+		if pod.HostNetwork {
+			continue
+		}
+		nl, ok := nsLabels[pod.Namespace]
+		if !ok {
+			nl = namespaceLabels(inv, cluster, pod.Namespace)
+			nsLabels[pod.Namespace] = nl
+		}
+		for _, v4 := range []bool{true, false} {
+			ips := familyAddrs(pod.IPs, v4)
+			if len(ips) == 0 || slices.ContainsFunc(pools, func(p *inventory.IPPool) bool {
+				return slices.ContainsFunc(ips, func(a netip.Addr) bool { return poolContains(p, a) })
+			}) {
+				continue
+			}
+			var names []string
+			var seen []netip.Addr
+			for _, s := range sels {
+				if !s.pod.Matches(labels.Set(pod.Labels)) || !s.ns.Matches(nl) {
+					continue
+				}
+				fam := familyAddrs(s.e.IPs(), v4)
+				if len(fam) == 0 {
+					continue
+				}
+				names = append(names, s.e.Name)
+				for _, a := range fam {
+					if !slices.Contains(seen, a) {
+						seen = append(seen, a)
+					}
+				}
+			}
+			if len(seen) > 1 {
+				out = append(out, Ambiguity{Pod: inventory.KeyOf(pod), Egresses: names, IPs: seen})
+				break
+			}
+		}
+	}
+	return out
 }

@@ -22,12 +22,19 @@ type Firewalls struct {
 	cfg *model.Config
 	m   Members
 	gw  map[string]*policy.Ruleset
+	vm  map[vmPoint]*policy.Ruleset
+}
+
+// vmPoint is the DFW at one VM address, in one direction.
+type vmPoint struct {
+	addr netip.Addr
+	dir  policy.Direction
 }
 
 // NewFirewalls prepares decisions over a validated configuration and
 // its memberships.
 func NewFirewalls(cfg *model.Config, m Members) *Firewalls {
-	return &Firewalls{cfg: cfg, m: m, gw: map[string]*policy.Ruleset{}}
+	return &Firewalls{cfg: cfg, m: m, gw: map[string]*policy.Ruleset{}, vm: map[vmPoint]*policy.Ruleset{}}
 }
 
 // Gateways returns the tier-0 and tier-1 paths of the configuration in
@@ -69,15 +76,20 @@ func (fw *Firewalls) Gateway(path string, f policy.Flow) explain.Report {
 // the rules whose Applied To groups hold that address, in that
 // direction.
 func (fw *Firewalls) VM(vm netip.Addr, dir policy.Direction, f policy.Flow) explain.Report {
-	pt := policy.Point{Direction: dir, AppliedTo: func(scope []string) bool {
-		for _, g := range scope {
-			if set := fw.m.IPSet(g); set != nil && set.Contains(vm) {
-				return true
+	rs, ok := fw.vm[vmPoint{vm, dir}]
+	if !ok {
+		pt := policy.Point{Direction: dir, AppliedTo: func(scope []string) bool {
+			for _, g := range scope {
+				if set := fw.m.IPSet(g); set != nil && set.Contains(vm) {
+					return true
+				}
 			}
-		}
-		return false
-	}}
-	rep := explain.Explain(policy.Compile(fw.cfg, fw.m, pt), fw.m, f)
+			return false
+		}}
+		rs = policy.Compile(fw.cfg, fw.m, pt)
+		fw.vm[vmPoint{vm, dir}] = rs
+	}
+	rep := explain.Explain(rs, fw.m, f)
 	side := "destination"
 	if dir == policy.Out {
 		side = "source"

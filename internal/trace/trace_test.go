@@ -83,7 +83,9 @@ func world() []inventory.Object {
 			Ports:        []inventory.ServicePort{{Name: "https", Protocol: address.TCP, Port: 443, TargetPort: 8443, NodePort: 30443}},
 			LoadBalancer: []inventory.LoadBalancerIngress{{IP: netip.MustParseAddr("192.168.50.10")}, {Hostname: "lb.example"}}},
 		&inventory.Service{Meta: meta("web", "lb-pending", nil), Type: inventory.ServiceLoadBalancer, Ports: []inventory.ServicePort{{Protocol: address.TCP, Port: 80}}},
-		&inventory.Service{Meta: meta("web", "np", nil), Type: inventory.ServiceNodePort, Ports: []inventory.ServicePort{{Protocol: address.UDP, Port: 53, NodePort: 30053}}},
+		&inventory.Service{Meta: meta("web", "np", nil), Type: inventory.ServiceNodePort, ClusterIPs: addrs("10.96.0.53"), Ports: []inventory.ServicePort{{Protocol: address.UDP, Port: 53, NodePort: 30053}}},
+		&inventory.Service{Meta: meta("web", "npl-named", nil), Type: inventory.ServiceClusterIP, NodePortLocal: true, Selector: map[string]string{"app": "cart"},
+			Ports: []inventory.ServicePort{{Protocol: address.TCP, Port: 80, TargetPortName: "http"}}},
 		&inventory.Service{Meta: meta("web", "npl", nil), Type: inventory.ServiceClusterIP, NodePortLocal: true, Selector: map[string]string{"app": "cart"},
 			Ports: []inventory.ServicePort{{Protocol: address.TCP, Port: 80, TargetPort: 8080}}},
 		&inventory.Pod{Meta: meta("web", "cart-0", map[string]string{"app": "cart"}), NodeName: "n1", IPs: addrs("10.244.1.31"),
@@ -199,7 +201,10 @@ func TestEntries(t *testing.T) {
 			"LoadBalancerVIP 192.168.50.10:443/TCP",
 			"NodePort 10.0.0.1:30443/TCP", "NodePort 10.0.0.2:30443/TCP", "NodePort 10.0.0.3:30443/TCP", "NodePort [fd00::1]:30443/TCP", "NodePort [fd00::2]:30443/TCP"}, ""},
 		{inventory.KindService, "c1/web/lb-pending", nil, "no load-balancer IP yet"},
-		{inventory.KindService, "c1/web/np", []string{"NodePort 10.0.0.1:30053/UDP", "NodePort 10.0.0.2:30053/UDP", "NodePort 10.0.0.3:30053/UDP", "NodePort [fd00::1]:30053/UDP", "NodePort [fd00::2]:30053/UDP"}, ""},
+		// An IPv4-only Service: its node port is not on the IPv6 node addresses.
+		{inventory.KindService, "c1/web/np", []string{"NodePort 10.0.0.1:30053/UDP", "NodePort 10.0.0.2:30053/UDP", "NodePort 10.0.0.3:30053/UDP"}, ""},
+		// A named target port cannot be resolved: every TCP mapping.
+		{inventory.KindService, "c1/web/npl-named", []string{"NodePortLocal 10.0.0.1:61001/TCP", "NodePortLocal 10.0.0.1:61002/TCP"}, ""},
 		// Only the mapping of the Service's target port, not 9090.
 		{inventory.KindService, "c1/web/npl", []string{"NodePortLocal 10.0.0.1:61001/TCP"}, ""},
 		{inventory.KindService, "c1/web/redis", nil, "reachable only inside its cluster"},
@@ -269,18 +274,9 @@ children:
 
 func config(t *testing.T, doc string) *model.Config {
 	t.Helper()
-	docs, err := model.ParseDocument("policy.yaml", []byte(doc))
+	cfg, err := model.ParseConfig("policy.yaml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
-	}
-	cfg := model.NewConfig()
-	for _, d := range docs {
-		if cfg, _, err = cfg.Apply("", d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if errs := cfg.Validate(); len(errs) > 0 {
-		t.Fatal(errs)
 	}
 	return cfg
 }
@@ -382,8 +378,9 @@ func TestInboundScenarios(t *testing.T) {
 			"172.16.99.7->192.168.50.20 ALLOW gfw:default dfw:default", "172.16.99.7->192.168.50.20 ALLOW gfw:default dfw:default"}, ""},
 		{"a ClusterIP Service is not reachable", InboundRequest{From: "172.16.20.7", ToService: "c1/web/redis"}, nil, "reachable only inside its cluster"},
 		{"a Gateway", InboundRequest{From: "172.16.20.7", ToGateway: "c1/web/gw"}, []string{"172.16.20.7->192.168.50.30 REJECT gfw:default dfw:rest", "172.16.20.7->192.168.50.30 REJECT gfw:default dfw:rest"}, ""},
-		{"IPv6 source: only IPv6 ways in are decided", InboundRequest{From: "fd00:172:16:20::7", ToService: "c1/web/np"}, []string{
+		{"IPv6 source: only IPv6 ways in are decided", InboundRequest{From: "fd00:172:16:20::7", ToService: "c1/web/lb"}, []string{
 			"fd00:172:16:20::7->fd00::1 ALLOW gfw:default dfw:default", "fd00:172:16:20::7->fd00::2 ALLOW gfw:default dfw:default"}, ""},
+		{"IPv6 source, IPv4-only Service: no way in of its family", InboundRequest{From: "fd00:172:16:20::7", ToService: "c1/web/np"}, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := TraceInbound(x, fw, tc.q)
@@ -407,6 +404,29 @@ func TestInboundScenarios(t *testing.T) {
 	} {
 		if _, err := TraceInbound(x, fw, bad); err == nil {
 			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+// TestAmbiguous agrees with PodExit on which pods' Egress is ambiguous.
+func TestAmbiguous(t *testing.T) {
+	x := index(t, nil, world())
+	var got []string
+	for _, a := range Ambiguous(x, "c1") {
+		got = append(got, a.Pod.String()+" "+strings.Join(a.Egresses, ","))
+	}
+	if want := []string{"c1/Pod/web/dup-0 eg-dup-a,eg-dup-b"}; !slices.Equal(got, want) {
+		t.Errorf("ambiguous %v, want %v", got, want)
+	}
+	for _, o := range x.Objects("c1", inventory.KindPod) {
+		for _, v4 := range []bool{true, false} {
+			ex, err := PodExit(x, inventory.KeyOf(o), v4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ex.Ambiguous && !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, inventory.KeyOf(o).String()+" ") }) {
+				t.Errorf("PodExit finds %s ambiguous, Ambiguous does not", inventory.KeyOf(o))
+			}
 		}
 	}
 }

@@ -128,6 +128,9 @@ func (t *Tracer) cond(c *Cond, f *policy.Flow) bool {
 // stands in.
 func (t *Tracer) lookup(name string, f *policy.Flow) (string, bool) {
 	m := t.maps[name]
+	if m == nil {
+		return "", false
+	}
 	for i := range m.Elements {
 		e := &m.Elements[i]
 		if uint8(f.Proto) >= e.ProtoFrom && uint8(f.Proto) <= e.ProtoTo && f.DstPort >= e.PortFrom && f.DstPort <= e.PortTo {
