@@ -393,15 +393,7 @@ func (a *advisor) egressAmbiguity() {
 // the configuration and memberships; the analysis then needs neither.
 func Rulesets(cfg *model.Config, idx *membership.Index) []*policy.Ruleset {
 	points := []policy.Point{{}}
-	var gws []string
-	for p := range cfg.Tier0s {
-		gws = append(gws, p)
-	}
-	for p := range cfg.Tier1s {
-		gws = append(gws, p)
-	}
-	sort.Strings(gws)
-	for _, g := range gws {
+	for _, g := range cfg.Gateways() {
 		points = append(points, policy.Point{Gateway: g})
 	}
 	out := make([]*policy.Ruleset, 0, len(points))

@@ -103,6 +103,14 @@ func (c *Config) PolicyRules(policyPath string) []*Rule {
 // Paths returns the sorted keys of one of the Config's maps.
 func Paths[T any](m map[string]T) []string { return sortedKeys(m) }
 
+// Gateways returns the paths of every tier-0 and tier-1, sorted: the
+// enforcement points of the gateway firewall.
+func (c *Config) Gateways() []string {
+	out := append(Paths(c.Tier0s), Paths(c.Tier1s)...)
+	sort.Strings(out)
+	return out
+}
+
 // ChangeOp says whether Apply created or updated an object, or deleted it.
 type ChangeOp string
 

@@ -45,6 +45,8 @@ type EgressCandidate struct {
 	Egress string       `json:"egress"`
 	IPs    []netip.Addr `json:"egress_ips"`
 	Node   string       `json:"egress_node,omitempty"`
+	// AppliedTo says how the Egress selects pods.
+	AppliedTo string `json:"applied_to"`
 	// Usable is false when the Egress has no IP of the flow's family.
 	Usable bool `json:"usable"`
 }
@@ -114,10 +116,10 @@ func PodExit(inv Inventory, key inventory.Key, v4 bool) (Exit, error) {
 	var usable []EgressCandidate
 	for _, eo := range inv.Objects(key.Cluster, inventory.KindEgress) {
 		e := eo.(*inventory.Egress)
-		if !egressSelects(e, pod.Labels, nsLabels) {
+		if at, ok := compileAppliedTo(e); !ok || !at.selects(pod.Labels, nsLabels) {
 			continue
 		}
-		c := EgressCandidate{Egress: e.Name, IPs: e.IPs(), Node: e.EgressNode}
+		c := EgressCandidate{Egress: e.Name, IPs: e.IPs(), Node: e.EgressNode, AppliedTo: describeAppliedTo(e)}
 		c.Usable = len(familyAddrs(c.IPs, v4)) > 0
 		ex.Egresses = append(ex.Egresses, c)
 		switch {
@@ -172,7 +174,7 @@ func PodExit(inv Inventory, key inventory.Key, v4 bool) (Exit, error) {
 					where = "egress node " + c.Node
 				}
 				ex.Sources = append(ex.Sources, Source{Address: a, Via: ViaEgress, Object: key.Cluster + "/Egress/" + c.Egress, Node: c.Node,
-					Reason: fmt.Sprintf("Egress %s selects the pod (appliedTo %s): Antrea tunnels its traffic to %s, which SNATs it to the egress IP", c.Egress, describeAppliedTo(inv, key.Cluster, c.Egress), where)})
+					Reason: fmt.Sprintf("Egress %s selects the pod (appliedTo %s): Antrea tunnels its traffic to %s, which SNATs it to the egress IP", c.Egress, c.AppliedTo, where)})
 			}
 		}
 		if len(ex.Sources) > 1 {
@@ -254,35 +256,33 @@ func namespaceLabels(inv Inventory, cluster, ns string) labels.Set {
 	return out
 }
 
-// egressSelects applies Antrea's appliedTo: podSelector alone selects
-// pods cluster-wide, namespaceSelector alone every pod of the selected
-// namespaces, both together their intersection; neither selects nothing.
-func egressSelects(e *inventory.Egress, podLabels, nsLabels map[string]string) bool {
+// appliedTo is an Egress's appliedTo, compiled, with Antrea's semantics:
+// podSelector alone selects pods cluster-wide, namespaceSelector alone
+// every pod of the selected namespaces, both together their
+// intersection.
+type appliedTo struct{ pod, ns labels.Selector }
+
+// compileAppliedTo reports false for an appliedTo that selects nothing:
+// empty, or with a selector Kubernetes would refuse.
+func compileAppliedTo(e *inventory.Egress) (appliedTo, bool) {
 	if e.PodSelector == nil && e.NamespaceSelector == nil {
-		return false
+		return appliedTo{}, false
 	}
-	return selectorMatches(e.PodSelector, podLabels) && selectorMatches(e.NamespaceSelector, nsLabels)
+	compile := func(s *metav1.LabelSelector) (labels.Selector, bool) {
+		if s == nil {
+			return labels.Everything(), true
+		}
+		l, err := metav1.LabelSelectorAsSelector(s)
+		return l, err == nil
+	}
+	pod, ok1 := compile(e.PodSelector)
+	ns, ok2 := compile(e.NamespaceSelector)
+	return appliedTo{pod, ns}, ok1 && ok2
 }
 
-// selectorMatches treats a nil selector as "no constraint"; an invalid
-// one selects nothing, as Kubernetes does.
-func selectorMatches(s *metav1.LabelSelector, l map[string]string) bool {
-	if s == nil {
-		return true
-	}
-	sel, err := metav1.LabelSelectorAsSelector(s)
-	if err != nil {
-		return false
-	}
-	return sel.Matches(labels.Set(l))
-}
+func (a appliedTo) selects(pod, ns labels.Set) bool { return a.pod.Matches(pod) && a.ns.Matches(ns) }
 
-func describeAppliedTo(inv Inventory, cluster, egress string) string {
-	o, ok := inv.Object(inventory.Key{Cluster: cluster, Kind: inventory.KindEgress, Name: egress})
-	if !ok {
-		return "?"
-	}
-	e := o.(*inventory.Egress)
+func describeAppliedTo(e *inventory.Egress) string {
 	var parts []string
 	if e.NamespaceSelector != nil {
 		parts = append(parts, "namespaceSelector "+metav1.FormatLabelSelector(e.NamespaceSelector))
@@ -336,26 +336,14 @@ type Ambiguity struct {
 // answers the same question for one pod.
 func Ambiguous(inv Inventory, cluster string) []Ambiguity {
 	type sel struct {
-		e       *inventory.Egress
-		pod, ns labels.Selector
-	}
-	compile := func(s *metav1.LabelSelector) (labels.Selector, bool) {
-		if s == nil {
-			return labels.Everything(), true
-		}
-		l, err := metav1.LabelSelectorAsSelector(s)
-		return l, err == nil
+		e  *inventory.Egress
+		at appliedTo
 	}
 	var sels []sel
 	for _, o := range inv.Objects(cluster, inventory.KindEgress) {
 		e := o.(*inventory.Egress)
-		if len(e.IPs()) == 0 || e.PodSelector == nil && e.NamespaceSelector == nil {
-			continue
-		}
-		pod, ok1 := compile(e.PodSelector)
-		ns, ok2 := compile(e.NamespaceSelector)
-		if ok1 && ok2 {
-			sels = append(sels, sel{e, pod, ns})
+		if at, ok := compileAppliedTo(e); ok && len(e.IPs()) > 0 {
+			sels = append(sels, sel{e, at})
 		}
 	}
 	if len(sels) < 2 {
@@ -387,7 +375,7 @@ func Ambiguous(inv Inventory, cluster string) []Ambiguity {
 			var names []string
 			var seen []netip.Addr
 			for _, s := range sels {
-				if !s.pod.Matches(labels.Set(pod.Labels)) || !s.ns.Matches(nl) {
+				if !s.at.selects(pod.Labels, nl) {
 					continue
 				}
 				fam := familyAddrs(s.e.IPs(), v4)

@@ -3,7 +3,6 @@ package trace
 import (
 	"fmt"
 	"net/netip"
-	"sort"
 
 	"go4.org/netipx"
 
@@ -40,17 +39,7 @@ func NewFirewalls(cfg *model.Config, m Members) *Firewalls {
 // Gateways returns the tier-0 and tier-1 paths of the configuration in
 // the default space, sorted: the gateways a flow may cross when the
 // caller names none.
-func (fw *Firewalls) Gateways() []string {
-	var out []string
-	for p := range fw.cfg.Tier0s {
-		out = append(out, p)
-	}
-	for p := range fw.cfg.Tier1s {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
-}
+func (fw *Firewalls) Gateways() []string { return fw.cfg.Gateways() }
 
 // CheckGateway validates a gateway path given by a user.
 func (fw *Firewalls) CheckGateway(p string) error {

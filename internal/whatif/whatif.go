@@ -124,22 +124,13 @@ type FlowChange struct {
 // semantics) and on every gateway either side defines, and returns the
 // decisions that differ.
 func Flows(old, new Side, flows []policy.Flow) []FlowChange {
-	points := []string{""}
-	seen := map[string]bool{}
-	for _, cfg := range []*model.Config{old.Config, new.Config} {
-		for p := range cfg.Tier0s {
-			seen[p] = true
-		}
-		for p := range cfg.Tier1s {
-			seen[p] = true
+	points := append([]string{""}, old.Config.Gateways()...)
+	for _, g := range new.Config.Gateways() {
+		if !slices.Contains(points, g) {
+			points = append(points, g)
 		}
 	}
-	var gws []string
-	for p := range seen {
-		gws = append(gws, p)
-	}
-	sort.Strings(gws)
-	points = append(points, gws...)
+	slices.Sort(points[1:])
 	out := []FlowChange{}
 	for _, pt := range points {
 		ors := policy.Compile(old.Config, old.Index, policy.Point{Gateway: pt})

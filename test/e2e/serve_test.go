@@ -126,6 +126,13 @@ func TestCLIAgainstServe(t *testing.T) {
 	contains(t, "members table", s.run(0, "members"), "/infra/domains/default/groups/redis-clusterip")
 	contains(t, "explain", s.run(0, "explain", "--src", "10.10.1.100", "--dst", "172.16.10.5", "--port", "5432", "--gateway", "/infra/tier-1s/t1-edge"),
 		"verdict    ALLOW", "k8s-to-vms/rules/payments-to-db")
+	// Trace and advice through the API.
+	contains(t, "trace out", s.run(0, "trace", "--from-pod", "prod-east/batch/report-28f1", "--to", "172.16.10.5", "--port", "5432", "--gateway", "/infra/tier-1s/t1-edge"),
+		"the firewall sees source 10.10.1.13 (Node)", "no egress IP assigned yet", "DROP by /infra/domains/default/gateway-policies/k8s-to-vms/rules/nodes-to-db")
+	contains(t, "trace in", s.run(0, "trace", "--from", "172.16.20.11", "--to-service", "prod-east/shop/cart", "-o", "json"),
+		`"via": "NodePortLocal"`, `"port": 61001`)
+	contains(t, "trace bad", s.run(1, "trace", "--from-pod", "prod-east/shop/nope", "--to", "172.16.10.5", "--port", "1"), "is not in the inventory")
+	contains(t, "advise", s.run(0, "advise"), "clusterip-services-match-nothing", "egress-without-ip", "rule-redundant")
 	// Apply: a dry run changes nothing, the real one does.
 	doc := filepath.Join(dir, "g.yaml")
 	os.WriteFile(doc, []byte(`resource_type: Group
