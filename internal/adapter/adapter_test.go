@@ -30,6 +30,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/address"
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/store"
 )
@@ -157,10 +158,11 @@ func newManager(t *testing.T, policy string) *mgr {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := manager.Initialize(ctx, st, time.Now()); err != nil {
+	ring := pki.KeyringForTest()
+	if _, err := manager.Initialize(ctx, st, time.Now(), ring); err != nil {
 		t.Fatal(err)
 	}
-	m := manager.New(manager.Options{Store: st})
+	m := manager.New(manager.Options{Store: st, Seal: ring})
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; st.Close() })

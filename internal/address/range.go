@@ -10,7 +10,9 @@ import (
 
 // ParseRange parses an IPv4 or IPv6 address, CIDR or "first-last" range,
 // as NSX accepts them in groups and rules. Zones are refused: a firewall
-// address never has one.
+// address never has one. IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are
+// refused too: read as IPv4 they would change the meaning of a prefix
+// (::ffff:0.0.0.0/96 is all of IPv4), read as IPv6 they match no packet.
 func ParseRange(s string) (netipx.IPRange, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -28,7 +30,9 @@ func ParseRange(s string) (netipx.IPRange, error) {
 		if err != nil {
 			return netipx.IPRange{}, fmt.Errorf("%q: invalid range end: %v", s, cause(err))
 		}
-		a, b = a.Unmap(), b.Unmap()
+		if a.Is4In6() || b.Is4In6() {
+			return netipx.IPRange{}, mapped(s)
+		}
 		if a.Is4() != b.Is4() {
 			return netipx.IPRange{}, fmt.Errorf("%q: range mixes IPv4 and IPv6", s)
 		}
@@ -43,10 +47,7 @@ func ParseRange(s string) (netipx.IPRange, error) {
 			return netipx.IPRange{}, fmt.Errorf("%q: invalid CIDR: %v", s, cause(err))
 		}
 		if p.Addr().Is4In6() {
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-			if p.Bits() < 0 {
-				return netipx.IPRange{}, fmt.Errorf("%q: invalid CIDR", s)
-			}
+			return netipx.IPRange{}, mapped(s)
 		}
 		return netipx.RangeOfPrefix(p.Masked()), nil
 	}
@@ -54,8 +55,14 @@ func ParseRange(s string) (netipx.IPRange, error) {
 	if err != nil {
 		return netipx.IPRange{}, fmt.Errorf("%q: not an IP address, CIDR or range: %v", s, cause(err))
 	}
-	a = a.Unmap()
+	if a.Is4In6() {
+		return netipx.IPRange{}, mapped(s)
+	}
 	return netipx.IPRangeFrom(a, a), nil
+}
+
+func mapped(s string) error {
+	return fmt.Errorf("%q: IPv4-mapped IPv6 addresses are not accepted; write the IPv4 address or prefix", s)
 }
 
 func cause(err error) string {

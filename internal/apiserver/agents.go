@@ -9,28 +9,9 @@ import (
 	"time"
 
 	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/realization"
 )
-
-// RoleAgent is the role of an enforcement agent, authenticated by its
-// client certificate: it may only fetch its own span and report on it.
-const RoleAgent = "agent"
-
-// agentMayCall is what an agent's identity may do.
-func agentMayCall(p manager.Principal, r *http.Request) bool {
-	name := strings.TrimPrefix(p.Name, "agent:")
-	rest, ok := strings.CutPrefix(r.URL.Path, "/policy/api/v1/kordon/agents/"+name+"/")
-	if !ok {
-		return false
-	}
-	switch rest {
-	case "span":
-		return r.Method == http.MethodGet
-	case "report":
-		return r.Method == http.MethodPost
-	}
-	return false
-}
 
 // SpanResponse is what an agent receives: its span, or only the delta
 // from the span it has.
@@ -42,77 +23,85 @@ type SpanResponse struct {
 // maxSpanWait bounds a span long poll.
 const maxSpanWait = 5 * time.Minute
 
-// agents routes /kordon/agents and below.
-func (s *Server) agents(w http.ResponseWriter, r *http.Request, rest string) {
-	rest = strings.Trim(rest, "/")
-	if rest == "" {
-		switch r.Method {
-		case http.MethodGet:
-			as := s.m.Agents()
-			writeJSON(w, http.StatusOK, listResult{Results: as, ResultCount: len(as), SortBy: "name", SortAscending: true})
-		case http.MethodPost:
-			s.registerAgent(w, r)
-		default:
-			writeError(w, apiError(http.StatusMethodNotAllowed, codeMethod, "GET or POST", nil))
-		}
+func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) {
+	as := s.m.Agents()
+	pg, next, err := page(r, as)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
-	name, sub, _ := strings.Cut(rest, "/")
-	switch {
-	case sub == "" && r.Method == http.MethodGet:
-		for _, a := range s.m.Agents() {
-			if a.Name == name {
-				writeJSON(w, http.StatusOK, a)
-				return
-			}
-		}
-		writeError(w, notFound("agent "+name+" is not registered"))
-	case sub == "" && r.Method == http.MethodDelete:
-		ctx, cancel := s.writeCtx(r)
-		defer cancel()
-		if err := s.m.DeregisterAgent(ctx, name); err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"agent": name, "deregistered": true})
-	case sub == "bundle" && r.Method == http.MethodGet:
-		creds, err := s.m.AgentCredentials(r.Context(), name)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		b := s.newBundle(r, "", r.URL.Query().Get("server"), creds)
-		b.Agent = name
-		writeJSON(w, http.StatusOK, b)
-	case sub == "span" && r.Method == http.MethodGet:
-		s.span(w, r, name)
-	case sub == "report" && r.Method == http.MethodPost:
-		body, err := readBody(r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		var rep manager.AgentReport
-		if err := strictJSON(body, &rep); err != nil {
-			writeError(w, badRequest("the report cannot be decoded: "+err.Error(), nil))
-			return
-		}
-		ctx, cancel := s.writeCtx(r)
-		defer cancel()
-		if err := s.m.RecordAgentReport(ctx, name, rep); err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"revision": s.m.Revision()})
-	default:
-		writeError(w, notFound("no agent API "+r.Method+" "+r.URL.Path))
+	writeJSON(w, http.StatusOK, listResult{Results: nonNil(pg), ResultCount: len(as), Cursor: next, SortBy: "name", SortAscending: true})
+}
+
+func (s *Server) getAgent(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.m.AgentStatus(r.PathValue("agent"))
+	if !ok {
+		writeError(w, notFound("agent "+r.PathValue("agent")+" is not registered"))
+		return
 	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) deregisterAgent(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.writeCtx(r)
+	defer cancel()
+	name := r.PathValue("agent")
+	if err := s.m.DeregisterAgent(ctx, name); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"agent": name, "deregistered": true})
+}
+
+// updateAgent changes what the manager decides about an agent: the tags,
+// OS name and computer name that select its VM into groups, and the
+// addresses it may claim.
+func (s *Server) updateAgent(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var q manager.AgentUpdate
+	if err := strictJSON(body, &q); err != nil {
+		writeError(w, badRequest("the agent update cannot be decoded: "+err.Error(), nil))
+		return
+	}
+	ctx, cancel := s.writeCtx(r)
+	defer cancel()
+	a, err := s.m.UpdateAgent(ctx, r.PathValue("agent"), q)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) report(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var rep manager.AgentReport
+	if err := strictJSON(body, &rep); err != nil {
+		writeError(w, badRequest("the report cannot be decoded: "+err.Error(), nil))
+		return
+	}
+	ctx, cancel := s.writeCtx(r)
+	defer cancel()
+	if err := s.m.RecordAgentReport(ctx, r.PathValue("agent"), rep); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"revision": s.m.Revision()})
 }
 
 // span answers GET .../agents/NAME/span?digest=D&wait=SECONDS: the span
 // (or the delta from D) as soon as it differs from D, or 304 Not Modified
 // when the wait ends first. Without wait it answers at once.
-func (s *Server) span(w http.ResponseWriter, r *http.Request, name string) {
+func (s *Server) span(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("agent")
 	q := r.URL.Query()
 	wait := time.Duration(0)
 	if v := q.Get("wait"); v != "" {
@@ -123,6 +112,7 @@ func (s *Server) span(w http.ResponseWriter, r *http.Request, name string) {
 		}
 		wait = min(time.Duration(n)*time.Second, maxSpanWait)
 	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + time.Minute))
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
 	have := q.Get("digest")
@@ -145,31 +135,62 @@ func (s *Server) span(w http.ResponseWriter, r *http.Request, name string) {
 	writeJSON(w, http.StatusOK, SpanResponse{Span: sp})
 }
 
+// AgentRegistration asks for a new agent.
+type AgentRegistration struct {
+	manager.AgentSpec
+	// Server is the manager URL the agent will use (default: the URL this
+	// request came to).
+	Server string `json:"server,omitempty"`
+}
+
 func (s *Server) registerAgent(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	var q struct {
-		Name    string `json:"name"`
-		Role    string `json:"role"`
-		Gateway string `json:"gateway"`
-		Server  string `json:"server"`
-	}
+	var q AgentRegistration
 	if err := strictJSON(body, &q); err != nil {
 		writeError(w, badRequest("the registration cannot be decoded: "+err.Error(), nil))
 		return
 	}
-	ctx, cancel := s.writeCtx(r)
-	defer cancel()
-	a, creds, err := s.m.RegisterAgent(ctx, q.Name, q.Role, q.Gateway)
+	b, err := s.bundleFor(r, q.Server)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	b := s.newBundle(r, "", q.Server, creds)
-	b.Agent = a.Name
+	ctx, cancel := s.writeCtx(r)
+	defer cancel()
+	a, creds, err := s.m.RegisterAgent(ctx, q.AgentSpec)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	b.Agent, b.Cert, b.Key = a.Name, creds.Cert, creds.Key
+	writeJSON(w, http.StatusOK, map[string]any{"agent": a, "bundle": b})
+}
+
+// rotateAgent issues the agent a new identity and answers with its new
+// bundle, the only time its key is seen; the old certificate is refused.
+func (s *Server) rotateAgent(w http.ResponseWriter, r *http.Request) {
+	server, err := optionalServer(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	b, err := s.bundleFor(r, server)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ctx, cancel := s.writeCtx(r)
+	defer cancel()
+	a, creds, err := s.m.RotateAgent(ctx, r.PathValue("agent"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	b.Agent, b.Cert, b.Key = a.Name, creds.Cert, creds.Key
 	writeJSON(w, http.StatusOK, map[string]any{"agent": a, "bundle": b})
 }
 
@@ -187,11 +208,8 @@ type RuleStatistics struct {
 
 // statistics serves GET .../security-policies/ID/statistics (and
 // gateway-policies) in NSX's list-of-lists shape.
-func (s *Server) statistics(w http.ResponseWriter, r *http.Request, policyPath string) {
-	if r.Method != http.MethodGet {
-		writeError(w, apiError(http.StatusMethodNotAllowed, codeMethod, "GET", nil))
-		return
-	}
+func (s *Server) statistics(w http.ResponseWriter, r *http.Request, kind model.Kind) {
+	policyPath := model.Ref{Project: space(r), Domain: r.PathValue("domain"), Kind: kind, ID: r.PathValue("id")}.Path()
 	var rules []string
 	found := false
 	s.m.Read(func(v manager.View) {

@@ -127,28 +127,40 @@ func TestAgentsAPI(t *testing.T) {
 		t.Fatalf("a VM with no addresses got %d rules", n)
 	}
 	report(v, "vm-1", "", 0, `{}`)
-	if code, out := call(t, v, "POST", vbase+"report", []byte(`{"state":"success","interval":10000000000,"vm":{"ip_addresses":["172.16.0.5"],"os_name":"Debian","tags":[{"scope":"tier","tag":"app"}]}}`), false); code != 200 {
+	if code, out := call(t, v, "POST", vbase+"report", []byte(`{"state":"success","interval":10000000000,"vm":{"ip_addresses":["172.16.0.5"],"os_name":"Debian"}}`), false); code != 200 {
 		t.Fatalf("%d %s", code, out)
 	}
 	_, s1 := spanOf(t, v, vbase+"span?wait=5&digest="+s0.Span.Digest)
 	if s1.Span == nil || len(s1.Span.Hooks) != 2 || len(s1.Span.Hooks[0].Rules) != 1 || len(s1.Span.Hooks[1].Rules) != 1 {
 		t.Fatalf("the VM in scope: %+v", s1)
 	}
-	a.expect("GET", agentsPath+"/vm-1", "", 200, `"172.16.0.5"`, `"os_name": "Debian"`)
-	// The VM is a VirtualMachine member of groups, by its reported tags.
-	a.expect("GET", "/policy/api/v1/infra/domains/default/groups/tagged/members/effective", "", 200, "VirtualMachine", "172.16.0.5")
-	if code, out := call(t, v, "POST", vbase+"report", []byte(`{"state":"success","interval":10000000000,"vm":{"ip_addresses":["172.16.0.6"],"tags":[{"scope":"tier","tag":"db"}]}}`), false); code != 200 {
-		t.Fatalf("%d %s", code, out)
+	a.expect("GET", agentsPath+"/vm-1", "", 200, `"172.16.0.5"`, `"os_name": "Debian"`, `"effective_addresses"`)
+	// The VM selects itself into no group: its tags are the manager's.
+	if code, out := call(t, v, "POST", vbase+"report", []byte(`{"state":"success","interval":10000000000,"vm":{"ip_addresses":["172.16.0.5"],"tags":[{"scope":"tier","tag":"app"}]}}`), false); code != 400 || !strings.Contains(out, "does not report its tags") {
+		t.Fatalf("a report with tags: %d %s", code, out)
 	}
+	if body := a.expect("GET", "/policy/api/v1/infra/domains/default/groups/tagged/members/effective", "", 200); strings.Contains(body, "172.16.0") {
+		t.Fatalf("a VM joined a tag group by its own report: %s", body)
+	}
+	if code, out := call(t, v, "PATCH", a.srv.URL+agentsPath+"/vm-1", []byte(`{"tags":[{"scope":"tier","tag":"app"}]}`), false); code != 403 {
+		t.Fatalf("an agent set its own tags: %d %s", code, out)
+	}
+	a.expect("PATCH", agentsPath+"/vm-1", `{"tags":[{"scope":"tier","tag":"app"}],"os_name":"Debian 13"}`, 200, `"tier"`)
+	a.expect("GET", "/policy/api/v1/infra/domains/default/groups/tagged/members/effective", "", 200, "VirtualMachine", "172.16.0.5")
+	a.expect("PATCH", agentsPath+"/vm-1", `{"tags":[{"scope":"tier","tag":"db"}]}`, 200)
 	if body := a.expect("GET", "/policy/api/v1/infra/domains/default/groups/tagged/members/effective", "", 200); strings.Contains(body, "172.16.0") {
 		t.Errorf("a VM whose tag changed is still a member: %s", body)
 	}
+	a.expect("PATCH", agentsPath+"/edge-1", `{"tags":[]}`, 400, "gateway agent")
+	a.expect("PATCH", agentsPath+"/vm-1", `{"tags":[{"scope":"\u001b[2J","tag":"x"}]}`, 400, "control character")
+	a.expect("PATCH", agentsPath+"/vm-1", `{"allowed_addresses":["::ffff:0.0.0.0/96"]}`, 400, "IPv4-mapped")
 
 	// An agent may only fetch and report for itself.
 	for _, tt := range []struct{ method, url string }{
 		{"GET", vbase + "span"},
 		{"POST", vbase + "report"},
-		{"GET", base + "bundle"},
+		{"POST", base + "rotate"},
+		{"PATCH", a.srv.URL + agentsPath + "/vm-1"},
 		{"GET", a.srv.URL + agentsPath},
 		{"DELETE", base},
 		{"GET", a.srv.URL + "/policy/api/v1/infra/domains/default/groups"},

@@ -14,8 +14,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kordon-dev/kordon/internal/access"
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/store"
 )
 
@@ -34,18 +36,19 @@ func newAPI(t *testing.T, maxBody int64) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	boot, err := manager.Initialize(ctx, st, time.Now())
+	ring := pki.KeyringForTest()
+	boot, err := manager.Initialize(ctx, st, time.Now(), ring)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	m := manager.New(manager.Options{Store: st, Registerer: reg})
+	m := manager.New(manager.Options{Store: st, Registerer: reg, Seal: ring, ReportGap: time.Nanosecond})
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
 	for !m.Ready() {
 		time.Sleep(5 * time.Millisecond)
 	}
-	reader, err := m.CreateToken(ctx, "reader", manager.RoleReader, "")
+	reader, _, err := m.CreateToken(ctx, manager.TokenRequest{ID: "reader", Role: access.Reader})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +192,7 @@ func TestBadInput(t *testing.T) {
 		{"GET", "/policy/api/v1/kordon/watch?since=x", "", 400, "since"},
 		{"PUT", "/policy/api/v1/kordon/license", `{"id":"x"}`, 400, "feature"},
 		{"POST", "/policy/api/v1/kordon/tokens", `{"id":"a b","role":"admin"}`, 400, "token id"},
-		{"GET", "/edl/v1/infra/services/HTTP", "", 404, "per group"},
+		{"GET", "/edl/v1/infra/services/HTTP", "", 404, "no API"},
 		{"GET", "/edl/v1/infra/domains/default/groups/none", "", 404, "does not exist"},
 		{"PUT", "/policy/api/v1/orgs/default/projects/p1", `{"id":"p1","owner":"x"}`, 400, "unknown field"},
 		{"DELETE", "/policy/api/v1/orgs/default/projects/none", "", 404, "does not exist"},

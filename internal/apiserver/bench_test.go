@@ -16,6 +16,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/benchdata"
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/store"
 )
@@ -28,11 +29,12 @@ func benchAPI(b *testing.B, fast bool) (*api, *store.Store) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	boot, err := manager.Initialize(ctx, st, time.Now())
+	ring := pki.KeyringForTest()
+	boot, err := manager.Initialize(ctx, st, time.Now(), ring)
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := manager.New(manager.Options{Store: st})
+	m := manager.New(manager.Options{Store: st, Seal: ring, ReportGap: time.Nanosecond})
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
 	for !m.Ready() {

@@ -1,133 +1,125 @@
 package apiserver
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
-	"strings"
+	"strconv"
 
+	"github.com/kordon-dev/kordon/internal/access"
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/manager"
 )
 
-// RoleCluster is the role of a cluster's adapter, authenticated by its
-// client certificate: it may only report its own cluster.
-const RoleCluster = "cluster"
-
 // certPrincipal authenticates a verified client certificate: its common
-// name is the cluster, its organizational unit the kind of identity.
-func (s *Server) certPrincipal(r *http.Request) (manager.Principal, error) {
+// name is the cluster or agent, its organizational unit the kind of
+// identity, and its serial must be the one the identity was last issued.
+func (s *Server) certPrincipal(r *http.Request) (access.Principal, error) {
 	leaf := r.TLS.VerifiedChains[0][0]
 	name := leaf.Subject.CommonName
-	if slices.Contains(leaf.Subject.OrganizationalUnit, "agent") {
-		if err := s.m.AgentIdentity(name, hex.EncodeToString(leaf.SerialNumber.Bytes())); err != nil {
-			return manager.Principal{}, err
+	serial := hex.EncodeToString(leaf.SerialNumber.Bytes())
+	switch {
+	case slices.Equal(leaf.Subject.OrganizationalUnit, []string{"agent"}):
+		if err := s.m.AgentIdentity(name, serial); err != nil {
+			return access.Principal{}, err
 		}
-		return manager.Principal{Name: "agent:" + name, Role: RoleAgent}, nil
+		return access.AgentPrincipal(name), nil
+	case slices.Equal(leaf.Subject.OrganizationalUnit, []string{"cluster"}):
+		if err := s.m.ClusterIdentity(name, serial); err != nil {
+			return access.Principal{}, err
+		}
+		return access.ClusterPrincipal(name), nil
 	}
-	if !slices.Contains(leaf.Subject.OrganizationalUnit, "cluster") {
-		return manager.Principal{}, errors.New("client certificates identify clusters and agents; this one is neither")
-	}
-	if err := s.m.ClusterIdentity(name, hex.EncodeToString(leaf.SerialNumber.Bytes())); err != nil {
-		return manager.Principal{}, err
-	}
-	return manager.Principal{Name: "cluster:" + name, Role: RoleCluster}, nil
+	return access.Principal{}, errors.New("client certificates identify clusters and agents; this one is neither")
 }
 
-// clusterMayCall is what a cluster's identity may do: report its own
-// inventory and heartbeat.
-func clusterMayCall(p manager.Principal, r *http.Request) bool {
-	if p.Role == RoleAgent {
-		return agentMayCall(p, r)
-	}
-	name := strings.TrimPrefix(p.Name, "cluster:")
-	base := "/policy/api/v1/kordon/clusters/" + name + "/"
-	rest := strings.TrimPrefix(r.URL.Path, base)
-	if rest == r.URL.Path {
-		return false
-	}
-	switch rest {
-	case "inventory", "heartbeat":
-		return r.Method == http.MethodPost
-	case "inventory/digest":
-		return r.Method == http.MethodGet
-	}
-	return false
-}
-
-// clusters routes /kordon/clusters and below.
-func (s *Server) clusters(w http.ResponseWriter, r *http.Request, rest string) {
-	rest = strings.Trim(rest, "/")
-	if rest == "" {
-		switch r.Method {
-		case http.MethodGet:
-			cs := s.m.ClusterStatuses()
-			writeJSON(w, http.StatusOK, listResult{Results: cs, ResultCount: len(cs), SortBy: "name", SortAscending: true})
-		case http.MethodPost:
-			s.registerCluster(w, r)
-		default:
-			writeError(w, apiError(http.StatusMethodNotAllowed, codeMethod, "GET or POST", nil))
-		}
+func (s *Server) listClusters(w http.ResponseWriter, r *http.Request) {
+	cs := s.m.ClusterStatuses()
+	pg, next, err := page(r, cs)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
-	name, sub, _ := strings.Cut(rest, "/")
-	switch {
-	case sub == "" && r.Method == http.MethodGet:
-		for _, c := range s.m.ClusterStatuses() {
-			if c.Name == name {
-				writeJSON(w, http.StatusOK, c)
-				return
-			}
-		}
-		writeError(w, notFound("cluster "+name+" is not registered"))
-	case sub == "" && r.Method == http.MethodDelete:
-		ctx, cancel := s.writeCtx(r)
-		defer cancel()
-		rep, err := s.m.DeregisterCluster(ctx, name)
-		if err != nil {
-			writeError(w, err)
+	writeJSON(w, http.StatusOK, listResult{Results: nonNil(pg), ResultCount: len(cs), Cursor: next, SortBy: "name", SortAscending: true})
+}
+
+func (s *Server) getCluster(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("cluster")
+	for _, c := range s.m.ClusterStatuses() {
+		if c.Name == name {
+			writeJSON(w, http.StatusOK, c)
 			return
 		}
-		writeJSON(w, http.StatusOK, rep)
-	case sub == "bundle" && r.Method == http.MethodGet:
-		s.bundle(w, r, name)
-	case sub == "inventory/digest" && r.Method == http.MethodGet:
-		rev, objs, err := s.m.InventoryDigest(r.Context(), name)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"revision": rev, "objects": objs})
-	case sub == "inventory" && r.Method == http.MethodPost:
-		s.writeInventory(w, r, name)
-	case sub == "heartbeat" && r.Method == http.MethodPost:
-		body, err := readBody(r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		var hb manager.Heartbeat
-		if err := strictJSON(body, &hb); err != nil {
-			writeError(w, badRequest("the heartbeat cannot be decoded: "+err.Error(), nil))
-			return
-		}
-		if err := s.m.RecordHeartbeat(r.Context(), name, hb); err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"revision": s.m.Revision()})
-	default:
-		writeError(w, notFound("no cluster API "+r.Method+" "+r.URL.Path))
 	}
+	writeError(w, notFound("cluster "+name+" is not registered"))
+}
+
+func (s *Server) deregisterCluster(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.writeCtx(r)
+	defer cancel()
+	rep, err := s.m.DeregisterCluster(ctx, r.PathValue("cluster"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+func (s *Server) inventoryDigest(w http.ResponseWriter, r *http.Request) {
+	rev, objs, err := s.m.InventoryDigest(r.Context(), r.PathValue("cluster"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"revision": rev, "objects": objs})
+}
+
+// heartbeatBody limits a heartbeat: a status, a few versions and counts.
+const heartbeatBody = 16 << 10
+
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var hb manager.Heartbeat
+	if err := strictJSON(body, &hb); err != nil {
+		writeError(w, badRequest("the heartbeat cannot be decoded: "+err.Error(), nil))
+		return
+	}
+	if err := s.m.RecordHeartbeat(r.Context(), r.PathValue("cluster"), hb); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"revision": s.m.Revision()})
 }
 
 func strictJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
+	dec := json.NewDecoder(bytesReader(b))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+// optionalServer reads the optional {"server": URL} body of a rotation.
+func optionalServer(r *http.Request) (string, error) {
+	if r.ContentLength == 0 {
+		return "", nil
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return "", err
+	}
+	var q struct {
+		Server string `json:"server"`
+	}
+	if err := strictJSON(body, &q); err != nil {
+		return "", badRequest("the request cannot be decoded: "+err.Error(), nil)
+	}
+	return q.Server, nil
 }
 
 func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request) {
@@ -146,6 +138,11 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("the registration cannot be decoded: "+err.Error(), nil))
 		return
 	}
+	b, err := s.bundleFor(r, q.Server)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	ctx, cancel := s.writeCtx(r)
 	defer cancel()
 	c, creds, err := s.m.RegisterCluster(ctx, q.Name, manager.SourceAdapter)
@@ -153,23 +150,46 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"cluster": c, "bundle": s.newBundle(r, c.Name, q.Server, creds)})
+	b.Cluster, b.Cert, b.Key = c.Name, creds.Cert, creds.Key
+	writeJSON(w, http.StatusOK, map[string]any{"cluster": c, "bundle": b})
 }
 
-func (s *Server) newBundle(r *http.Request, name, server string, creds manager.Credentials) manager.Bundle {
-	if server == "" {
-		server = "https://" + r.Host
-	}
-	return manager.Bundle{Cluster: name, Server: server, CA: string(s.caPEM), Cert: creds.Cert, Key: creds.Key}
-}
-
-func (s *Server) bundle(w http.ResponseWriter, r *http.Request, name string) {
-	creds, err := s.m.Credentials(r.Context(), name)
+// rotateCluster issues the cluster a new identity and answers with its
+// new bundle, the only time its key is seen; the old certificate is
+// refused.
+func (s *Server) rotateCluster(w http.ResponseWriter, r *http.Request) {
+	server, err := optionalServer(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.newBundle(r, name, r.URL.Query().Get("server"), creds))
+	b, err := s.bundleFor(r, server)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ctx, cancel := s.writeCtx(r)
+	defer cancel()
+	c, creds, err := s.m.RotateCluster(ctx, r.PathValue("cluster"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	b.Cluster, b.Cert, b.Key = c.Name, creds.Cert, creds.Key
+	writeJSON(w, http.StatusOK, map[string]any{"cluster": c, "bundle": b})
+}
+
+// bundleFor starts a bundle: the manager URL the identity will use (the
+// one given, else the one this request came to) and the CA.
+func (s *Server) bundleFor(r *http.Request, server string) (manager.Bundle, error) {
+	if server == "" {
+		server = "https://" + r.Host
+	}
+	u, err := url.Parse(server)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
+		return manager.Bundle{}, badRequest("server: "+strconv.Quote(server)+" is not an https://HOST[:PORT] URL", nil)
+	}
+	return manager.Bundle{Server: "https://" + u.Host, CA: string(s.caPEM)}, nil
 }
 
 // InventoryWrite is an adapter's change to its cluster's inventory.
@@ -185,15 +205,17 @@ type InventoryWrite struct {
 	Deletes []string `json:"deletes,omitempty"`
 }
 
-// maxInventoryBody limits a (decompressed) inventory write: a full
-// synchronisation of a large cluster.
-const maxInventoryBody = 512 << 20
-
-func (s *Server) writeInventory(w http.ResponseWriter, r *http.Request, cluster string) {
+func (s *Server) writeInventory(w http.ResponseWriter, r *http.Request) {
+	cluster := r.PathValue("cluster")
 	var q InventoryWrite
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&q); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, apiError(http.StatusRequestEntityTooLarge, codeTooLarge, "the request body is larger than "+strconv.FormatInt(mbe.Limit, 10)+" bytes", nil))
+			return
+		}
 		writeError(w, badRequest("the inventory change cannot be decoded: "+err.Error(), nil))
 		return
 	}
@@ -225,7 +247,4 @@ func (s *Server) writeInventory(w http.ResponseWriter, r *http.Request, cluster 
 	writeJSON(w, http.StatusOK, map[string]any{"revision": rev})
 }
 
-func itoa(i int) string {
-	b, _ := json.Marshal(i)
-	return string(b)
-}
+func itoa(i int) string { return strconv.Itoa(i) }

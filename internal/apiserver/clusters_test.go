@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kordon-dev/kordon/internal/access"
 	"github.com/kordon-dev/kordon/internal/manager"
 	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/store"
@@ -34,18 +35,19 @@ func newMTLSAPI(t *testing.T) *mtlsAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	boot, err := manager.Initialize(ctx, st, time.Now())
+	ring := pki.KeyringForTest()
+	boot, err := manager.Initialize(ctx, st, time.Now(), ring)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	m := manager.New(manager.Options{Store: st, Registerer: reg})
+	m := manager.New(manager.Options{Store: st, Registerer: reg, Seal: ring, ReportGap: time.Nanosecond})
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
 	for !m.Ready() {
 		time.Sleep(5 * time.Millisecond)
 	}
-	reader, err := m.CreateToken(ctx, "reader", manager.RoleReader, "")
+	reader, _, err := m.CreateToken(ctx, manager.TokenRequest{ID: "reader", Role: access.Reader})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,18 +126,34 @@ func TestClusterRegistrationAPI(t *testing.T) {
 	a.expect("POST", clustersPath, `{"name":"East!"}`, 400, "cluster name")
 	a.expect("POST", clustersPath, `{"name":"west","colour":"red"}`, 400, "colour")
 	a.expect("POST", clustersPath, `{"name":"west","server":"https://kordon.example:8443"}`, 200, `"server": "https://kordon.example:8443"`)
-	a.expect("GET", clustersPath+"/east/bundle?server=https://other:1", "", 200, `"server": "https://other:1"`, "PRIVATE KEY")
+	// The key leaves the manager once: no route returns it again. A new
+	// identity is an explicit rotation, after which the old one is refused.
+	a.expect("GET", clustersPath+"/east/bundle", "", 404, "no API")
+	a.expect("POST", clustersPath+"/east", `{}`, 405)
+	rot := a.expect("POST", clustersPath+"/east/rotate", `{"server":"https://other:1"}`, 200, `"server": "https://other:1"`, "PRIVATE KEY")
+	var rotated struct {
+		Bundle manager.Bundle `json:"bundle"`
+	}
+	json.Unmarshal([]byte(rot), &rotated)
+	if s1, _ := pki.SerialOf([]byte(b.Cert)); a.m.ClusterIdentity("east", s1) == nil {
+		t.Fatal("the rotated-out certificate is still the cluster's identity")
+	}
+	if s2, _ := pki.SerialOf([]byte(rotated.Bundle.Cert)); a.m.ClusterIdentity("east", s2) != nil {
+		t.Fatal("the rotated certificate is not the cluster's identity")
+	}
+	a.expect("POST", clustersPath+"/east/rotate", `{"server":"ftp://x"}`, 400, "https://")
+	a.expect("POST", clustersPath+"/north/rotate", ``, 404, "not registered")
 	a.expect("GET", clustersPath, "", 200, `"name": "east"`, `"state": "Unknown"`, `"name": "west"`)
 	a.expect("GET", clustersPath+"/east", "", 200, `"reason": "no heartbeat received yet"`)
 	a.expect("GET", clustersPath+"/north", "", 404, "not registered")
-	a.expect("GET", clustersPath+"/north/bundle", "", 404, "no identity")
+
 	for _, tt := range []struct {
 		method, path, body string
 		status             int
 	}{
 		{"GET", clustersPath, "", 200},
 		{"GET", clustersPath + "/east", "", 200},
-		{"GET", clustersPath + "/east/bundle", "", 403}, // it holds the private key
+		{"POST", clustersPath + "/east/rotate", "", 403}, // it hands out a private key
 		{"POST", clustersPath, `{"name":"north"}`, 403},
 		{"DELETE", clustersPath + "/east", "", 403},
 	} {
@@ -145,7 +163,6 @@ func TestClusterRegistrationAPI(t *testing.T) {
 	}
 	a.expect("DELETE", clustersPath+"/east", "", 200, `"cluster": "east"`)
 	a.expect("DELETE", clustersPath+"/east", "", 404, "not registered")
-	a.expect("GET", clustersPath+"/east/bundle", "", 404)
 }
 
 func TestClusterCertificateAuth(t *testing.T) {
@@ -173,7 +190,7 @@ func TestClusterCertificateAuth(t *testing.T) {
 		{"broken gzip", "POST", base + "inventory", "", true, 400, "gzip"},
 		{"another cluster's inventory", "POST", a.srv.URL + clustersPath + "/west/inventory", `{"base_revision":0}`, true, 403, "may only report its own"},
 		{"another cluster's digest", "GET", a.srv.URL + clustersPath + "/west/inventory/digest", "", false, 403, ""},
-		{"its own bundle", "GET", base + "bundle", "", false, 403, ""},
+		{"its own rotation", "POST", base + "rotate", "", false, 403, ""},
 		{"policy", "GET", a.srv.URL + "/policy/api/v1/infra/domains/default/groups", "", false, 403, ""},
 		{"deregister itself", "DELETE", a.srv.URL + clustersPath + "/east", "", false, 403, ""},
 	} {

@@ -19,12 +19,7 @@ import (
 // Address+port members cannot be expressed in these lists and are left
 // out. The store revision is in the X-Kordon-Revision header.
 func (s *Server) edl(w http.ResponseWriter, r *http.Request) {
-	group := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/edl/v1"), "/")
-	ref, err := model.ParsePath(group)
-	if err != nil || ref.Kind != model.KindGroup {
-		writeError(w, notFound("an external dynamic list is served per group: /edl/v1/infra/domains/<domain>/groups/<id>"))
-		return
-	}
+	group := model.Ref{Project: space(r), Domain: r.PathValue("domain"), Kind: model.KindGroup, ID: r.PathValue("id")}.Path()
 	cidr := r.URL.Query().Get("format") == "cidr"
 	var body strings.Builder
 	var rev int64

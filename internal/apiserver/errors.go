@@ -24,6 +24,8 @@ const (
 	codeGone         = 410001
 	codeStale        = 412001
 	codeTooLarge     = 413001
+	codeUnsupported  = 415001
+	codeTooMany      = 429001
 	codeInternal     = 500001
 	codeUnavailable  = 503001
 )
@@ -88,6 +90,10 @@ func toAPIError(err error) *APIError {
 			return apiError(http.StatusNotFound, codeNotFound, we.Message, we.Details)
 		case errors.Is(err, manager.ErrConflict):
 			return apiError(http.StatusConflict, codeConflict, we.Message, we.Details)
+		case errors.Is(err, manager.ErrTooFrequent):
+			return apiError(http.StatusTooManyRequests, codeTooMany, we.Message, we.Details)
+		case errors.Is(err, manager.ErrQuota):
+			return apiError(http.StatusRequestEntityTooLarge, codeTooLarge, we.Message, we.Details)
 		}
 	}
 	if errors.Is(err, manager.ErrTooOld) {

@@ -1,7 +1,9 @@
 package apiserver
 
 import (
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"sort"
 	"strings"
 
@@ -9,35 +11,46 @@ import (
 	"github.com/kordon-dev/kordon/internal/model"
 )
 
-// infra serves /infra: GET exports the space as one hierarchical
-// document, PATCH applies one atomically (?dry_run=true reports what it
-// would change, membership included, and changes nothing).
-func (s *Server) infra(w http.ResponseWriter, r *http.Request, space string) {
-	switch r.Method {
-	case http.MethodGet:
-		var doc *model.Infra
-		s.m.Read(func(v manager.View) { doc = export(v.Config(), space) })
-		writeJSON(w, http.StatusOK, doc)
-	case http.MethodPatch:
-		body, err := readBody(r)
+// getInfra exports the space as one hierarchical document; PATCHing it
+// back reproduces the space. The encoding is kept until the
+// configuration changes.
+func (s *Server) getInfra(w http.ResponseWriter, r *http.Request) {
+	sp := space(r)
+	var cfg *model.Config
+	s.m.Read(func(v manager.View) { cfg = v.Config() })
+	b := s.infra.get(cfg, sp, func() []byte {
+		data, err := json.MarshalIndent(export(cfg, sp), "", "  ")
 		if err != nil {
-			writeError(w, err)
-			return
+			panic(err) // the configuration's own types always encode
 		}
-		docs, err := model.ParseDocument("request body", body)
-		if err != nil {
-			writeError(w, badRequest("the document cannot be decoded", model.AsErrors(err)))
-			return
-		}
-		if len(docs) != 1 {
-			writeError(w, badRequest("send one document", nil))
-			return
-		}
-		dry := r.URL.Query().Get("dry_run") == "true"
-		s.apply(w, r, manager.ApplyRequest{Project: space, Doc: docs[0], DryRun: dry}, "")
-	default:
-		writeError(w, apiError(http.StatusMethodNotAllowed, codeMethod, "use GET or PATCH on /infra", nil))
+		return append(data, '\n')
+	})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+// patchInfra applies a hierarchical document atomically (?dry_run=true
+// reports what it would change, membership included, and changes
+// nothing).
+func (s *Server) patchInfra(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
+	docs, err := model.ParseDocument("request body", body)
+	if err != nil {
+		writeError(w, badRequest("the document cannot be decoded", model.AsErrors(err)))
+		return
+	}
+	if len(docs) != 1 {
+		writeError(w, badRequest("send one document", nil))
+		return
+	}
+	dry := r.URL.Query().Get("dry_run") == "true"
+	s.apply(w, r, manager.ApplyRequest{Project: space(r), Doc: docs[0], DryRun: dry}, "")
 }
 
 // export builds the hierarchical document of one space, objects in path

@@ -22,34 +22,6 @@ import (
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
-// kordon routes kordon's extensions.
-func (s *Server) kordon(w http.ResponseWriter, r *http.Request, rest string) {
-	switch {
-	case rest == "/explain" && r.Method == http.MethodPost:
-		s.explainFlow(w, r)
-	case rest == "/trace" && r.Method == http.MethodPost:
-		s.trace(w, r)
-	case rest == "/advise" && r.Method == http.MethodGet:
-		s.advise(w)
-	case rest == "/watch" && r.Method == http.MethodGet:
-		s.watch(w, r)
-	case rest == "/license" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, s.m.License())
-	case rest == "/license" && r.Method == http.MethodPut:
-		s.installLicense(w, r)
-	case rest == "/tokens" && r.Method == http.MethodPost:
-		s.createToken(w, r)
-	case rest == "/agents" || strings.HasPrefix(rest, "/agents/"):
-		s.agents(w, r, strings.TrimPrefix(rest, "/agents"))
-	case rest == "/clusters" || strings.HasPrefix(rest, "/clusters/"):
-		s.clusters(w, r, strings.TrimPrefix(rest, "/clusters"))
-	case rest == "/status" && r.Method == http.MethodGet:
-		s.status(w)
-	default:
-		writeError(w, notFound("no kordon API "+r.Method+" /policy/api/v1/kordon"+rest))
-	}
-}
-
 // explainCache keeps the compiled ruleset of each firewall until the
 // state moves on.
 type explainCache struct {
@@ -153,7 +125,7 @@ func (s *Server) trace(w http.ResponseWriter, r *http.Request) {
 // advise returns the advisor's findings on the current state. The exact
 // rule analysis can take seconds on large rulesets, so it runs on rulesets
 // compiled under the read lock but outside it: writers never wait for it.
-func (s *Server) advise(w http.ResponseWriter) {
+func (s *Server) advise(w http.ResponseWriter, _ *http.Request) {
 	var fs []advise.Finding
 	var rulesets []*policy.Ruleset
 	s.m.Read(func(v manager.View) {
@@ -196,6 +168,10 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sub.Close()
+	// A watcher that stops reading must not hold its stream forever: each
+	// write has to get through within streamWrite.
+	rc := http.NewResponseController(w)
+	w = deadlineWriter{w, rc}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
@@ -275,32 +251,89 @@ func (s *Server) installLicense(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.m.License())
 }
 
+func (s *Server) getLicense(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.m.License())
+}
+
+// createToken issues a token: {"id", "role", "project", "description",
+// "expires"}; the answer holds the token, which is never shown again.
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	var q struct {
-		ID          string `json:"id"`
-		Role        string `json:"role"`
-		Description string `json:"description"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&q); err != nil {
+	var q manager.TokenRequest
+	if err := strictJSON(body, &q); err != nil {
 		writeError(w, badRequest("the token request cannot be decoded: "+err.Error(), nil))
 		return
 	}
 	ctx, cancel := s.writeCtx(r)
 	defer cancel()
-	tok, err := s.m.CreateToken(ctx, q.ID, q.Role, q.Description)
+	tok, info, err := s.m.CreateToken(ctx, q)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": q.ID, "role": q.Role, "token": tok})
+	writeJSON(w, http.StatusOK, struct {
+		manager.TokenInfo
+		Token string `json:"token"`
+	}{info, tok})
 }
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
+	ts := s.m.Tokens()
+	pg, next, err := page(r, ts)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, listResult{Results: nonNil(pg), ResultCount: len(ts), Cursor: next, SortBy: "id", SortAscending: true})
+}
+
+func (s *Server) getToken(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.m.Token(r.PathValue("token"))
+	if !ok {
+		writeError(w, notFound("no token "+strconv.Quote(r.PathValue("token"))))
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.writeCtx(r)
+	defer cancel()
+	id := r.PathValue("token")
+	if err := s.m.RevokeToken(ctx, id); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": id, "revoked": true})
+}
+
+// nonNil keeps empty lists as [] in JSON.
+func nonNil[T any](l []T) []T {
+	if l == nil {
+		return []T{}
+	}
+	return l
+}
+
+// streamWrite bounds each write of a long-lived answer.
+const streamWrite = 30 * time.Second
+
+// deadlineWriter sets a write deadline before each write of a stream.
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (d deadlineWriter) Write(b []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(streamWrite))
+	return d.ResponseWriter.Write(b)
+}
+
+func (d deadlineWriter) Flush() { _ = d.rc.Flush() }
 
 // Status summarises the manager.
 type Status struct {
@@ -314,7 +347,7 @@ type Status struct {
 	License   manager.LicenseStatus   `json:"license"`
 }
 
-func (s *Server) status(w http.ResponseWriter) {
+func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 	st := Status{Ready: s.m.Ready(), Clusters: s.m.ClusterStatuses(), License: s.m.License()}
 	s.m.Read(func(v manager.View) {
 		cfg := v.Config()

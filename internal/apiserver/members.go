@@ -54,17 +54,9 @@ func effective(v manager.View, p string) Effective {
 }
 
 // members serves .../groups/{id}/members/{type}.
-func (s *Server) members(w http.ResponseWriter, r *http.Request, space, rest string) {
-	if r.Method != http.MethodGet {
-		writeError(w, apiError(http.StatusMethodNotAllowed, codeMethod, "members are read-only", nil))
-		return
-	}
-	i := strings.Index(rest, "/members/")
-	group, typ := model.Space(space)+rest[:i], rest[i+len("/members/"):]
-	if ref, err := model.ParsePath(group); err != nil || ref.Kind != model.KindGroup {
-		writeError(w, notFound("members are served for groups: "+rest[:i]+" is not a group path"))
-		return
-	}
+func (s *Server) members(w http.ResponseWriter, r *http.Request) {
+	group := model.Ref{Project: space(r), Domain: r.PathValue("domain"), Kind: model.KindGroup, ID: r.PathValue("id")}.Path()
+	typ := r.PathValue("type")
 	if typ != membersEffective && typ != membersConsolidated && !membership.KnownMemberEndpoint(typ) {
 		writeError(w, notFound(fmt.Sprintf("no member type %q (use %s, %s or %s)", typ, strings.Join(model.MemberEndpoints, ", "), membersConsolidated, membersEffective)))
 		return
@@ -157,14 +149,17 @@ func consolidate(ps []manager.PointStatus) *Consolidated {
 // realized serves /infra/realized-state/status?intent_path=...: a
 // stored object is realized once the manager has applied it (and, for a
 // group, computed its members at that revision).
-func (s *Server) realized(w http.ResponseWriter, r *http.Request, space string) {
+func (s *Server) realized(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Query().Get("intent_path")
 	if p == "" {
 		writeError(w, badRequest("intent_path is required", nil))
 		return
 	}
-	if space != "" && !strings.HasPrefix(p, model.Space(space)+"/") {
-		writeError(w, notFound(p+" is not in project "+space))
+	// The route's space bounds what it reports on: a project's route
+	// answers for that project's objects only, the default space's for its
+	// own.
+	if ref, err := model.ParsePath(p); err != nil || ref.Project != space(r) {
+		writeError(w, notFound(p+" is not an object of this space"))
 		return
 	}
 	var out *RealizedStatus

@@ -4,81 +4,54 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/kordon-dev/kordon/internal/manager"
 	"github.com/kordon-dev/kordon/internal/model"
 )
 
-const projectsPrefix = "/orgs/default/projects"
-
-// collections maps the last segment of a list path to the kind it lists.
-var collections = map[string]model.Kind{
-	"domains": model.KindDomain, "groups": model.KindGroup, "services": model.KindService,
-	"security-policies": model.KindSecurityPolicy, "gateway-policies": model.KindGatewayPolicy,
-	"rules": model.KindRule, "tier-0s": model.KindTier0, "tier-1s": model.KindTier1,
+// objectRef is the object a request's route names.
+func objectRef(r *http.Request, o objectRoute) model.Ref {
+	ref := model.Ref{Project: space(r), Domain: r.PathValue("domain"), Kind: o.kind, ID: r.PathValue("id")}
+	switch o.kind {
+	case model.KindDomain:
+		ref.ID = ref.Domain
+	case model.KindRule:
+		ref.Policy, ref.PolicyKind = r.PathValue("policy"), o.policy
+	}
+	return ref
 }
 
-// policy routes everything under /policy/api/v1.
-func (s *Server) policy(w http.ResponseWriter, r *http.Request) {
-	rest := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/policy/api/v1"), "/")
-	switch {
-	case strings.HasPrefix(rest, "/kordon/"):
-		s.kordon(w, r, strings.TrimPrefix(rest, "/kordon"))
-		return
-	case rest == projectsPrefix:
-		s.projects(w, r)
-		return
-	}
-	space := ""
-	if strings.HasPrefix(rest, projectsPrefix+"/") {
-		id, sub, _ := strings.Cut(strings.TrimPrefix(rest, projectsPrefix+"/"), "/")
-		if sub == "" {
-			s.project(w, r, id)
-			return
+func (s *Server) getObject(w http.ResponseWriter, r *http.Request, o objectRoute) {
+	full := objectRef(r, o).Path()
+	var out map[string]any
+	s.m.Read(func(v manager.View) {
+		if obj, ok := v.Config().Object(full); ok {
+			out = render(v, obj)
 		}
-		if _, ok := s.m.Project(id); !ok {
-			writeError(w, notFound(fmt.Sprintf("project %q does not exist", id)))
-			return
-		}
-		space, rest = id, "/"+sub
+	})
+	if out == nil {
+		writeError(w, notFound(full+" does not exist"))
+		return
 	}
-	switch {
-	case rest == "/infra":
-		s.infra(w, r, space)
-	case rest == "/infra/realized-state/status":
-		s.realized(w, r, space)
-	case strings.Contains(rest, "/members/"):
-		s.members(w, r, space, rest)
-	case strings.HasSuffix(rest, "/statistics") && (strings.Contains(rest, "/security-policies/") || strings.Contains(rest, "/gateway-policies/")):
-		s.statistics(w, r, model.Space(space)+strings.TrimSuffix(rest, "/statistics"))
-	case strings.HasPrefix(rest, "/infra/"):
-		s.objects(w, r, space, rest)
-	default:
-		writeError(w, notFound("no API at "+r.URL.Path))
-	}
+	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) objects(w http.ResponseWriter, r *http.Request, space, rest string) {
-	full := model.Space(space) + rest
-	if ref, err := model.ParsePath(full); err == nil {
-		s.object(w, r, space, ref, full)
+func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, o objectRoute) {
+	ref := objectRef(r, o)
+	full := ref.Path()
+	if model.IsPredefinedService(full) {
+		writeError(w, badRequest(full+" is a predefined service and cannot be deleted", nil))
 		return
 	}
-	parent, coll := path.Split(rest)
-	kind, ok := collections[coll]
-	if !ok {
-		writeError(w, notFound("no API at "+r.URL.Path))
+	exists := false
+	s.m.Read(func(v manager.View) { _, exists = v.Config().Object(full) })
+	if !exists {
+		writeError(w, notFound(full+" does not exist"))
 		return
 	}
-	if r.Method != http.MethodGet {
-		writeError(w, apiError(http.StatusMethodNotAllowed, codeMethod, r.Method+" is not allowed on a list; use GET", nil))
-		return
-	}
-	s.list(w, r, model.Space(space)+strings.TrimSuffix(parent, "/"), kind)
+	s.apply(w, r, manager.ApplyRequest{Project: space(r), Doc: model.Place(ref, model.Stub(ref.Kind, ref.ID), true)}, "")
 }
 
 // render encodes an object as the API returns it: with its _revision
@@ -114,39 +87,14 @@ func fields(o any) map[string]any {
 	return out
 }
 
-func (s *Server) object(w http.ResponseWriter, r *http.Request, space string, ref model.Ref, full string) {
-	switch r.Method {
-	case http.MethodGet:
-		var out map[string]any
-		s.m.Read(func(v manager.View) {
-			if o, ok := v.Config().Object(full); ok {
-				out = render(v, o)
-			}
-		})
-		if out == nil {
-			writeError(w, notFound(full+" does not exist"))
-			return
-		}
-		writeJSON(w, http.StatusOK, out)
-	case http.MethodPut, http.MethodPatch:
-		s.putObject(w, r, space, ref, full)
-	case http.MethodDelete:
-		if model.IsPredefinedService(full) {
-			writeError(w, badRequest(full+" is a predefined service and cannot be deleted", nil))
-			return
-		}
-		s.apply(w, r, manager.ApplyRequest{Project: space, Doc: model.Place(ref, model.Stub(ref.Kind, ref.ID), true)}, "")
-	default:
-		writeError(w, apiError(http.StatusMethodNotAllowed, codeMethod, r.Method+" is not allowed here", nil))
-	}
-}
-
 // putObject creates or replaces one object. Both PUT and PATCH carry the
 // whole object, as NSX's policy API does unless partial patch is enabled;
 // PUT of an existing object also needs the _revision last read. PUT of a
 // policy with "rules" replaces its rules; PATCH keeps rules it does not
 // name.
-func (s *Server) putObject(w http.ResponseWriter, r *http.Request, space string, ref model.Ref, full string) {
+func (s *Server) putObject(w http.ResponseWriter, r *http.Request, o objectRoute) {
+	ref := objectRef(r, o)
+	full := ref.Path()
 	body, err := readBody(r)
 	if err != nil {
 		writeError(w, err)
@@ -170,7 +118,7 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, space string,
 		Rules    json.RawMessage `json:"rules"`
 	}
 	_ = json.Unmarshal(body, &probe)
-	req := manager.ApplyRequest{Project: space, Doc: model.Place(ref, obj, false)}
+	req := manager.ApplyRequest{Project: space(r), Doc: model.Place(ref, obj, false)}
 	if r.Method == http.MethodPut {
 		req.RequireExpect = []string{full}
 		if probe.Revision != nil {
@@ -284,7 +232,17 @@ func page[T any](r *http.Request, all []T) ([]T, string, error) {
 	return all[start:end], next, nil
 }
 
-func (s *Server) list(w http.ResponseWriter, r *http.Request, parent string, kind model.Kind) {
+// list serves a collection: the objects of one kind whose parent is the
+// route's (a domain, a policy, or the space's /infra).
+func (s *Server) list(w http.ResponseWriter, r *http.Request, l objectRoute) {
+	parent := model.Space(space(r)) + "/infra"
+	switch l.kind {
+	case model.KindGroup, model.KindSecurityPolicy, model.KindGatewayPolicy:
+		parent = model.Ref{Project: space(r), Domain: r.PathValue("domain"), Kind: model.KindDomain}.Path()
+	case model.KindRule:
+		parent = model.Ref{Project: space(r), Domain: r.PathValue("domain"), Kind: l.policy, ID: r.PathValue("policy")}.Path()
+	}
+	kind := l.kind
 	var items []map[string]any
 	s.m.Read(func(v manager.View) {
 		cfg := v.Config()
@@ -301,7 +259,8 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, parent string, kin
 			eachObj(cfg.Groups, add)
 		case model.KindService:
 			eachObj(cfg.Services, add)
-			if parent == "/infra" {
+			if parent == "/infra" || space(r) != "" && parent == model.Space(space(r))+"/infra" {
+				// Predefined services are shared with every project.
 				paths = append(paths, model.PredefinedServices()...)
 			}
 		case model.KindSecurityPolicy:

@@ -4,13 +4,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kordon-dev/kordon/internal/license"
+	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/pki"
 )
 
 func newLicenseCmd(conn *connFlags) *cobra.Command {
@@ -219,27 +223,186 @@ func newProjectCmd(conn *connFlags) *cobra.Command {
 	return cmd
 }
 
+const tokensAPI = "/policy/api/v1/kordon/tokens"
+
 func newTokenCmd(conn *connFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Create API tokens (admin, or reader for dashboards and external dynamic lists)"}
-	var role, desc string
-	create := &cobra.Command{
-		Use:  "create ID --role admin|reader",
-		Args: cobra.ExactArgs(1),
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "API tokens: create (admin, reader, project-admin, project-reader), list, revoke",
+		Long: `Tokens authenticate people and programs. admin and reader act on the whole
+installation; project-admin and project-reader on one project (--project) and
+nothing else. A token may expire (--expires); any token can be revoked at once.
+The manager stores only a hash of each token: it is shown once, when created.`,
+	}
+	cmd.AddCommand(newTokenCreateCmd(conn), newTokenListCmd(conn), newTokenRevokeCmd(conn))
+	return cmd
+}
+
+func newTokenCreateCmd(conn *connFlags) *cobra.Command {
+	var role, desc, project, expires, out string
+	cmd := &cobra.Command{
+		Use:   "create ID --role admin|reader|project-admin|project-reader [--project P] [--expires 720h|2027-06-30T00:00:00Z] [--out FILE]",
+		Short: "Create a token; it is shown once (or written to --out)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := map[string]any{"id": args[0], "role": role, "description": desc, "project": project}
+			if expires != "" {
+				t, err := parseExpiry(expires, time.Now())
+				if err != nil {
+					return failf(2, "--expires: %v", err)
+				}
+				req["expires"] = t
+			}
+			c, err := conn.connect()
+			if err != nil {
+				return err
+			}
+			var res struct {
+				manager.TokenInfo
+				Token string `json:"token"`
+			}
+			if err := c.Do(cmd.Context(), http.MethodPost, tokensAPI, req, &res); err != nil {
+				return remoteErr(err)
+			}
+			w := cmd.OutOrStdout()
+			scope := string(res.Role)
+			if res.Project != "" {
+				scope += " of project " + res.Project
+			}
+			if !res.Expires.IsZero() {
+				scope += ", expires " + res.Expires.Format(time.RFC3339)
+			}
+			if out != "" {
+				if err := os.WriteFile(out, []byte(res.Token+"\n"), 0o600); err != nil {
+					return failf(1, "--out: %v", err)
+				}
+				fmt.Fprintf(w, "token %s (%s) written to %s\n", res.ID, scope, out)
+				return nil
+			}
+			fmt.Fprintf(w, "token %s (%s), shown once:\n%s\n", res.ID, scope, res.Token)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&role, "role", "reader", "admin, reader, project-admin or project-reader")
+	f.StringVar(&project, "project", "", "the project a project-admin or project-reader token is confined to")
+	f.StringVar(&expires, "expires", "", "when the token stops working: a duration from now (720h) or a time (RFC 3339)")
+	f.StringVar(&desc, "description", "", "what the token is for")
+	f.StringVar(&out, "out", "", "write the token to this file (mode 0600) instead of printing it")
+	return cmd
+}
+
+// parseExpiry reads --expires: a duration from now, or an RFC 3339 time.
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		if d <= 0 {
+			return time.Time{}, fmt.Errorf("%s is not in the future", s)
+		}
+		return now.Add(d).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither a duration (720h) nor an RFC 3339 time (2027-06-30T00:00:00Z)", s)
+	}
+	return t, nil
+}
+
+func newTokenListCmd(conn *connFlags) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List tokens: role, project, expiry and last use (never the tokens themselves)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := conn.connect()
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Results []manager.TokenInfo `json:"results"`
+			}
+			if err := c.Do(cmd.Context(), http.MethodGet, tokensAPI+"?page_size=1000", nil, &res); err != nil {
+				return remoteErr(err)
+			}
+			if done, err := printStructured(cmd.OutOrStdout(), format, res.Results); err != nil || done {
+				return err
+			}
+			now := time.Now()
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tROLE\tPROJECT\tCREATED\tEXPIRES\tLAST USED\tDESCRIPTION")
+			for _, t := range res.Results {
+				exp := "never"
+				if !t.Expires.IsZero() {
+					exp = t.Expires.Format(time.RFC3339)
+					if t.Expired {
+						exp += " (expired)"
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, orNone(t.Project), t.Created.Format(time.RFC3339), exp, ago(t.LastUsed, now), t.Description)
+			}
+			return tw.Flush()
+		},
+	}
+	outputFlag(cmd, &format)
+	return cmd
+}
+
+func newTokenRevokeCmd(conn *connFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a token: it authenticates nothing from now on",
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := conn.connect()
 			if err != nil {
 				return err
 			}
-			var out map[string]string
-			if err := c.Do(cmd.Context(), http.MethodPost, "/policy/api/v1/kordon/tokens", map[string]string{"id": args[0], "role": role, "description": desc}, &out); err != nil {
+			if err := c.Do(cmd.Context(), http.MethodDelete, tokensAPI+"/"+url.PathEscape(args[0]), nil, nil); err != nil {
 				return remoteErr(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "token %s (%s), shown once:\n%s\n", args[0], role, out["token"])
+			fmt.Fprintf(cmd.OutOrStdout(), "token %s revoked\n", args[0])
 			return nil
 		},
 	}
-	create.Flags().StringVar(&role, "role", "reader", "admin or reader")
-	create.Flags().StringVar(&desc, "description", "", "what the token is for")
-	cmd.AddCommand(create)
+}
+
+func newSealCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "seal",
+		Short: "Seal keys: the key that encrypts the CA's private key in the store",
+		Long: `The CA's private key is stored sealed (AES-256-GCM) with a seal key that lives
+in a file beside the manager (DATA-DIR/seal.key by default), never in the store.
+Every manager of an installation needs it. To rotate it:
+
+  kordon seal keygen new-seal.key
+  kordon serve --seal-key new-seal.key --seal-key DATA-DIR/seal.key   # on every manager
+    (the first key seals: the CA's key is sealed again with it at start-up)
+  kordon serve --seal-key new-seal.key                                # then the old key can go`,
+	}
+	keygen := &cobra.Command{
+		Use:   "keygen FILE",
+		Short: "Write a new seal key to FILE (mode 0600)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			k, err := pki.NewSealKey()
+			if err != nil {
+				return failf(1, "%v", err)
+			}
+			f, err := os.OpenFile(args[0], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return failf(1, "%v", err)
+			}
+			if _, err := f.Write(k.Marshal()); err != nil {
+				f.Close()
+				return failf(1, "%v", err)
+			}
+			if err := f.Close(); err != nil {
+				return failf(1, "%v", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "seal key %s written to %s\n", k.ID, args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(keygen)
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"sigs.k8s.io/knftables"
 	"sigs.k8s.io/yaml"
 
@@ -43,20 +45,74 @@ Each agent has its own identity, issued at registration.
   sudo kordon agent run --bundle edge-1.bundle
   kordon agent list`,
 	}
-	cmd.AddCommand(newAgentRegisterCmd(conn), newAgentRunCmd(), newAgentListCmd(conn), newAgentShowCmd(conn),
-		newAgentDeregisterCmd(conn), newAgentUninstallCmd())
+	cmd.AddCommand(newAgentRegisterCmd(conn), newAgentUpdateCmd(conn), newAgentRotateCmd(conn), newAgentRunCmd(), newAgentListCmd(conn),
+		newAgentShowCmd(conn), newAgentDeregisterCmd(conn), newAgentUninstallCmd())
 	return cmd
 }
 
+// agentAttrFlags are what the manager decides about a VM agent.
+type agentAttrFlags struct {
+	tags, allowed          []string
+	osName, computerName   string
+	setTags, setAllowed    bool
+	setOSName, setComputer bool
+}
+
+func (a *agentAttrFlags) add(f *pflag.FlagSet) {
+	f.StringArrayVar(&a.tags, "tag", nil, "a tag of the VM, as scope|tag (repeatable): what VirtualMachine groups select it by")
+	f.StringVar(&a.osName, "os-name", "", "the VM's OS name, for groups that select by OSName")
+	f.StringVar(&a.computerName, "computer-name", "", "the VM's computer name, for groups that select by ComputerName")
+	f.StringArrayVar(&a.allowed, "allowed-address", nil, "an address, CIDR or range the VM may claim (repeatable); its addresses then belong to this VM only")
+}
+
+func (a *agentAttrFlags) changed(cmd *cobra.Command) {
+	a.setTags, a.setAllowed = cmd.Flags().Changed("tag"), cmd.Flags().Changed("allowed-address")
+	a.setOSName, a.setComputer = cmd.Flags().Changed("os-name"), cmd.Flags().Changed("computer-name")
+}
+
+func parseTags(list []string) ([]model.Tag, error) {
+	out := []model.Tag{}
+	for _, t := range list {
+		scope, tag, ok := strings.Cut(t, "|")
+		if !ok {
+			return nil, failf(2, "--tag %q: write scope|tag", t)
+		}
+		out = append(out, model.Tag{Scope: scope, Tag: tag})
+	}
+	return out, nil
+}
+
+func writeBundle(w io.Writer, path string, b manager.Bundle, what string) error {
+	data, _ := yaml.Marshal(b)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return failf(1, "--bundle-out: %v", err)
+	}
+	fmt.Fprintf(w, "bundle (the %s's identity, keep it secret; it is not kept anywhere else) written to %s\n", what, path)
+	return nil
+}
+
 func newAgentRegisterCmd(conn *connFlags) *cobra.Command {
-	var role, gateway, managerURL, bundleOut string
+	var role, gateway, project, managerURL, bundleOut string
+	var attrs agentAttrFlags
 	cmd := &cobra.Command{
 		Use:   "register NAME --role vm|gateway [--gateway PATH] --bundle-out FILE",
 		Short: "Register an enforcement agent and issue its identity",
-		Args:  cobra.ExactArgs(1),
+		Long: `register creates the agent and its identity; the bundle holds its private key
+and is written once, to --bundle-out: the manager keeps no copy (a lost bundle
+is replaced with 'kordon agent rotate').
+
+What selects a VM into groups is decided here, not by the agent: its name, --tag,
+--os-name and --computer-name. --allowed-address pins the addresses the VM may
+claim: an address outside them is refused, and another agent claiming one of
+them is refused. Without it, an address two agents claim counts for neither.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if bundleOut == "" {
 				return failf(2, "--bundle-out: the file to write the agent's bundle (its identity) to")
+			}
+			tags, err := parseTags(attrs.tags)
+			if err != nil {
+				return err
 			}
 			c, err := conn.connect()
 			if err != nil {
@@ -66,29 +122,135 @@ func newAgentRegisterCmd(conn *connFlags) *cobra.Command {
 				Agent  manager.Agent  `json:"agent"`
 				Bundle manager.Bundle `json:"bundle"`
 			}
-			req := map[string]string{"name": args[0], "role": role, "gateway": gateway, "server": managerURL}
+			req := map[string]any{"name": args[0], "role": role, "gateway": gateway, "project": project, "server": managerURL,
+				"tags": tags, "os_name": attrs.osName, "computer_name": attrs.computerName, "allowed_addresses": attrs.allowed}
 			if err := c.Do(cmd.Context(), http.MethodPost, agentsAPI, req, &out); err != nil {
 				return remoteErr(err)
-			}
-			b, _ := yaml.Marshal(out.Bundle)
-			if err := os.WriteFile(bundleOut, b, 0o600); err != nil {
-				return failf(1, "--bundle-out: %v", err)
 			}
 			w := cmd.OutOrStdout()
 			what := "a VM (distributed firewall)"
 			if out.Agent.Role == "gateway" {
 				what = "gateway " + out.Agent.Gateway + " (gateway firewall)"
 			}
+			if out.Agent.Project != "" {
+				what += " in project " + out.Agent.Project
+			}
 			fmt.Fprintf(w, "agent %s registered for %s; it will reach the manager at %s\n", out.Agent.Name, what, out.Bundle.Server)
-			fmt.Fprintf(w, "bundle (the agent's identity, keep it secret) written to %s; on the host, as root: kordon agent run --bundle %s\n", bundleOut, bundleOut)
+			if err := writeBundle(w, bundleOut, out.Bundle, "agent"); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "on the host, as root: kordon agent run --bundle %s\n", bundleOut)
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&role, "role", "", "vm: a VM the distributed firewall protects; gateway: a host routing for --gateway")
 	f.StringVar(&gateway, "gateway", "", "path of the tier-0 or tier-1 a gateway agent enforces, e.g. /infra/tier-1s/t1-edge")
+	f.StringVar(&project, "project", "", "the project a VM belongs to (its groups and policies are that project's)")
 	f.StringVar(&managerURL, "manager-url", "", "URL the agent reaches the manager at (default: the URL this command uses)")
 	f.StringVar(&bundleOut, "bundle-out", "", "write the agent's bundle to this file")
+	attrs.add(f)
+	return cmd
+}
+
+func newAgentUpdateCmd(conn *connFlags) *cobra.Command {
+	var attrs agentAttrFlags
+	var format string
+	cmd := &cobra.Command{
+		Use:   "update NAME [--tag S|T]... [--os-name N] [--computer-name N] [--allowed-address A]...",
+		Short: "Change what selects a VM into groups (tags, OS and computer name) and the addresses it may claim",
+		Long: `update replaces the attributes given and keeps the others; --tag (or
+--allowed-address) given with an empty value clears the list.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			attrs.changed(cmd)
+			req := map[string]any{}
+			if attrs.setTags {
+				var list []string
+				for _, t := range attrs.tags {
+					if t != "" {
+						list = append(list, t)
+					}
+				}
+				tags, err := parseTags(list)
+				if err != nil {
+					return err
+				}
+				req["tags"] = tags
+			}
+			if attrs.setAllowed {
+				list := []string{}
+				for _, a := range attrs.allowed {
+					if a != "" {
+						list = append(list, a)
+					}
+				}
+				req["allowed_addresses"] = list
+			}
+			if attrs.setOSName {
+				req["os_name"] = attrs.osName
+			}
+			if attrs.setComputer {
+				req["computer_name"] = attrs.computerName
+			}
+			if len(req) == 0 {
+				return failf(2, "nothing to change: give --tag, --os-name, --computer-name or --allowed-address")
+			}
+			c, err := conn.connect()
+			if err != nil {
+				return err
+			}
+			var a manager.Agent
+			if err := c.Do(cmd.Context(), http.MethodPatch, agentsAPI+"/"+url.PathEscape(args[0]), req, &a); err != nil {
+				return remoteErr(err)
+			}
+			if done, err := printStructured(cmd.OutOrStdout(), format, a); err != nil || done {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "agent %s updated: tags %s, os name %s, computer name %s, allowed addresses %s\n", a.Name,
+				orNone(tagList(a.Tags)), orNone(a.OSName), orNone(a.ComputerName), orNone(strings.Join(a.AllowedAddresses, ", ")))
+			return nil
+		},
+	}
+	attrs.add(cmd.Flags())
+	outputFlag(cmd, &format)
+	return cmd
+}
+
+func tagList(ts []model.Tag) string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Scope+"|"+t.Tag)
+	}
+	return strings.Join(out, ", ")
+}
+
+func newAgentRotateCmd(conn *connFlags) *cobra.Command {
+	var managerURL, bundleOut string
+	cmd := &cobra.Command{
+		Use:   "rotate NAME --bundle-out FILE",
+		Short: "Issue an agent a new identity (its old bundle is refused from now on)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if bundleOut == "" {
+				return failf(2, "--bundle-out: the file to write the agent's new bundle to")
+			}
+			c, err := conn.connect()
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Bundle manager.Bundle `json:"bundle"`
+			}
+			if err := c.Do(cmd.Context(), http.MethodPost, agentsAPI+"/"+url.PathEscape(args[0])+"/rotate", map[string]string{"server": managerURL}, &out); err != nil {
+				return remoteErr(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "agent %s has a new identity; its previous bundle is refused from now on\n", args[0])
+			return writeBundle(cmd.OutOrStdout(), bundleOut, out.Bundle, "agent")
+		},
+	}
+	cmd.Flags().StringVar(&managerURL, "manager-url", "", "URL the agent reaches the manager at (default: the URL this command uses)")
+	cmd.Flags().StringVar(&bundleOut, "bundle-out", "", "write the agent's new bundle to this file")
 	return cmd
 }
 
@@ -104,7 +266,8 @@ span: it replaces the table in one transaction when rules change, and changes
 only set elements when group members change. If the manager cannot be reached
 it keeps enforcing what it has. It needs root (CAP_NET_ADMIN) and the nft
 command. A VM's agent reports the VM's addresses (every global address of its
-interfaces, or --address), OS name and --tag values.`,
+interfaces, or --address); what selects the VM into groups (its tags, OS and
+computer name) is set on the manager ('kordon agent register|update').`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -122,7 +285,10 @@ interfaces, or --address), OS name and --tag values.`,
 			if o.Report < time.Second || o.Report > time.Hour {
 				return failf(2, "--report: between 1s and 1h")
 			}
-			vm, err := vmFacts(addrs, tags, osName)
+			if len(tags) > 0 {
+				return failf(2, "--tag: an agent does not choose its tags; set them on the manager: kordon agent update %s --tag scope|tag", b.Agent)
+			}
+			vm, err := vmFacts(addrs, osName)
 			if err != nil {
 				return err
 			}
@@ -151,8 +317,9 @@ interfaces, or --address), OS name and --tag values.`,
 	f.StringVar(&bundle, "bundle", "", "the agent's bundle (manager URL, CA, certificate and key)")
 	f.StringVar(&table, "table", nft.DefaultTable, "the nftables table (inet family) the agent owns")
 	f.StringSliceVar(&addrs, "address", nil, "the VM's addresses (default: every global address of its interfaces)")
-	f.StringSliceVar(&tags, "tag", nil, "a VM tag, as scope|tag (repeatable)")
-	f.StringVar(&osName, "os-name", "", "the VM's OS name (default: PRETTY_NAME of /etc/os-release)")
+	f.StringSliceVar(&tags, "tag", nil, "refused: tags are set on the manager (kordon agent update NAME --tag scope|tag)")
+	_ = f.MarkHidden("tag")
+	f.StringVar(&osName, "os-name", "", "the OS name to report, for display (default: PRETTY_NAME of /etc/os-release)")
 	f.DurationVar(&o.Report, "report", 10*time.Second, "how often the agent reports its state and counters")
 	f.DurationVar(&o.Wait, "wait", 30*time.Second, "how long one request for changes waits")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
@@ -161,12 +328,12 @@ interfaces, or --address), OS name and --tag values.`,
 
 // vmFacts gathers what a VM's agent reports; a gateway's agent sends the
 // same, and the manager keeps it only for VMs.
-func vmFacts(addrs, tags []string, osName string) (*manager.VMFacts, error) {
+func vmFacts(addrs []string, osName string) (*manager.VMFacts, error) {
 	f := &manager.VMFacts{OSName: osName}
 	for _, s := range addrs {
 		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, failf(2, "--address %q: not an IP address", s)
+		if err != nil || a.Is4In6() || a.Zone() != "" {
+			return nil, failf(2, "--address %q: not an IPv4 or IPv6 address", s)
 		}
 		f.Addresses = append(f.Addresses, a)
 	}
@@ -176,17 +343,10 @@ func vmFacts(addrs, tags []string, osName string) (*manager.VMFacts, error) {
 			return nil, failf(1, "listing the host's addresses: %v", err)
 		}
 		for _, ia := range ifaddrs {
-			if p, err := netip.ParsePrefix(ia.String()); err == nil && p.Addr().IsGlobalUnicast() {
+			if p, err := netip.ParsePrefix(ia.String()); err == nil && p.Addr().IsGlobalUnicast() && !p.Addr().Is4In6() && len(f.Addresses) < manager.MaxVMAddresses {
 				f.Addresses = append(f.Addresses, p.Addr())
 			}
 		}
-	}
-	for _, t := range tags {
-		scope, tag, ok := strings.Cut(t, "|")
-		if !ok {
-			return nil, failf(2, "--tag %q: write scope|tag", t)
-		}
-		f.Tags = append(f.Tags, model.Tag{Scope: scope, Tag: tag})
 	}
 	if f.OSName == "" {
 		f.OSName = osRelease()
@@ -243,9 +403,9 @@ func newAgentListCmd(conn *connFlags) *cobra.Command {
 			for _, a := range as {
 				where := a.Gateway
 				if a.Role == "vm" {
-					where = "VM"
-					if a.VM != nil {
-						where = fmt.Sprint(a.VM.Addresses)
+					where = "[" + strings.Join(a.Addresses, " ") + "]"
+					if len(a.Refused) > 0 {
+						where += fmt.Sprintf(" (%d refused)", len(a.Refused))
 					}
 				}
 				rev, rules, els := "-", "-", "-"
@@ -284,8 +444,21 @@ func newAgentShowCmd(conn *connFlags) *cobra.Command {
 			if a.Gateway != "" {
 				fmt.Fprintf(w, "gateway      %s\n", a.Gateway)
 			}
-			if a.VM != nil {
-				fmt.Fprintf(w, "vm           %v %s\n", a.VM.Addresses, a.VM.OSName)
+			if a.Project != "" {
+				fmt.Fprintf(w, "project      %s\n", a.Project)
+			}
+			if a.Role == "vm" {
+				fmt.Fprintf(w, "addresses    %s\n", orNone(strings.Join(a.Addresses, ", ")))
+				for _, r := range a.Refused {
+					fmt.Fprintf(w, "refused      %s: %s\n", r.Address, r.Reason)
+				}
+				fmt.Fprintf(w, "selected by  tags %s; os name %s; computer name %s\n", orNone(tagList(a.Tags)), orNone(a.OSName), orNone(a.ComputerName))
+				if len(a.AllowedAddresses) > 0 {
+					fmt.Fprintf(w, "allowed      %s\n", strings.Join(a.AllowedAddresses, ", "))
+				}
+				if a.VM != nil {
+					fmt.Fprintf(w, "reports      %v %s %s\n", a.VM.Addresses, a.VM.OSName, a.VM.ComputerName)
+				}
 			}
 			fmt.Fprintf(w, "state        %s\n", strings.TrimSpace(a.State+" "+a.Reason))
 			fmt.Fprintf(w, "span         revision %d (%s)\n", a.SpanRevision, a.SpanDigest)

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kordon-dev/kordon/internal/adapter"
 	"github.com/kordon-dev/kordon/internal/manager"
@@ -33,11 +32,11 @@ func newClusterCmd(conn *connFlags) *cobra.Command {
 cluster's name, signed by the manager's CA) with which its adapter reports the
 cluster's inventory and health; it can report nothing else.
 
-  kordon cluster register prod-east
-  kordon cluster manifests prod-east --image registry.example/kordon:v1 | kubectl apply -f -
+  kordon cluster register prod-east --bundle-out prod-east.bundle
+  kordon cluster manifests --bundle prod-east.bundle --image registry.example/kordon:v1 | kubectl apply -f -
   kordon cluster list`,
 	}
-	cmd.AddCommand(newClusterRegisterCmd(conn), newClusterManifestsCmd(conn), newClusterListCmd(conn),
+	cmd.AddCommand(newClusterRegisterCmd(conn), newClusterManifestsCmd(), newClusterRotateCmd(conn), newClusterListCmd(conn),
 		newClusterShowCmd(conn), newClusterDeregisterCmd(conn))
 	return cmd
 }
@@ -45,13 +44,18 @@ cluster's inventory and health; it can report nothing else.
 func newClusterRegisterCmd(conn *connFlags) *cobra.Command {
 	var managerURL, bundleOut string
 	cmd := &cobra.Command{
-		Use:   "register NAME",
+		Use:   "register NAME --bundle-out FILE",
 		Short: "Register a cluster and issue its identity",
-		Long: `register creates the cluster and its identity. Deploy its adapter with
-'kordon cluster manifests NAME | kubectl apply -f -', or run 'kordon adapter
---bundle FILE' outside the cluster with the bundle --bundle-out writes.`,
+		Long: `register creates the cluster and its identity; the bundle holds the
+cluster's private key and is written once, to --bundle-out: the manager keeps no
+copy (a lost bundle is replaced with 'kordon cluster rotate'). Deploy its
+adapter with 'kordon cluster manifests --bundle FILE | kubectl apply -f -', or
+run 'kordon adapter --bundle FILE' outside the cluster.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if bundleOut == "" {
+				return failf(2, "--bundle-out: the file to write the cluster's bundle (its identity) to; the manager keeps no copy of its key")
+			}
 			c, err := conn.connect()
 			if err != nil {
 				return err
@@ -65,60 +69,89 @@ func newClusterRegisterCmd(conn *connFlags) *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "cluster %s registered (id %s); its adapter will report to %s\n", out.Cluster.Name, out.Cluster.ID, out.Bundle.Server)
-			if bundleOut != "" {
-				b, _ := yaml.Marshal(out.Bundle)
-				if err := os.WriteFile(bundleOut, b, 0o600); err != nil {
-					return failf(1, "--bundle-out: %v", err)
-				}
-				fmt.Fprintf(w, "bundle (the cluster's identity, keep it secret) written to %s: kordon adapter --bundle %s --kubeconfig KUBECONFIG\n", bundleOut, bundleOut)
+			if err := writeBundle(w, bundleOut, out.Bundle, "cluster"); err != nil {
+				return err
 			}
-			fmt.Fprintf(w, "next: kordon cluster manifests %s --image IMAGE | kubectl apply -f -\n", out.Cluster.Name)
+			fmt.Fprintf(w, "next: kordon cluster manifests --bundle %s --image IMAGE | kubectl apply -f -   (or: kordon adapter --bundle %s --kubeconfig KUBECONFIG)\n", bundleOut, bundleOut)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&managerURL, "manager-url", "", "URL the adapter reaches the manager at (default: the URL this command uses)")
-	cmd.Flags().StringVar(&bundleOut, "bundle-out", "", "also write the adapter's bundle to this file")
+	cmd.Flags().StringVar(&bundleOut, "bundle-out", "", "write the adapter's bundle to this file")
 	return cmd
 }
 
-func newClusterManifestsCmd(conn *connFlags) *cobra.Command {
+func newClusterManifestsCmd() *cobra.Command {
 	var o adapter.ManifestOptions
-	var managerURL string
+	var bundle string
 	cmd := &cobra.Command{
-		Use:   "manifests NAME --image IMAGE",
+		Use:   "manifests --bundle FILE --image IMAGE",
 		Short: "Print the Kubernetes objects that run a registered cluster's adapter",
 		Long: `manifests prints, for 'kubectl apply -f -' in the cluster: the namespace, a
 ServiceAccount, a ClusterRole allowing get, list and watch on exactly the kinds
 kordon reports (and its binding), a Secret with the adapter's bundle (manager
 URL, CA, the cluster's certificate and key) and a Deployment running
-'kordon adapter'. The output holds the cluster's private key.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+'kordon adapter'. The bundle is the one 'kordon cluster register NAME
+--bundle-out FILE' (or 'kordon cluster rotate') wrote: the manager keeps no copy
+of the cluster's key. The output holds that key.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Image == "" {
 				return failf(2, "--image: name the kordon image the cluster can pull (build it with the Dockerfile at the repository root)")
+			}
+			if bundle == "" {
+				return failf(2, "--bundle: the cluster's bundle, as 'kordon cluster register NAME --bundle-out FILE' wrote it")
+			}
+			b, err := adapter.ReadBundle(bundle)
+			if err != nil {
+				return failf(2, "--bundle: %v", err)
+			}
+			o.Bundle = b
+			out, err := adapter.Manifests(o)
+			if err != nil {
+				return failf(1, "%v", err)
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&bundle, "bundle", "", "the cluster's bundle file")
+	cmd.Flags().StringVar(&o.Image, "image", "", "kordon container image to run")
+	cmd.Flags().StringVar(&o.Namespace, "namespace", "kordon-system", "namespace of the adapter")
+	return cmd
+}
+
+func newClusterRotateCmd(conn *connFlags) *cobra.Command {
+	var managerURL, bundleOut string
+	cmd := &cobra.Command{
+		Use:   "rotate NAME --bundle-out FILE",
+		Short: "Issue a cluster's adapter a new identity (its old bundle is refused from now on)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if bundleOut == "" {
+				return failf(2, "--bundle-out: the file to write the cluster's new bundle to")
 			}
 			c, err := conn.connect()
 			if err != nil {
 				return err
 			}
-			q := url.Values{}
-			if managerURL != "" {
-				q.Set("server", managerURL)
+			var out struct {
+				Bundle manager.Bundle `json:"bundle"`
 			}
-			if err := c.Do(cmd.Context(), http.MethodGet, clustersAPI+"/"+url.PathEscape(args[0])+"/bundle?"+q.Encode(), nil, &o.Bundle); err != nil {
+			if err := c.Do(cmd.Context(), http.MethodPost, clustersAPI+"/"+url.PathEscape(args[0])+"/rotate", map[string]string{"server": managerURL}, &out); err != nil {
 				return remoteErr(err)
 			}
-			b, err := adapter.Manifests(o)
-			if err != nil {
-				return failf(1, "%v", err)
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "cluster %s has a new identity; its previous bundle is refused from now on\n", args[0])
+			if err := writeBundle(w, bundleOut, out.Bundle, "cluster"); err != nil {
+				return err
 			}
-			_, err = cmd.OutOrStdout().Write(b)
-			return err
+			fmt.Fprintf(w, "next: kordon cluster manifests --bundle %s --image IMAGE | kubectl apply -f -\n", bundleOut)
+			return nil
 		},
 	}
-	cmd.Flags().StringVar(&o.Image, "image", "", "kordon container image to run")
-	cmd.Flags().StringVar(&o.Namespace, "namespace", "kordon-system", "namespace of the adapter")
 	cmd.Flags().StringVar(&managerURL, "manager-url", "", "URL the adapter reaches the manager at (default: the URL this command uses)")
+	cmd.Flags().StringVar(&bundleOut, "bundle-out", "", "write the cluster's new bundle to this file")
 	return cmd
 }
 

@@ -49,7 +49,7 @@ distributed and gateway firewall policies over them decide every flow.`,
 	conn := &connFlags{}
 	conn.add(root)
 	root.AddCommand(newServeCmd(), newLoginCmd(conn), newApplyCmd(conn), newGetCmd(conn), newDeleteCmd(conn), newStatusCmd(conn),
-		newWatchCmd(conn), newLicenseCmd(conn), newProjectCmd(conn), newTokenCmd(conn), newValidateCmd(), newMembersCmd(conn),
+		newWatchCmd(conn), newLicenseCmd(conn), newProjectCmd(conn), newTokenCmd(conn), newSealCmd(), newValidateCmd(), newMembersCmd(conn),
 		newExplainCmd(conn), newTraceCmd(conn), newAdviseCmd(conn), newDiffCmd(), newBenchCmd(), newClusterCmd(conn), newAdapterCmd(), newAgentCmd(conn))
 	return root
 }

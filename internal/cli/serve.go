@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -23,10 +26,13 @@ func newServeCmd() *cobra.Command {
 etcd in --data-dir; --etcd-endpoints uses an external etcd cluster instead (run
 several managers against one cluster for high availability).
 
-On the first start it creates a CA, a server certificate, an admin token (printed
-once, and kept in DATA-DIR/admin.token) and a client configuration
+On the first start it creates a CA (its key sealed with DATA-DIR/seal.key, see
+'kordon seal'), a server certificate, an admin token (written to
+DATA-DIR/admin.token only, never printed) and a client configuration
 (DATA-DIR/client.yaml) so kordon commands run from the same directory just work,
-and installs a 60-day evaluation license.
+and installs a 60-day evaluation license. Only one manager runs on a data
+directory at a time; a data directory with part of an installation is refused,
+never initialized again.
 
 With no cluster registered and no --inventory it loads the example clusters and
 policy as a demo. --cluster NAME=KUBECONFIG watches a cluster with an adapter
@@ -49,7 +55,7 @@ cluster, see 'kordon cluster'). --inventory DIR serves a directory of kubectl du
 				o.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), hopts))
 			}
 			o.Out, o.Version = cmd.OutOrStdout(), Version
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := stopOnSignal(cmd.Context(), cmd.ErrOrStderr(), shutdownGrace)
 			defer stop()
 			return serve.Run(ctx, o)
 		},
@@ -69,7 +75,47 @@ cluster, see 'kordon cluster'). --inventory DIR serves a directory of kubectl du
 	f.DurationVar(&o.Heartbeat, "cluster-heartbeat", 10*time.Second, "heartbeat interval of the --cluster adapters")
 	f.BoolVar(&o.NoDemo, "no-demo", false, "do not load the demo when no cluster is registered")
 	f.StringArrayVar(&o.LicenseTrust, "license-trust", nil, "PEM public key whose signed licenses are trusted (repeatable)")
+	f.StringArrayVar(&o.SealKeys, "seal-key", nil, "seal key file (repeatable; the first seals the CA's key, the others only open it); default DATA-DIR/seal.key")
+	f.IntVar(&o.MaxConnections, "max-connections", 4096, "most API connections open at once (a tenth kept for authenticated callers)")
+	f.Int64Var(&o.EtcdQuota, "etcd-quota-bytes", 2<<30, "the external etcd's backend quota (--quota-backend-bytes), for the usage metrics and warnings")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd
+}
+
+// shutdownGrace is how long a stopping manager may take before it is
+// ended anyway.
+const shutdownGrace = 30 * time.Second
+
+// stopOnSignal returns a context ended by SIGINT or SIGTERM. A process
+// that has not ended grace after the signal, or gets a second one, exits
+// at once with status 1: a signal always ends the manager, whatever it
+// is stuck in. Nothing acknowledged is lost by that: every write the
+// manager acknowledged is in the store's log.
+func stopOnSignal(parent context.Context, stderr io.Writer, grace time.Duration) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			fmt.Fprintf(stderr, "kordon: %s: stopping\n", sig)
+			cancel()
+		case <-done:
+			return
+		}
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case sig := <-ch:
+			fmt.Fprintf(stderr, "kordon: %s again: exiting now\n", sig)
+		case <-t.C:
+			fmt.Fprintf(stderr, "kordon: still stopping after %s: exiting now\n", grace)
+		case <-done:
+			return
+		}
+		os.Exit(1)
+	}()
+	return ctx, func() { signal.Stop(ch); close(done); cancel() }
 }

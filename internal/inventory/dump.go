@@ -207,6 +207,9 @@ func (d *Dump) loadObject(cluster, file, pos string, data []byte, seen map[Key]s
 		d.Ignored++
 		return
 	}
+	if err == nil {
+		err = Validate(obj)
+	}
 	if err != nil {
 		d.Problems = append(d.Problems, Problem{File: file, Position: pos, Object: desc, Reason: err.Error()})
 		return

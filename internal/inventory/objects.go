@@ -273,9 +273,19 @@ type ExternalIPPool struct {
 	NodeSelector *metav1.LabelSelector `json:"nodeSelector,omitempty"`
 }
 
-// VMCluster is the pseudo-cluster VMs are filed under: no registered
-// cluster can have the name.
+// VMCluster is the pseudo-cluster the default space's VMs are filed
+// under: no registered cluster can have the name.
 const VMCluster = "@vms"
+
+// VMClusterFor is the pseudo-cluster of a space's VMs: a project's VMs
+// are apart from the default space's, and only that project's groups
+// select them.
+func VMClusterFor(project string) string {
+	if project == "" {
+		return VMCluster
+	}
+	return VMCluster + ":" + project
+}
 
 // VirtualMachine is a VM protected by the distributed firewall, as its
 // agent reports it: the VirtualMachine member type of NSX groups.

@@ -11,46 +11,10 @@ import (
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/license"
 	"github.com/kordon-dev/kordon/internal/model"
-	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/store"
 )
 
-// Authenticate returns who a bearer token belongs to.
-func (m *Manager) Authenticate(token string) (Principal, bool) {
-	h := pki.HashToken(token)
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	for stored, t := range m.tokens {
-		if pki.SameHash(stored, h) {
-			return Principal{Name: "token:" + t.ID, Role: t.Role}, true
-		}
-	}
-	return Principal{}, false
-}
-
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
-
-// CreateToken stores a new token and returns it (the only time it is
-// seen).
-func (m *Manager) CreateToken(ctx context.Context, id, role, description string) (string, error) {
-	if !idPattern.MatchString(id) {
-		return "", &WriteError{Kind: ErrInvalid, Message: fmt.Sprintf("token id %q: use letters, digits, '.', '_' and '-'", id)}
-	}
-	if role != RoleAdmin && role != RoleReader {
-		return "", &WriteError{Kind: ErrInvalid, Message: fmt.Sprintf("role %q: use admin or reader", role)}
-	}
-	token, hash := pki.NewToken()
-	b, _ := json.Marshal(Token{ID: id, Hash: hash, Role: role, Description: description, Created: m.now()})
-	none := int64(0)
-	rev, err := m.st.Commit(ctx, []store.Cond{{Key: store.TokensPrefix + id, ModRevision: &none}}, []store.Op{{Key: store.TokensPrefix + id, Value: b}})
-	if err == store.ErrConflict {
-		return "", &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("a token %q exists", id)}
-	}
-	if err != nil {
-		return "", err
-	}
-	return token, m.WaitApplied(ctx, rev)
-}
 
 // LicenseStatus is the installed license and whether it is valid.
 type LicenseStatus struct {
@@ -165,7 +129,15 @@ func (m *Manager) DeleteProject(ctx context.Context, id string) error {
 	if n > 0 {
 		return &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("project %q still holds %d objects; delete them first", id, n)}
 	}
-	rev, err := m.st.Commit(ctx, nil, []store.Op{{Key: store.ProjectsPrefix + id, Delete: true}})
+	// The project's tokens go with it: a project created again under the
+	// same id must not inherit them.
+	ops := []store.Op{{Key: store.ProjectsPrefix + id, Delete: true}}
+	for _, t := range m.Tokens() {
+		if t.Project == id {
+			ops = append(ops, store.Op{Key: store.TokensPrefix + t.ID, Delete: true}, store.Op{Key: store.TokenUsedPrefix + t.ID, Delete: true})
+		}
+	}
+	rev, err := m.st.Commit(ctx, nil, ops)
 	if err != nil {
 		return err
 	}

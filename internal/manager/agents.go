@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/kordon-dev/kordon/internal/inventory"
+	"github.com/kordon-dev/kordon/internal/address"
 	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/realization"
@@ -19,38 +19,71 @@ import (
 
 // Agent is an enforcement point: a VM the distributed firewall protects,
 // or a host routing for a tier-0 or tier-1 gateway.
+//
+// What selects a VM into groups (its name, tags, OS name and computer
+// name) and the addresses it may claim are the manager's: set at
+// registration or by an admin, never by the agent. The agent reports only
+// the addresses it has (VM), which the manager checks before they count.
 type Agent struct {
-	Name       string    `json:"name"`
-	ID         string    `json:"id"`
-	Role       string    `json:"role"`
-	Gateway    string    `json:"gateway,omitempty"`
+	Name    string `json:"name"`
+	ID      string `json:"id"`
+	Role    string `json:"role"`
+	Gateway string `json:"gateway,omitempty"`
+	// Project is the space the enforcement point belongs to ("" for the
+	// default space): a VM's project, or the project of a gateway's tier-1.
+	Project    string    `json:"project,omitempty"`
 	Registered time.Time `json:"registered"`
 	CertSerial string    `json:"cert_serial,omitempty"`
-	// VM is what a VM's agent reports about it; its addresses decide
-	// which rules' Applied To cover it.
+	AgentAttributes
+	// VM is what a VM's agent last reported about itself.
 	VM *VMFacts `json:"vm,omitempty"`
 }
 
-// VMFacts describe a VM as its agent sees it.
-type VMFacts struct {
-	Addresses    []netip.Addr `json:"ip_addresses"`
-	OSName       string       `json:"os_name,omitempty"`
-	ComputerName string       `json:"computer_name,omitempty"`
-	Tags         []model.Tag  `json:"tags,omitempty"`
+// AgentAttributes are what the manager decides about an agent.
+type AgentAttributes struct {
+	// Tags, OSName and ComputerName select the VM with the VirtualMachine
+	// member type.
+	Tags         []model.Tag `json:"tags,omitempty"`
+	OSName       string      `json:"os_name,omitempty"`
+	ComputerName string      `json:"computer_name,omitempty"`
+	// AllowedAddresses, when set, are the only addresses (IPs, CIDRs or
+	// ranges) the VM may claim, and the addresses in them belong to it:
+	// another agent claiming one is refused.
+	AllowedAddresses []string `json:"allowed_addresses,omitempty"`
 }
 
-// vmObject is the inventory object of a VM's agent: what groups with the
-// VirtualMachine member type select.
-func vmObject(a *Agent) *inventory.VirtualMachine {
-	vm := &inventory.VirtualMachine{Meta: inventory.Meta{Cluster: inventory.VMCluster, Name: a.Name}}
-	if a.VM != nil {
-		vm.Addresses, vm.OSName, vm.ComputerName = a.VM.Addresses, a.VM.OSName, a.VM.ComputerName
-		for _, t := range a.VM.Tags {
-			vm.Tags = append(vm.Tags, inventory.Tag{Scope: t.Scope, Value: t.Tag})
-		}
-	}
-	return vm
+// AgentSpec is a registration.
+type AgentSpec struct {
+	Name    string `json:"name"`
+	Role    string `json:"role"`
+	Gateway string `json:"gateway,omitempty"`
+	// Project is the project of a VM agent (a gateway agent's is its
+	// gateway's).
+	Project string `json:"project,omitempty"`
+	AgentAttributes
 }
+
+// AgentUpdate changes an agent's attributes; nil fields are kept.
+type AgentUpdate struct {
+	Tags             *[]model.Tag `json:"tags,omitempty"`
+	OSName           *string      `json:"os_name,omitempty"`
+	ComputerName     *string      `json:"computer_name,omitempty"`
+	AllowedAddresses *[]string    `json:"allowed_addresses,omitempty"`
+}
+
+// VMFacts is what a VM's agent reports about its host.
+type VMFacts struct {
+	Addresses []netip.Addr `json:"ip_addresses"`
+	// OSName and ComputerName as the agent sees them: shown, never used
+	// to select the VM.
+	OSName       string `json:"os_name,omitempty"`
+	ComputerName string `json:"computer_name,omitempty"`
+	// Tags is refused when set: an agent does not choose its tags.
+	Tags []model.Tag `json:"tags,omitempty"`
+}
+
+// MaxVMAddresses bounds the addresses one VM may report.
+const MaxVMAddresses = 64
 
 func (f *VMFacts) equal(o *VMFacts) bool {
 	a, _ := json.Marshal(f)
@@ -58,119 +91,198 @@ func (f *VMFacts) equal(o *VMFacts) bool {
 	return string(a) == string(b)
 }
 
-// AgentReport is what an agent says about its realization.
-type AgentReport struct {
-	// State is "success" or "error" (Error says why).
-	State string `json:"state"`
-	Error string `json:"error,omitempty"`
-	// Revision and Digest identify the span the agent enforces.
-	Revision int64     `json:"revision"`
-	Digest   string    `json:"digest"`
-	Realized time.Time `json:"realized,omitzero"`
-	Rules    int       `json:"rules"`
-	Elements int       `json:"elements"`
-	// Counters are per rule path, summed over the agent's hooks, since
-	// the agent started.
-	Counters map[string]RuleCounters `json:"rule_statistics,omitempty"`
-	VM       *VMFacts                `json:"vm,omitempty"`
-	Interval time.Duration           `json:"interval"`
-	Time     time.Time               `json:"time"`
+func invalidf(f string, a ...any) error {
+	return &WriteError{Kind: ErrInvalid, Message: fmt.Sprintf(f, a...)}
 }
 
-// RuleCounters count what a rule decided.
-type RuleCounters struct {
-	Packets uint64 `json:"packet_count"`
-	Bytes   uint64 `json:"byte_count"`
-}
-
-// Realization states, as NSX names them.
-const (
-	RealizedSuccess    = "SUCCESS"
-	RealizedInProgress = "IN_PROGRESS"
-	RealizedError      = "ERROR"
-	RealizedUnknown    = "UNKNOWN"
-)
-
-// AgentStatus is an agent with the state of its realization.
-type AgentStatus struct {
-	Agent
-	State  string `json:"realization_state"`
-	Reason string `json:"reason,omitempty"`
-	// SpanRevision and SpanDigest are what the agent should enforce now.
-	SpanRevision int64        `json:"span_revision"`
-	SpanDigest   string       `json:"span_digest"`
-	Report       *AgentReport `json:"last_report,omitempty"`
-}
-
-// RegisterAgent creates an enforcement agent and its identity.
-func (m *Manager) RegisterAgent(ctx context.Context, name, role, gateway string) (Agent, Credentials, error) {
-	invalid := func(f string, a ...any) (Agent, Credentials, error) {
-		return Agent{}, Credentials{}, &WriteError{Kind: ErrInvalid, Message: fmt.Sprintf(f, a...)}
+// checkAttributes validates what an admin sets on an agent.
+func checkAttributes(a *AgentAttributes) error {
+	if len(a.Tags) > model.MaxTags {
+		return invalidf("tags: %d; at most %d", len(a.Tags), model.MaxTags)
 	}
-	if !clusterName.MatchString(name) {
-		return invalid("agent name %q: use lower-case letters, digits, '-' and '.' (at most 63, starting and ending with a letter or digit)", name)
-	}
-	switch role {
-	case realization.RoleVM:
-		if gateway != "" {
-			return invalid("role vm: --gateway is for gateway agents")
+	for i, t := range a.Tags {
+		if t.Tag == "" && t.Scope == "" {
+			return invalidf("tags[%d]: empty", i)
 		}
+		if err := model.CheckText(t.Scope, model.MaxTagScope, false); err != nil {
+			return invalidf("tags[%d].scope: %v", i, err)
+		}
+		if err := model.CheckText(t.Tag, model.MaxTagValue, false); err != nil {
+			return invalidf("tags[%d].tag: %v", i, err)
+		}
+	}
+	if err := model.CheckText(a.OSName, model.MaxTextField, false); err != nil {
+		return invalidf("os_name: %v", err)
+	}
+	if err := model.CheckText(a.ComputerName, model.MaxTextField, false); err != nil {
+		return invalidf("computer_name: %v", err)
+	}
+	if len(a.AllowedAddresses) > MaxVMAddresses {
+		return invalidf("allowed_addresses: %d; at most %d", len(a.AllowedAddresses), MaxVMAddresses)
+	}
+	for i, s := range a.AllowedAddresses {
+		if _, err := address.ParseRange(s); err != nil {
+			return invalidf("allowed_addresses[%d]: %v", i, err)
+		}
+	}
+	return nil
+}
+
+// RegisterAgent creates an enforcement agent and its identity. The key
+// is returned, never stored.
+func (m *Manager) RegisterAgent(ctx context.Context, spec AgentSpec) (Agent, Credentials, error) {
+	fail := func(err error) (Agent, Credentials, error) { return Agent{}, Credentials{}, err }
+	if !clusterName.MatchString(spec.Name) {
+		return fail(invalidf("agent name %q: use lower-case letters, digits, '-' and '.' (at most 63, starting and ending with a letter or digit)", spec.Name))
+	}
+	a := Agent{Name: spec.Name, ID: newUUID(), Role: spec.Role, Gateway: spec.Gateway, Registered: m.now().UTC(), AgentAttributes: spec.AgentAttributes}
+	switch spec.Role {
+	case realization.RoleVM:
+		if spec.Gateway != "" {
+			return fail(invalidf("role vm: --gateway is for gateway agents"))
+		}
+		if spec.Project != "" {
+			if _, ok := m.Project(spec.Project); !ok {
+				return fail(&WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("project %q does not exist", spec.Project)})
+			}
+		}
+		a.Project = spec.Project
 	case realization.RoleGateway:
 		m.mu.RLock()
-		_, t0 := m.cfg.Tier0s[gateway]
-		_, t1 := m.cfg.Tier1s[gateway]
+		_, t0 := m.cfg.Tier0s[spec.Gateway]
+		_, t1 := m.cfg.Tier1s[spec.Gateway]
 		m.mu.RUnlock()
 		if !t0 && !t1 {
-			return invalid("gateway %q: no such tier-0 or tier-1 (give its path, as /infra/tier-1s/ID)", gateway)
+			return fail(invalidf("gateway %q: no such tier-0 or tier-1 (give its path, as /infra/tier-1s/ID)", spec.Gateway))
 		}
+		ref, _ := model.ParsePath(spec.Gateway)
+		if spec.Project != "" && spec.Project != ref.Project {
+			return fail(invalidf("project %q: a gateway agent belongs to its gateway's space (%s)", spec.Project, spaceName(ref.Project)))
+		}
+		if len(spec.Tags) > 0 || spec.OSName != "" || spec.ComputerName != "" || len(spec.AllowedAddresses) > 0 {
+			return fail(invalidf("tags, os_name, computer_name and allowed_addresses describe a VM; a gateway agent has none"))
+		}
+		a.Project = ref.Project
 	default:
-		return invalid("role %q: use vm or gateway", role)
+		return fail(invalidf("role %q: use vm or gateway", spec.Role))
 	}
-	a := Agent{Name: name, ID: newUUID(), Role: role, Gateway: gateway, Registered: m.now().UTC()}
-	ca, err := m.ca(ctx)
+	if err := checkAttributes(&a.AgentAttributes); err != nil {
+		return fail(err)
+	}
+	creds, serial, err := m.issueIdentity(ctx, spec.Name, "agent")
 	if err != nil {
-		return Agent{}, Credentials{}, err
+		return fail(err)
 	}
-	issued, err := ca.IssueClient(name, "agent", 5)
-	if err != nil {
-		return Agent{}, Credentials{}, err
-	}
-	a.CertSerial, _ = pki.SerialOf(issued.CertPEM)
-	creds := Credentials{Cert: string(issued.CertPEM), Key: string(issued.KeyPEM)}
-	cb, _ := json.Marshal(creds)
+	a.CertSerial = serial
 	rec, _ := json.Marshal(a)
 	none := int64(0)
-	rev, err := m.st.Commit(ctx, []store.Cond{{Key: store.AgentsPrefix + name, ModRevision: &none}},
-		[]store.Op{{Key: store.AgentsPrefix + name, Value: rec}, {Key: store.AgentCredentialsPrefix + name, Value: cb}})
+	conds := []store.Cond{{Key: store.AgentsPrefix + spec.Name, ModRevision: &none}}
+	if a.Project != "" {
+		conds = append(conds, store.Cond{Key: store.ProjectsPrefix + a.Project, Exists: true})
+	}
+	rev, err := m.st.Commit(ctx, conds, []store.Op{{Key: store.AgentsPrefix + spec.Name, Value: rec}})
 	if errors.Is(err, store.ErrConflict) {
-		return Agent{}, Credentials{}, &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("an agent named %q is already registered (agent names are unique)", name)}
+		return fail(&WriteError{Kind: ErrConflict, Message: fmt.Sprintf("an agent named %q is already registered (agent names are unique)", spec.Name)})
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return a, creds, m.WaitApplied(ctx, rev)
+}
+
+func spaceName(project string) string {
+	if project == "" {
+		return "the default space"
+	}
+	return "project " + project
+}
+
+// UpdateAgent changes what the manager decides about a VM agent.
+func (m *Manager) UpdateAgent(ctx context.Context, name string, u AgentUpdate) (Agent, error) {
+	for attempt := 0; ; attempt++ {
+		kv, ok, err := m.st.Get(ctx, store.AgentsPrefix+name)
+		if err != nil {
+			return Agent{}, err
+		}
+		if !ok {
+			return Agent{}, &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("agent %q is not registered", name)}
+		}
+		var a Agent
+		if err := json.Unmarshal(kv.Value, &a); err != nil {
+			return Agent{}, fmt.Errorf("agent %q: its stored record cannot be read: %w", name, err)
+		}
+		if a.Role != realization.RoleVM {
+			return Agent{}, invalidf("agent %q is a gateway agent; only a VM has tags, names and addresses", name)
+		}
+		if u.Tags != nil {
+			a.Tags = *u.Tags
+		}
+		if u.OSName != nil {
+			a.OSName = *u.OSName
+		}
+		if u.ComputerName != nil {
+			a.ComputerName = *u.ComputerName
+		}
+		if u.AllowedAddresses != nil {
+			a.AllowedAddresses = *u.AllowedAddresses
+		}
+		if err := checkAttributes(&a.AgentAttributes); err != nil {
+			return Agent{}, err
+		}
+		rec, _ := json.Marshal(a)
+		mod := kv.ModRevision
+		rev, err := m.st.Commit(ctx, []store.Cond{{Key: store.AgentsPrefix + name, ModRevision: &mod}}, []store.Op{{Key: store.AgentsPrefix + name, Value: rec}})
+		if errors.Is(err, store.ErrConflict) && attempt < maxRetries {
+			continue // its report changed the record meanwhile
+		}
+		if err != nil {
+			return Agent{}, err
+		}
+		return a, m.WaitApplied(ctx, rev)
+	}
+}
+
+func (m *Manager) ca(ctx context.Context) (pki.CA, error) {
+	kv, ok, err := m.st.Get(ctx, store.CAKey)
+	if err != nil {
+		return pki.CA{}, fmt.Errorf("reading the CA: %w", err)
+	}
+	if !ok {
+		return pki.CA{}, errors.New("the installation has no CA")
+	}
+	return unsealCA(kv.Value, m.seal)
+}
+
+// RotateAgent issues a new identity for an agent: the certificate it had
+// is refused from the moment the rotation is applied. The new key is
+// returned, never stored.
+func (m *Manager) RotateAgent(ctx context.Context, name string) (Agent, Credentials, error) {
+	kv, ok, err := m.st.Get(ctx, store.AgentsPrefix+name)
+	if err != nil {
+		return Agent{}, Credentials{}, err
+	}
+	if !ok {
+		return Agent{}, Credentials{}, &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("agent %q is not registered", name)}
+	}
+	var a Agent
+	if err := json.Unmarshal(kv.Value, &a); err != nil {
+		return Agent{}, Credentials{}, fmt.Errorf("agent %q: its stored record cannot be read: %w", name, err)
+	}
+	creds, serial, err := m.issueIdentity(ctx, name, "agent")
+	if err != nil {
+		return Agent{}, Credentials{}, err
+	}
+	a.CertSerial = serial
+	rec, _ := json.Marshal(a)
+	mod := kv.ModRevision
+	rev, err := m.st.Commit(ctx, []store.Cond{{Key: store.AgentsPrefix + name, ModRevision: &mod}}, []store.Op{{Key: store.AgentsPrefix + name, Value: rec}})
+	if errors.Is(err, store.ErrConflict) {
+		return Agent{}, Credentials{}, &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("agent %q changed while its identity was rotated; try again", name)}
 	}
 	if err != nil {
 		return Agent{}, Credentials{}, err
 	}
 	return a, creds, m.WaitApplied(ctx, rev)
-}
-
-func (m *Manager) ca(ctx context.Context) (pki.CA, error) {
-	kv, ok, err := m.st.Get(ctx, store.CAKey)
-	if err != nil || !ok {
-		return pki.CA{}, fmt.Errorf("reading the CA: %v", err)
-	}
-	var ca pki.CA
-	return ca, json.Unmarshal(kv.Value, &ca)
-}
-
-// AgentCredentials returns an agent's identity.
-func (m *Manager) AgentCredentials(ctx context.Context, name string) (Credentials, error) {
-	kv, ok, err := m.st.Get(ctx, store.AgentCredentialsPrefix+name)
-	if err != nil {
-		return Credentials{}, err
-	}
-	if !ok {
-		return Credentials{}, &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("agent %q is not registered", name)}
-	}
-	var c Credentials
-	return c, json.Unmarshal(kv.Value, &c)
 }
 
 // AgentIdentity checks a client certificate presented for an agent.
@@ -192,7 +304,6 @@ func (m *Manager) AgentIdentity(name, serial string) error {
 func (m *Manager) DeregisterAgent(ctx context.Context, name string) error {
 	rev, err := m.st.Commit(ctx, []store.Cond{{Key: store.AgentsPrefix + name, Exists: true}}, []store.Op{
 		{Key: store.AgentsPrefix + name, Delete: true},
-		{Key: store.AgentCredentialsPrefix + name, Delete: true},
 		{Key: store.AgentReportPrefix + name, Delete: true},
 	})
 	if errors.Is(err, store.ErrConflict) {
@@ -204,290 +315,19 @@ func (m *Manager) DeregisterAgent(ctx context.Context, name string) error {
 	return m.WaitApplied(ctx, rev)
 }
 
-// RecordAgentReport stores an agent's realization report; a VM's facts,
-// when they changed, update its record (and so its span) in the same
-// write.
-func (m *Manager) RecordAgentReport(ctx context.Context, name string, rep AgentReport) error {
-	if rep.State != "success" && rep.State != "error" {
-		return &WriteError{Kind: ErrInvalid, Message: `state must be "success" or "error"`}
-	}
-	if rep.Interval < time.Second || rep.Interval > time.Hour {
-		return &WriteError{Kind: ErrInvalid, Message: "interval must be between 1s and 1h"}
-	}
-	rep.Time = m.now().UTC()
-	m.mu.RLock()
-	a, ok := m.agents[name]
-	var cur Agent
-	if ok {
-		cur = *a
-	}
-	m.mu.RUnlock()
-	if !ok {
-		return &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("agent %q is not registered", name)}
-	}
-	ops := []store.Op{}
-	conds := []store.Cond{{Key: store.AgentsPrefix + name, Exists: true}}
-	if rep.VM != nil && cur.Role == realization.RoleVM && !rep.VM.equal(cur.VM) {
-		cur.VM = rep.VM
-		rec, _ := json.Marshal(cur)
-		ops = append(ops, store.Op{Key: store.AgentsPrefix + name, Value: rec})
-	}
-	rep.VM = nil
-	b, _ := json.Marshal(rep)
-	ops = append(ops, store.Op{Key: store.AgentReportPrefix + name, Value: b})
-	rev, err := m.st.Commit(ctx, conds, ops)
-	if errors.Is(err, store.ErrConflict) {
-		return &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("agent %q is not registered", name)}
-	}
-	if err != nil {
-		return err
-	}
-	return m.WaitApplied(ctx, rev)
-}
-
-// spanEntry is an agent's span and the groups it was computed from.
-type spanEntry struct {
-	span   *realization.Span
-	groups map[string]bool
-}
-
-// spanLocked returns an agent's span for the current state, at the
-// current revision. Spans are computed incrementally: one is kept until
-// the configuration changes, the agent's record changes, or the
-// membership of a group it reads changes (a group its rules name, or,
-// on a VM, any group an Applied To names, which decides the rules that
-// apply there). A membership change therefore recomputes only the spans
-// of the agents that use the group.
-func (m *Manager) spanLocked(a *Agent) *realization.Span {
-	m.spanMu.Lock()
-	e := m.spans[a.Name]
-	m.spanMu.Unlock()
-	if e == nil {
-		e = m.computeSpanLocked(a)
-		m.spanMu.Lock()
-		m.spans[a.Name] = e
-		m.spanMu.Unlock()
-	}
-	s := *e.span
-	s.Revision = m.rev
-	return &s
-}
-
-func (m *Manager) computeSpanLocked(a *Agent) *spanEntry {
-	m.metrics.spanComputed()
-	var s *realization.Span
-	groups := map[string]bool{}
-	if a.Role == realization.RoleGateway {
-		s = realization.ForGateway(m.cfg, m.idx, m.rev, a.Gateway)
-	} else {
-		var addrs []netip.Addr
-		if a.VM != nil {
-			addrs = a.VM.Addresses
-		}
-		s = realization.ForVM(m.cfg, m.idx, m.rev, a.Name, addrs)
-		for _, sp := range m.cfg.SecurityPolicies {
-			for _, g := range sp.Scope {
-				groups[g] = true
-			}
-		}
-		for _, r := range m.cfg.Rules {
-			for _, g := range r.Scope {
-				groups[g] = true
-			}
-		}
-	}
-	for _, st := range s.Sets {
-		for _, n := range st.Names {
-			groups[n] = true
-		}
-	}
-	return &spanEntry{span: s, groups: groups}
-}
-
-// forgetSpansLocked drops the cached spans that read one of the changed
-// groups, or every span when changed is nil. It runs under the write
-// lock, in one pass over the agents.
-func (m *Manager) forgetSpansLocked(changed map[string]bool) {
-	m.spanMu.Lock()
-	defer m.spanMu.Unlock()
-	if changed == nil {
-		clear(m.spans)
-		return
-	}
-	for name, e := range m.spans {
-		small, large := changed, e.groups
-		if len(small) > len(large) {
-			small, large = large, small
-		}
-		for g := range small {
-			if large[g] {
-				delete(m.spans, name)
-				break
-			}
-		}
-	}
-}
-
-// Span returns an agent's current span.
-func (m *Manager) Span(name string) (*realization.Span, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	a, ok := m.agents[name]
-	if !ok {
-		return nil, &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("agent %q is not registered", name)}
-	}
-	return m.spanLocked(a), nil
-}
-
-// WaitSpan waits until an agent's span differs from the one whose digest
-// it has, then returns it, with the delta from what it has when the last
-// span sent to it was that one and only set elements changed. It returns
-// nothing when ctx ends first.
-func (m *Manager) WaitSpan(ctx context.Context, name, have string) (*realization.Span, *realization.Delta, error) {
-	for {
-		m.mu.RLock()
-		ch := m.spanChanged
-		a, ok := m.agents[name]
-		var s *realization.Span
-		if ok {
-			s = m.spanLocked(a)
-		}
-		m.mu.RUnlock()
-		if !ok {
-			return nil, nil, &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("agent %q is not registered", name)}
-		}
-		if s.Digest != have {
-			m.sentMu.Lock()
-			prev := m.sent[name]
-			m.sent[name] = s
-			m.sentMu.Unlock()
-			if prev != nil && prev.Digest == have {
-				if d, ok := realization.Diff(prev, s); ok {
-					return s, d, nil
-				}
-			}
-			return s, nil, nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil, nil, nil
-		}
-	}
-}
-
-// Agents returns every agent with its realization state.
-func (m *Manager) Agents() []AgentStatus {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	now := m.now()
-	out := make([]AgentStatus, 0, len(m.agents))
-	for _, a := range m.agents {
-		out = append(out, m.agentStatusLocked(a, now))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-func (m *Manager) agentStatusLocked(a *Agent, now time.Time) AgentStatus {
-	s := m.spanLocked(a)
-	st := AgentStatus{Agent: *a, SpanRevision: s.Revision, SpanDigest: s.Digest}
-	rep, ok := m.reports[a.Name]
-	switch {
-	case !ok:
-		st.State, st.Reason = RealizedUnknown, "the agent has not reported yet"
-	case now.Sub(rep.Time) > time.Duration(missedBeats)*rep.Interval:
-		st.State, st.Reason = RealizedUnknown, fmt.Sprintf("no report since %s", rep.Time.Format(time.RFC3339))
-	case rep.State == "error":
-		st.State, st.Reason = RealizedError, rep.Error
-	case rep.Digest != s.Digest:
-		st.State, st.Reason = RealizedInProgress, fmt.Sprintf("the agent enforces revision %d; revision %d changed its rules or members", rep.Revision, s.Revision)
-	default:
-		st.State = RealizedSuccess
-	}
-	if ok {
-		r := rep
-		st.Report = &r
-	}
-	return st
-}
-
-// PointStatus is the realization of one policy at one enforcement point.
-type PointStatus struct {
-	Agent    string `json:"enforcement_point"`
-	Role     string `json:"role"`
-	State    string `json:"state"`
-	Reason   string `json:"reason,omitempty"`
-	Revision int64  `json:"revision_realized"`
-}
-
-// PolicyRealization returns, for each agent whose span holds rules of
-// the policy, whether it enforces the current revision.
-func (m *Manager) PolicyRealization(policyPath string) []PointStatus {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	now := m.now()
-	var out []PointStatus
-	for _, a := range m.agents {
-		st := m.agentStatusLocked(a, now)
-		s := m.spanLocked(a)
-		if !spanHolds(s, policyPath) {
-			continue
-		}
-		ps := PointStatus{Agent: a.Name, Role: a.Role, State: st.State, Reason: st.Reason}
-		if st.Report != nil {
-			ps.Revision = st.Report.Revision
-		}
-		out = append(out, ps)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Agent < out[j].Agent })
-	return out
-}
-
-func spanHolds(s *realization.Span, policyPath string) bool {
-	for _, h := range s.Hooks {
-		for _, r := range h.Rules {
-			if r.Policy == policyPath {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// RuleStatistics sums the counters every agent reports for the rules of
-// a policy, by rule path.
-func (m *Manager) RuleStatistics(policyPath string) map[string]RuleCounters {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	out := map[string]RuleCounters{}
-	prefix := policyPath + "/"
-	for _, rep := range m.reports {
-		for rule, c := range rep.Counters {
-			if strings.HasPrefix(rule, prefix) {
-				t := out[rule]
-				t.Packets += c.Packets
-				t.Bytes += c.Bytes
-				out[rule] = t
-			}
-		}
-	}
-	return out
-}
-
 // applyAgentLocked folds an agent record or report change into the
-// state; it reports whether spans may have changed.
+// state; it reports whether spans may have changed. VM objects follow in
+// refreshVMsLocked, once the whole revision is applied.
 func (m *Manager) applyAgentLocked(ev store.Event) bool {
 	switch {
 	case strings.HasPrefix(ev.Key, store.AgentsPrefix):
 		name := strings.TrimPrefix(ev.Key, store.AgentsPrefix)
-		vmKey := inventory.Key{Cluster: inventory.VMCluster, Kind: inventory.KindVirtualMachine, Name: name}
 		m.spanMu.Lock()
 		delete(m.spans, name)
 		m.spanMu.Unlock()
+		m.vmsDirty = true
 		if ev.Deleted {
 			delete(m.agents, name)
-			m.idx.Delete(vmKey)
 			return true
 		}
 		var a Agent
@@ -496,11 +336,6 @@ func (m *Manager) applyAgentLocked(ev store.Event) bool {
 			return false
 		}
 		m.agents[name] = &a
-		if a.Role == realization.RoleVM {
-			m.idx.Upsert(vmObject(&a))
-		} else {
-			m.idx.Delete(vmKey)
-		}
 		return true
 	case strings.HasPrefix(ev.Key, store.AgentReportPrefix):
 		name := strings.TrimPrefix(ev.Key, store.AgentReportPrefix)
@@ -512,4 +347,14 @@ func (m *Manager) applyAgentLocked(ev store.Event) bool {
 		}
 	}
 	return false
+}
+
+// sortedAgentNames lists the agents in name order.
+func (m *Manager) sortedAgentNamesLocked() []string {
+	names := make([]string, 0, len(m.agents))
+	for n := range m.agents {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }

@@ -45,23 +45,12 @@ func (m *Manager) RegisterCluster(ctx context.Context, name, source string) (Clu
 	var ops []store.Op
 	if source == SourceAdapter {
 		// Only a remote adapter needs an identity; an in-process one
-		// reports through the manager itself.
-		kv, ok, err := m.st.Get(ctx, store.CAKey)
-		if err != nil || !ok {
-			return Cluster{}, Credentials{}, fmt.Errorf("reading the CA: %v", err)
-		}
-		var ca pki.CA
-		if err := json.Unmarshal(kv.Value, &ca); err != nil {
+		// reports through the manager itself. Its key is handed out now
+		// and never stored.
+		var err error
+		if creds, c.CertSerial, err = m.issueIdentity(ctx, name, "cluster"); err != nil {
 			return Cluster{}, Credentials{}, err
 		}
-		issued, err := ca.IssueClient(name, "cluster", 5)
-		if err != nil {
-			return Cluster{}, Credentials{}, err
-		}
-		c.CertSerial, _ = pki.SerialOf(issued.CertPEM)
-		creds = Credentials{Cert: string(issued.CertPEM), Key: string(issued.KeyPEM)}
-		cb, _ := json.Marshal(creds)
-		ops = append(ops, store.Op{Key: store.CredentialsPrefix + name, Value: cb})
 	}
 	rec, _ := json.Marshal(c)
 	ops = append(ops, store.Op{Key: store.ClustersPrefix + name, Value: rec})
@@ -106,17 +95,57 @@ func (m *Manager) RegisterCluster(ctx context.Context, name, source string) (Clu
 	return c, creds, m.WaitApplied(ctx, rev)
 }
 
-// Credentials returns a cluster's identity (for its manifests).
-func (m *Manager) Credentials(ctx context.Context, name string) (Credentials, error) {
-	kv, ok, err := m.st.Get(ctx, store.CredentialsPrefix+name)
+// RotateCluster issues a new identity for a registered adapter cluster:
+// the certificate it had is refused from the moment the rotation is
+// applied. The new key is returned, never stored.
+func (m *Manager) RotateCluster(ctx context.Context, name string) (Cluster, Credentials, error) {
+	kv, ok, err := m.st.Get(ctx, store.ClustersPrefix+name)
 	if err != nil {
-		return Credentials{}, err
+		return Cluster{}, Credentials{}, err
 	}
 	if !ok {
-		return Credentials{}, &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("cluster %q has no identity (register it with `kordon cluster register %s`)", name, name)}
+		return Cluster{}, Credentials{}, notRegistered(name)
 	}
-	var c Credentials
-	return c, json.Unmarshal(kv.Value, &c)
+	var c Cluster
+	if err := json.Unmarshal(kv.Value, &c); err != nil {
+		return Cluster{}, Credentials{}, fmt.Errorf("cluster %q: its stored record cannot be read: %w", name, err)
+	}
+	if c.Source != SourceAdapter {
+		return Cluster{}, Credentials{}, &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("cluster %q is fed by %s and has no identity to rotate", name, c.Source)}
+	}
+	creds, serial, err := m.issueIdentity(ctx, name, "cluster")
+	if err != nil {
+		return Cluster{}, Credentials{}, err
+	}
+	c.CertSerial = serial
+	rec, _ := json.Marshal(c)
+	mod := kv.ModRevision
+	rev, err := m.st.Commit(ctx, []store.Cond{{Key: store.ClustersPrefix + name, ModRevision: &mod}}, []store.Op{{Key: store.ClustersPrefix + name, Value: rec}})
+	if errors.Is(err, store.ErrConflict) {
+		return Cluster{}, Credentials{}, &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("cluster %q changed while its identity was rotated; try again", name)}
+	}
+	if err != nil {
+		return Cluster{}, Credentials{}, err
+	}
+	return c, creds, m.WaitApplied(ctx, rev)
+}
+
+// issueIdentity issues a client certificate for a cluster or agent and
+// returns it with its key and serial.
+func (m *Manager) issueIdentity(ctx context.Context, name, kind string) (Credentials, string, error) {
+	ca, err := m.ca(ctx)
+	if err != nil {
+		return Credentials{}, "", err
+	}
+	issued, err := ca.IssueClient(name, kind, 5)
+	if err != nil {
+		return Credentials{}, "", err
+	}
+	serial, err := pki.SerialOf(issued.CertPEM)
+	if err != nil {
+		return Credentials{}, "", err
+	}
+	return Credentials{Cert: string(issued.CertPEM), Key: string(issued.KeyPEM)}, serial, nil
 }
 
 // ClusterIdentity checks a client certificate presented for a cluster:
@@ -138,7 +167,6 @@ func clusterRemoval(name string) []store.Op {
 	return []store.Op{
 		{Key: store.ClusterInventoryPrefix(name), Delete: true, Prefix: true},
 		{Key: store.ClustersPrefix + name, Delete: true},
-		{Key: store.CredentialsPrefix + name, Delete: true},
 		{Key: store.StatusPrefix + name, Delete: true},
 		{Key: store.InventoryRevPrefix + name, Delete: true},
 	}
@@ -288,13 +316,22 @@ var ErrInventoryMoved = errors.New("the cluster's inventory changed since that r
 // marks a completed full synchronisation.
 func (m *Manager) WriteInventory(ctx context.Context, cluster string, base int64, upserts []inventory.Object, deletes []inventory.Key, sync bool) (int64, error) {
 	ops := make([]store.Op, 0, len(upserts)+len(deletes)+2)
-	for _, o := range upserts {
+	for i, o := range upserts {
 		o.GetMeta().Cluster = cluster
+		if err := inventory.Validate(o); err != nil {
+			return 0, invalidf("upserts[%d] (%s): %v", i, inventory.KeyOf(o), err)
+		}
 		b, err := inventory.Encode(o)
 		if err != nil {
 			return 0, err
 		}
+		if len(b) > maxObjectBytes {
+			return 0, &WriteError{Kind: ErrQuota, Message: fmt.Sprintf("upserts[%d] (%s): %d bytes; an inventory object is at most %d", i, inventory.KeyOf(o), len(b), maxObjectBytes)}
+		}
 		ops = append(ops, store.Op{Key: inventoryKey(inventory.KeyOf(o)), Value: b})
+	}
+	if err := m.checkQuota(cluster, upserts, deletes); err != nil {
+		return 0, err
 	}
 	for _, k := range deletes {
 		k.Cluster = cluster
@@ -322,15 +359,95 @@ func notRegistered(cluster string) error {
 	return &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("cluster %q is not registered", cluster)}
 }
 
-// RecordHeartbeat stores an adapter's heartbeat.
-func (m *Manager) RecordHeartbeat(ctx context.Context, cluster string, hb Heartbeat) error {
+// Quotas of an adapter's writes.
+const (
+	// maxObjectBytes bounds one stored inventory object.
+	maxObjectBytes = 256 << 10
+	// defaultMaxClusterObjects bounds one cluster's inventory.
+	defaultMaxClusterObjects = 500000
+	maxHeartbeatEntries      = 64
+	maxHeartbeatError        = 4096
+)
+
+// ErrQuota: a write would take a cluster or agent past its quota.
+var ErrQuota = errors.New("over quota")
+
+// checkQuota refuses a write after which the cluster would hold more
+// objects than its quota.
+func (m *Manager) checkQuota(cluster string, upserts []inventory.Object, deletes []inventory.Key) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n := m.idx.ClusterObjects(cluster)
+	gone := make(map[inventory.Key]bool, len(deletes))
+	for _, k := range deletes {
+		k.Cluster = cluster
+		if !gone[k] && m.idx.Has(k) {
+			gone[k] = true
+			n--
+		}
+	}
+	seen := make(map[inventory.Key]bool, len(upserts))
+	for _, o := range upserts {
+		k := inventory.KeyOf(o)
+		if !seen[k] && (!m.idx.Has(k) || gone[k]) {
+			n++
+		}
+		seen[k] = true
+	}
+	if n > m.maxObjects {
+		return &WriteError{Kind: ErrQuota, Message: fmt.Sprintf("cluster %q would hold %d inventory objects; its quota is %d (kordon serve --max-cluster-objects)", cluster, n, m.maxObjects)}
+	}
+	return nil
+}
+
+// checkHeartbeat validates an adapter's heartbeat before it is kept.
+func checkHeartbeat(hb *Heartbeat) error {
 	if hb.Status != "up" && hb.Status != "down" {
-		return &WriteError{Kind: ErrInvalid, Message: `status must be "up" or "down"`}
+		return invalidf(`status must be "up" or "down"`)
 	}
 	if hb.Interval < time.Second || hb.Interval > time.Hour {
-		return &WriteError{Kind: ErrInvalid, Message: "interval must be between 1s and 1h"}
+		return invalidf("interval must be between 1s and 1h")
 	}
-	hb.Time = m.now().UTC()
+	if err := model.CheckText(hb.Error, maxHeartbeatError, true); err != nil {
+		return invalidf("error: %v", err)
+	}
+	for f, s := range map[string]string{"kubernetes_version": hb.Kubernetes, "adapter_version": hb.Adapter} {
+		if err := checkTextField(f, s); err != nil {
+			return err
+		}
+	}
+	if len(hb.APIs) > maxHeartbeatEntries || len(hb.Counts) > maxHeartbeatEntries {
+		return invalidf("apis and counts: at most %d entries each", maxHeartbeatEntries)
+	}
+	for k, v := range hb.APIs {
+		if err := checkTextField("apis key", k); err != nil {
+			return err
+		}
+		if err := checkTextField("apis["+k+"]", v); err != nil {
+			return err
+		}
+	}
+	for k, n := range hb.Counts {
+		if err := checkTextField("counts key", k); err != nil {
+			return err
+		}
+		if n < 0 {
+			return invalidf("counts[%s]: negative", k)
+		}
+	}
+	return nil
+}
+
+// RecordHeartbeat stores an adapter's heartbeat.
+func (m *Manager) RecordHeartbeat(ctx context.Context, cluster string, hb Heartbeat) error {
+	if err := checkHeartbeat(&hb); err != nil {
+		return err
+	}
+	now := m.now()
+	if !m.allowReport("cluster:"+cluster, now) {
+		return &WriteError{Kind: ErrTooFrequent, Message: fmt.Sprintf("cluster %q heartbeats more often than every %s", cluster, m.reportGap)}
+	}
+	hb.Time = now.UTC()
 	b, _ := json.Marshal(hb)
 	// A heartbeat racing a deregistration must not leave a status behind.
 	rev, err := m.st.Commit(ctx, []store.Cond{{Key: store.ClustersPrefix + cluster, Exists: true}},

@@ -46,16 +46,44 @@ func TestRegisterCluster(t *testing.T) {
 	if _, _, err := e.m.RegisterCluster(e.ctx, "east", SourceAdapter); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "unique") {
 		t.Fatalf("second registration: %v", err)
 	}
-	stored, err := e.m.Credentials(e.ctx, "east")
-	if err != nil || stored != creds {
-		t.Fatalf("stored credentials differ: %v", err)
-	}
 	// An in-process cluster reports through the manager: no identity.
 	if _, creds, err := e.m.RegisterCluster(e.ctx, "local", SourceInProcess); err != nil || creds.Cert != "" {
 		t.Fatalf("in-process: %v, %+v", err, creds)
 	}
-	if _, err := e.m.Credentials(e.ctx, "local"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("in-process credentials: %v", err)
+	noPrivateKeyStored(t, e)
+	// Rotation issues a new identity; the old certificate is refused.
+	old := c.CertSerial
+	rc, fresh, err := e.m.RotateCluster(e.ctx, "east")
+	if err != nil || fresh.Key == "" || fresh.Key == creds.Key || rc.CertSerial == old {
+		t.Fatalf("rotate: %v %+v", err, rc)
+	}
+	if err := e.m.ClusterIdentity("east", old); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("the rotated-out certificate: %v", err)
+	}
+	if err := e.m.ClusterIdentity("east", rc.CertSerial); err != nil {
+		t.Fatalf("the new certificate: %v", err)
+	}
+	if _, _, err := e.m.RotateCluster(e.ctx, "local"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("rotating an in-process cluster: %v", err)
+	}
+	if _, _, err := e.m.RotateCluster(e.ctx, "nowhere"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("rotating an unknown cluster: %v", err)
+	}
+	noPrivateKeyStored(t, e)
+}
+
+// noPrivateKeyStored checks that no stored value holds a private key in
+// the clear: identities' keys are handed out once and the CA's is sealed.
+func noPrivateKeyStored(t *testing.T, e *env) {
+	t.Helper()
+	kvs, _, err := e.st.List(e.ctx, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range kvs {
+		if strings.Contains(string(kv.Value), "PRIVATE KEY") {
+			t.Fatalf("%s holds a private key in the clear", kv.Key)
+		}
 	}
 }
 

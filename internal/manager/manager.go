@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/license"
 	"github.com/kordon-dev/kordon/internal/membership"
 	"github.com/kordon-dev/kordon/internal/model"
+	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/realization"
 	"github.com/kordon-dev/kordon/internal/store"
 )
@@ -35,6 +37,13 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// EventHistory is how many events are kept for resuming watchers.
 	EventHistory int
+	// Seal opens the CA's key, which is needed to issue identities.
+	Seal pki.Keyring
+	// ReportGap is how often one cluster's heartbeat or one agent's report
+	// may be stored (default 500ms); more often is refused.
+	ReportGap time.Duration
+	// MaxClusterObjects bounds one cluster's inventory (default 500,000).
+	MaxClusterObjects int
 }
 
 // Manager is the running state. Its methods are safe for concurrent use.
@@ -43,6 +52,10 @@ type Manager struct {
 	log   *slog.Logger
 	now   func() time.Time
 	trust []ed25519.PublicKey
+	seal  pki.Keyring
+	// reportGap and maxObjects are the quotas of clusters and agents.
+	reportGap  time.Duration
+	maxObjects int
 
 	mu        sync.RWMutex
 	rev       int64
@@ -63,6 +76,13 @@ type Manager struct {
 	applied    chan struct{} // closed and replaced after each applied revision
 	agents     map[string]*Agent
 	reports    map[string]AgentReport
+	// vmAddrs are each VM's addresses that count, vmRefused the ones that
+	// do not, vmObjs the objects groups select (vmaddrs.go); vmsDirty says
+	// agent records changed since they were computed.
+	vmAddrs   map[string][]netip.Addr
+	vmRefused map[string][]RefusedAddress
+	vmObjs    map[string]*inventory.VirtualMachine
+	vmsDirty  bool
 	// spanChanged is closed and replaced when a change may alter spans:
 	// configuration, inventory or agents, not reports or heartbeats.
 	spanChanged chan struct{}
@@ -76,9 +96,21 @@ type Manager struct {
 	spanMu sync.Mutex
 	spans  map[string]*spanEntry
 
+	// used holds when each token last authenticated here; usedStored
+	// what the store says (any manager's); see tokens.go.
+	usedMu     sync.Mutex
+	used       map[string]time.Time
+	usedStored map[string]time.Time
+
+	// lastReport is when each cluster or agent last had a report or
+	// heartbeat stored (reports.go).
+	reportMu   sync.Mutex
+	lastReport map[string]time.Time
+
 	writeMu sync.Mutex
 	events  *eventLog
 	ready   atomic.Bool
+	readyCh chan struct{} // closed once the state is first loaded
 	metrics *metrics
 }
 
@@ -93,10 +125,18 @@ func New(o Options) *Manager {
 	if o.EventHistory <= 0 {
 		o.EventHistory = 100000
 	}
-	m := &Manager{st: o.Store, log: o.Logger, now: o.Now, trust: o.Trust, events: newEventLog(o.EventHistory),
+	if o.ReportGap <= 0 {
+		o.ReportGap = defaultReportGap
+	}
+	if o.MaxClusterObjects <= 0 {
+		o.MaxClusterObjects = defaultMaxClusterObjects
+	}
+	m := &Manager{st: o.Store, log: o.Logger, now: o.Now, trust: o.Trust, seal: o.Seal, reportGap: o.ReportGap, maxObjects: o.MaxClusterObjects, events: newEventLog(o.EventHistory),
 		applied: make(chan struct{}), cfg: model.NewConfig(), idx: membership.New(),
 		agents: map[string]*Agent{}, reports: map[string]AgentReport{}, spanChanged: make(chan struct{}), sent: map[string]*realization.Span{},
-		spans: map[string]*spanEntry{}}
+		spans: map[string]*spanEntry{}, used: map[string]time.Time{}, usedStored: map[string]time.Time{},
+		vmAddrs: map[string][]netip.Addr{}, vmRefused: map[string][]RefusedAddress{}, vmObjs: map[string]*inventory.VirtualMachine{},
+		lastReport: map[string]time.Time{}, readyCh: make(chan struct{})}
 	m.metrics = newMetrics(o.Registerer, m)
 	return m
 }
@@ -104,15 +144,23 @@ func New(o Options) *Manager {
 // Ready reports whether the state has been loaded.
 func (m *Manager) Ready() bool { return m.ready.Load() }
 
+// ReadyC is closed once the state has been loaded.
+func (m *Manager) ReadyC() <-chan struct{} { return m.readyCh }
+
 // Run loads the state and follows the store until ctx ends. It returns
-// once the first load fails or ctx ends; Loaded is closed after the first
-// load.
+// once the first load fails or ctx ends; Ready reports true after the
+// first load. Everything Run starts has ended when it returns.
 func (m *Manager) Run(ctx context.Context) error {
 	rev, err := m.load(ctx)
 	if err != nil {
 		return err
 	}
 	m.ready.Store(true)
+	close(m.readyCh)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() { defer wg.Done(); m.tokenUseLoop(ctx) }()
 	for ctx.Err() == nil {
 		for b := range m.st.Watch(ctx, store.Root, rev+1) {
 			if b.Err != nil {
@@ -151,6 +199,7 @@ type loaded struct {
 	configRev  int64
 	heartbeats map[string]Heartbeat
 	agentKVs   []store.KV
+	tokenUsed  map[string]time.Time
 }
 
 // load reads the whole state and replaces the in-memory one.
@@ -161,7 +210,7 @@ func (m *Manager) load(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("loading state: %w", err)
 	}
 	l := &loaded{cfg: model.NewConfig(), meta: map[string]ObjectMeta{}, projects: map[string]*Project{},
-		clusters: map[string]*Cluster{}, tokens: map[string]*Token{}, storedKey: map[string]ed25519.PublicKey{}, heartbeats: map[string]Heartbeat{}}
+		clusters: map[string]*Cluster{}, tokens: map[string]*Token{}, storedKey: map[string]ed25519.PublicKey{}, heartbeats: map[string]Heartbeat{}, tokenUsed: map[string]time.Time{}}
 	for _, kv := range kvs {
 		if err := l.add(kv); err != nil {
 			m.log.Error("skipping unreadable stored value", "key", kv.Key, "error", err)
@@ -181,14 +230,20 @@ func (m *Manager) load(ctx context.Context) (int64, error) {
 	m.licRaw = l.license
 	m.setLicenseLocked(l.license)
 	m.agents, m.reports = map[string]*Agent{}, map[string]AgentReport{}
+	m.vmAddrs, m.vmRefused, m.vmObjs = map[string][]netip.Addr{}, map[string][]RefusedAddress{}, map[string]*inventory.VirtualMachine{}
 	for _, kv := range l.agentKVs {
 		m.applyAgentLocked(store.Event{KV: kv})
 	}
+	m.vmsDirty = true
+	m.refreshVMsLocked()
 	m.idx.TakeDeltas() // a load is not a change
 	m.forgetSpansLocked(nil)
 	m.broadcastLocked()
 	m.spansChangedLocked()
 	m.mu.Unlock()
+	m.usedMu.Lock()
+	m.usedStored = l.tokenUsed
+	m.usedMu.Unlock()
 	m.events.reset(rev)
 	m.metrics.loaded(time.Since(start))
 	m.log.Info("state loaded", "revision", rev, "objects", l.cfg.Len(), "inventory", len(l.inv), "clusters", len(l.clusters), "took", time.Since(start).Round(time.Millisecond))
@@ -230,6 +285,12 @@ func (l *loaded) add(kv store.KV) error {
 			return err
 		}
 		l.tokens[t.Hash] = &t
+	case strings.HasPrefix(kv.Key, store.TokenUsedPrefix):
+		var t time.Time
+		if err := json.Unmarshal(kv.Value, &t); err != nil {
+			return err
+		}
+		l.tokenUsed[strings.TrimPrefix(kv.Key, store.TokenUsedPrefix)] = t
 	case strings.HasPrefix(kv.Key, store.TrustPrefix):
 		k, err := license.ParsePublicKey(kv.Value)
 		if err != nil {
@@ -317,6 +378,8 @@ func (m *Manager) apply(b store.Batch) {
 			evs = append(evs, m.applyCluster(b.Revision, now, ev))
 		case strings.HasPrefix(key, store.TokensPrefix):
 			m.applyToken(ev)
+		case strings.HasPrefix(key, store.TokenUsedPrefix):
+			m.applyTokenUsed(key, ev)
 		case strings.HasPrefix(key, store.TrustPrefix):
 			if ev.Deleted {
 				delete(m.storedKey, key)
@@ -344,6 +407,7 @@ func (m *Manager) apply(b store.Batch) {
 	}
 	m.cfg = next
 	spans = spans || cloned
+	m.refreshVMsLocked()
 	for _, p := range model.Paths(groups) {
 		if g := groups[p]; g == nil {
 			m.idx.DeleteGroup(p)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kordon-dev/kordon/internal/access"
 	"github.com/kordon-dev/kordon/internal/address"
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/license"
@@ -24,8 +25,9 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *clock) now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) set(t time.Time)         { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 type env struct {
 	st    *store.Store
@@ -48,10 +50,11 @@ func openStore(t testing.TB, dir string) *store.Store {
 func start(t testing.TB, st *store.Store, c *clock) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	if _, err := Initialize(ctx, st, c.now()); err != nil {
+	ring := testRing
+	if _, err := Initialize(ctx, st, c.now(), ring); err != nil {
 		t.Fatal(err)
 	}
-	m := New(Options{Store: st, Now: c.now})
+	m := New(Options{Store: st, Now: c.now, Seal: ring})
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
 	for !m.Ready() {
@@ -428,21 +431,103 @@ func TestSyncAndRemoveCluster(t *testing.T) {
 
 func TestTokens(t *testing.T) {
 	e := newEnv(t)
-	tok, err := e.m.CreateToken(e.ctx, "grafana", RoleReader, "dashboards")
-	if err != nil {
-		t.Fatal(err)
+	tok, info, err := e.m.CreateToken(e.ctx, TokenRequest{ID: "grafana", Role: access.Reader, Description: "dashboards"})
+	if err != nil || info.ID != "grafana" || info.Role != access.Reader {
+		t.Fatal(err, info)
 	}
-	if p, ok := e.m.Authenticate(tok); !ok || p.Role != RoleReader {
+	if p, ok := e.m.Authenticate(tok); !ok || p.Role != access.Reader || p.Name != "token:grafana" {
 		t.Fatalf("Authenticate = %+v %v", p, ok)
 	}
 	if _, ok := e.m.Authenticate(tok + "x"); ok {
 		t.Fatal("a wrong token authenticated")
 	}
-	if _, err := e.m.CreateToken(e.ctx, "grafana", RoleReader, ""); !errors.Is(err, ErrConflict) {
-		t.Fatalf("a second token with the same id: %v", err)
+	for _, tt := range []struct {
+		name string
+		q    TokenRequest
+		kind error
+	}{
+		{"same id", TokenRequest{ID: "grafana", Role: access.Reader}, ErrConflict},
+		{"unknown role", TokenRequest{ID: "x", Role: "root"}, ErrInvalid},
+		{"certificate role", TokenRequest{ID: "x", Role: access.Cluster}, ErrInvalid},
+		{"project role without project", TokenRequest{ID: "x", Role: access.ProjectAdmin}, ErrInvalid},
+		{"global role with project", TokenRequest{ID: "x", Role: access.Admin, Project: "p"}, ErrInvalid},
+		{"unknown project", TokenRequest{ID: "x", Role: access.ProjectReader, Project: "nope"}, ErrNotFound},
+		{"expired at birth", TokenRequest{ID: "x", Role: access.Reader, Expires: e.clock.now().Add(-time.Second)}, ErrInvalid},
+		{"bad id", TokenRequest{ID: "a b", Role: access.Reader}, ErrInvalid},
+		{"control characters", TokenRequest{ID: "x", Role: access.Reader, Description: "\x1b[2J"}, ErrInvalid},
+	} {
+		if _, _, err := e.m.CreateToken(e.ctx, tt.q); !errors.Is(err, tt.kind) {
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.kind)
+		}
 	}
-	if _, err := e.m.CreateToken(e.ctx, "x", "root", ""); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("an unknown role: %v", err)
+	// Expiry: valid until the moment, then nobody.
+	short, _, err := e.m.CreateToken(e.ctx, TokenRequest{ID: "short", Role: access.Reader, Expires: e.clock.now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.m.Authenticate(short); !ok {
+		t.Fatal("a token before its expiry")
+	}
+	e.clock.advance(time.Hour)
+	if _, ok := e.m.Authenticate(short); ok {
+		t.Fatal("an expired token authenticated")
+	}
+	if ti, _ := e.m.Token("short"); !ti.Expired {
+		t.Fatalf("not shown expired: %+v", ti)
+	}
+	// Last use is kept to the minute and survives in the store.
+	e.m.Authenticate(tok)
+	e.m.flushTokenUse(e.ctx)
+	if ti, _ := e.m.Token("grafana"); ti.LastUsed.IsZero() {
+		t.Fatalf("no last use: %+v", ti)
+	}
+	if kv, ok, _ := e.st.Get(e.ctx, store.TokenUsedPrefix+"grafana"); !ok || len(kv.Value) == 0 {
+		t.Fatal("last use not stored")
+	}
+	// Revocation is immediate; the last admin token stays.
+	if err := e.m.RevokeToken(e.ctx, "grafana"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.m.Authenticate(tok); ok {
+		t.Fatal("a revoked token authenticated")
+	}
+	if _, ok, _ := e.st.Get(e.ctx, store.TokenUsedPrefix+"grafana"); ok {
+		t.Fatal("a revoked token's last use stayed")
+	}
+	if err := e.m.RevokeToken(e.ctx, "grafana"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("revoking twice: %v", err)
+	}
+	if err := e.m.RevokeToken(e.ctx, "admin"); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "last admin") {
+		t.Fatalf("revoking the last admin token: %v", err)
+	}
+	if _, _, err := e.m.CreateToken(e.ctx, TokenRequest{ID: "admin2", Role: access.Admin}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.RevokeToken(e.ctx, "admin"); err != nil {
+		t.Fatalf("revoking an admin token with another left: %v", err)
+	}
+}
+
+func TestProjectTokensGoWithTheProject(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.m.PutProject(e.ctx, Project{ID: "team-a"}); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := e.m.CreateToken(e.ctx, TokenRequest{ID: "a-admin", Role: access.ProjectAdmin, Project: "team-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := e.m.Authenticate(tok); !ok || p.Project != "team-a" || p.Role != access.ProjectAdmin {
+		t.Fatalf("%+v %v", p, ok)
+	}
+	if err := e.m.DeleteProject(e.ctx, "team-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.PutProject(e.ctx, Project{ID: "team-a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.m.Authenticate(tok); ok {
+		t.Fatal("a token of a deleted project works in the project created again under its id")
 	}
 }
 

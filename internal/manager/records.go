@@ -99,27 +99,6 @@ type Bundle struct {
 	Key    string `json:"key"`
 }
 
-// Token is a stored API token (its hash, never the token).
-type Token struct {
-	ID          string    `json:"id"`
-	Hash        string    `json:"hash"`
-	Role        string    `json:"role"`
-	Description string    `json:"description,omitempty"`
-	Created     time.Time `json:"created"`
-}
-
-// Roles a token can have.
-const (
-	RoleAdmin  = "admin"
-	RoleReader = "reader"
-)
-
-// Principal is an authenticated caller.
-type Principal struct {
-	Name string
-	Role string
-}
-
 // ObjectMeta is what the store knows of an object beyond its content.
 type ObjectMeta struct {
 	// Revision is NSX's _revision: 0 when created, +1 per update.

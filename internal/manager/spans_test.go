@@ -44,7 +44,7 @@ func TestSpansIncremental(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, a := range []struct{ name, gw string }{{"gw1", "/infra/tier-1s/t1"}, {"gw2", "/infra/tier-1s/t2"}, {"gw3", "/infra/tier-1s/t3"}} {
-		if _, _, err := e.m.RegisterAgent(e.ctx, a.name, realization.RoleGateway, a.gw); err != nil {
+		if _, _, err := e.m.RegisterAgent(e.ctx, AgentSpec{Name: a.name, Role: realization.RoleGateway, Gateway: a.gw}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -140,13 +140,17 @@ func TestVMSpansIncremental(t *testing.T) {
 	if _, err := e.m.UpdateInventory(e.ctx, "east", []inventory.Object{lbService("a", "192.168.1.1"), lbService("b", "192.168.1.2")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.m.RegisterAgent(e.ctx, "vm1", realization.RoleVM, ""); err != nil {
+	if _, _, err := e.m.RegisterAgent(e.ctx, AgentSpec{Name: "vm1", Role: realization.RoleVM}); err != nil {
 		t.Fatal(err)
 	}
+	vm := &VMFacts{Addresses: []netip.Addr{netipAddr("172.16.0.5")}}
+	if err := e.m.RecordAgentReport(e.ctx, "vm1", AgentReport{State: "success", Interval: 10 * time.Second, VM: vm}); err != nil {
+		t.Fatal(err)
+	}
+	// The VM's tags are the manager's to set.
 	report := func(tag string) {
 		t.Helper()
-		vm := &VMFacts{Addresses: []netip.Addr{netipAddr("172.16.0.5")}, Tags: []model.Tag{{Scope: "tier", Tag: tag}}}
-		if err := e.m.RecordAgentReport(e.ctx, "vm1", AgentReport{State: "success", Interval: 10 * time.Second, VM: vm}); err != nil {
+		if _, err := e.m.UpdateAgent(e.ctx, "vm1", AgentUpdate{Tags: &[]model.Tag{{Scope: "tier", Tag: tag}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"go4.org/netipx"
 
 	"github.com/kordon-dev/kordon/internal/address"
+	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/model"
 )
 
@@ -308,6 +309,13 @@ func (d *definition) matches(e *entity, mt memberType) bool {
 // them from the AND/OR chain does not change its value for objects.
 func compile(g *model.Group) (*definition, error) {
 	d := &definition{}
+	// A group selects VMs of its own space only.
+	project := ""
+	if g.Path != "" {
+		if ref, err := model.ParsePath(g.Path); err == nil {
+			project = ref.Project
+		}
+	}
 	pendingAnd := false
 	for i, e := range g.Expression {
 		var cr *criterion
@@ -317,7 +325,7 @@ func compile(g *model.Group) (*definition, error) {
 			pendingAnd = x.ConjunctionOperator == model.ConjAnd
 			continue
 		case *model.Condition:
-			cr, err = compileCriterion([]*model.Condition{x})
+			cr, err = compileCriterion([]*model.Condition{x}, project)
 		case *model.NestedExpression:
 			var conds []*model.Condition
 			for _, n := range x.Expressions {
@@ -325,7 +333,7 @@ func compile(g *model.Group) (*definition, error) {
 					conds = append(conds, c)
 				}
 			}
-			cr, err = compileCriterion(conds)
+			cr, err = compileCriterion(conds, project)
 		case *model.IPAddressExpression:
 			for _, a := range x.IPAddresses {
 				r, err := address.ParseRange(a)
@@ -353,7 +361,7 @@ func compile(g *model.Group) (*definition, error) {
 
 // compileCriterion returns nil for criteria of member types kordon has no
 // objects for (validation refuses those; a nil criterion selects nothing).
-func compileCriterion(conds []*model.Condition) (*criterion, error) {
+func compileCriterion(conds []*model.Condition, project string) (*criterion, error) {
 	cr := &criterion{}
 	found := false
 	for _, c := range conds {
@@ -388,6 +396,10 @@ func compileCriterion(conds []*model.Condition) (*criterion, error) {
 	}
 	if !found {
 		return nil, nil
+	}
+	if cr.mt == mtVM {
+		vms := matcher{op: opEquals, value: strings.ToLower(inventory.VMClusterFor(project))}
+		cr.cluster = &vms
 	}
 	cr.anchors = chooseAnchors(cr)
 	return cr, nil

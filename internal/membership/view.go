@@ -229,3 +229,27 @@ func (x *Index) Stats() Stats {
 	}
 	return Stats{Clusters: len(x.clusters), Objects: len(x.entities) + len(x.others) + pods, Entities: len(x.entities), Groups: len(x.Groups()), Anchors: len(x.crits)}
 }
+
+// Has reports whether the index holds an object.
+func (x *Index) Has(k inventory.Key) bool {
+	_, ok := x.Object(k)
+	return ok
+}
+
+// ClusterObjects counts the objects of a cluster.
+func (x *Index) ClusterObjects(cluster string) int {
+	c := x.clusters[cluster]
+	if c == nil {
+		return 0
+	}
+	n := len(c.entities)
+	for _, ns := range c.namespaces {
+		n += len(ns.pods)
+	}
+	for k := range x.others {
+		if k.Cluster == cluster {
+			n++
+		}
+	}
+	return n
+}

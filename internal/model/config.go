@@ -196,8 +196,8 @@ func (a *applier) child(loc string, ctx parentCtx, ch Child) {
 	}
 	m := ch.Object.GetMeta()
 	key := loc + "." + string(ch.Object.Kind())
-	if !validID(m.ID) {
-		a.fail(key, "id", "missing or invalid id %q: an id is a non-empty path segment without '/', spaces, '?', '#' or '%%'", m.ID)
+	if !ValidID(m.ID) {
+		a.fail(key, "id", "missing or invalid id %q: %s", m.ID, IDRule)
 		return
 	}
 	if m.ResourceType != "" && m.ResourceType != string(ch.Object.Kind()) {
@@ -346,8 +346,8 @@ func (a *applier) policyRules(loc string, ref Ref, p *Policy) {
 
 func (a *applier) serviceEntry(loc string, ctx parentCtx, ch Child) {
 	m := ch.Entry.EntryMeta()
-	if !validID(m.ID) {
-		a.fail(loc+".ServiceEntry", "id", "missing or invalid id %q", m.ID)
+	if !ValidID(m.ID) {
+		a.fail(loc+".ServiceEntry", "id", "missing or invalid id %q: %s", m.ID, IDRule)
 		return
 	}
 	svc := *a.cfg.Services[ctx.svc]

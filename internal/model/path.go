@@ -104,6 +104,9 @@ func ParsePath(p string) (Ref, error) {
 			return r, fmt.Errorf("path %q: project path has no /infra part", p)
 		}
 		r.Project, rest = rest[:i], rest[i:]
+		if !ValidID(r.Project) {
+			return r, fmt.Errorf("path %q: project id %q is not valid: %s", p, r.Project, IDRule)
+		}
 	}
 	if !strings.HasPrefix(rest, "/infra/") {
 		return r, fmt.Errorf("path %q: must start with /infra/ or %s<project>/infra/", p, projectPrefix)
@@ -112,6 +115,9 @@ func ParsePath(p string) (Ref, error) {
 	for _, s := range seg {
 		if s == "" {
 			return r, fmt.Errorf("path %q: empty path segment", p)
+		}
+		if !ValidID(s) {
+			return r, fmt.Errorf("path %q: %q is not a valid id: %s", p, s, IDRule)
 		}
 	}
 	switch {
@@ -148,19 +154,4 @@ func parseDomainPath(p string, r Ref, seg []string) (Ref, error) {
 		return r, fmt.Errorf("path %q: not a path to a domain, group, policy or rule", p)
 	}
 	return r, nil
-}
-
-// validID reports whether s can be an NSX object id: NSX ids are path
-// segments, so they must be non-empty, at most 255 characters, and free of
-// '/' and whitespace.
-func validID(s string) bool {
-	if s == "" || len(s) > 255 {
-		return false
-	}
-	for _, c := range s {
-		if c == '/' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '?' || c == '#' || c == '%' {
-			return false
-		}
-	}
-	return true
 }

@@ -139,10 +139,16 @@ func TestValidID(t *testing.T) {
 	}{
 		{"web", true},
 		{"web-1_a.b", true},
-		{"ÜberGroup", true},
+		{"_private", true},
+		{"urn:vm:1", true},
 		{strings.Repeat("a", 255), true},
 		{strings.Repeat("a", 256), false},
 		{"", false},
+		{".", false},
+		{"..", false},
+		{".hidden", false},
+		{"-flag", false},
+		{"ÜberGroup", false}, // ASCII only: ids are path segments, keys and nftables comments
 		{"a/b", false},
 		{"a b", false},
 		{"a\tb", false},
@@ -151,12 +157,48 @@ func TestValidID(t *testing.T) {
 		{"a?b", false},
 		{"a#b", false},
 		{"a%b", false},
+		{`a"b`, false},
+		{"a\x00b", false},
+		{"a\x1b[31mb", false},
+		{"a\u202eb", false},
+		{"a\\b", false},
+		{"a'b", false},
+		{"a;b", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
-			if got := validID(tt.id); got != tt.want {
-				t.Errorf("validID(%q) = %v, want %v", tt.id, got, tt.want)
+			if got := ValidID(tt.id); got != tt.want {
+				t.Errorf("ValidID(%q) = %v, want %v", tt.id, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestCheckText(t *testing.T) {
+	for _, tt := range []struct {
+		s         string
+		max       int
+		multiline bool
+		bad       string
+	}{
+		{"Web servers (prod)", 255, false, ""},
+		{"Grüße, 東京", 255, false, ""},
+		{"two\nlines", 255, true, ""},
+		{"two\nlines", 255, false, "control character"},
+		{strings.Repeat("x", 256), 255, false, "at most 255"},
+		{"nul\x00", 255, false, "control character"},
+		{"esc\x1b[2J", 255, false, "control character"},
+		{"c1\u0085", 255, false, "control character"},
+		{"rlo\u202etxt.exe", 255, false, "bidirectional"},
+		{"iso\u2066x", 255, false, "bidirectional"},
+		{"zw\u200bj", 255, false, "invisible"},
+		{"bom\ufeff", 255, false, "invisible"},
+		{"bad\xffutf8", 255, false, "UTF-8"},
+		{"del\x7f", 255, false, "control character"},
+	} {
+		err := CheckText(tt.s, tt.max, tt.multiline)
+		if tt.bad == "" && err != nil || tt.bad != "" && (err == nil || !strings.Contains(err.Error(), tt.bad)) {
+			t.Errorf("CheckText(%q) = %v, want %q", tt.s, err, tt.bad)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 // sorted by path; an empty result means the configuration can be applied.
 func (c *Config) Validate() Errors {
 	v := &validator{cfg: c}
+	v.texts()
 	for _, p := range Paths(c.Groups) {
 		v.group(p, c.Groups[p])
 	}
@@ -46,6 +47,26 @@ func (c *Config) Validate() Errors {
 	}
 	v.errs.Sort()
 	return v.errs
+}
+
+// texts checks the free text of every object (texts.go).
+func (v *validator) texts() {
+	eachObject(v.cfg, func(p string, o Object) {
+		v.meta(p, o.GetMeta())
+		switch x := o.(type) {
+		case *SecurityPolicy:
+			v.policyText(p, &x.Policy)
+		case *GatewayPolicy:
+			v.policyText(p, &x.Policy)
+		case *Rule:
+			v.text(p, "notes", x.Notes, MaxNotes, true)
+			v.text(p, "tag", x.Tag, MaxRuleTag, false)
+		case *Tier0:
+			v.extra(p, x.Extra)
+		case *Tier1:
+			v.extra(p, x.Extra)
+		}
+	})
 }
 
 type validator struct {
@@ -235,6 +256,8 @@ func (v *validator) entry(p, f string, e ServiceEntry) {
 	case *NestedServiceServiceEntry:
 		if _, ok := v.cfg.Service(x.NestedServicePath); !ok {
 			v.fail(p, f+".nested_service_path", "service %q does not exist", x.NestedServicePath)
+		} else {
+			v.serviceRef(p, f+".nested_service_path", x.NestedServicePath)
 		}
 	case *UnsupportedServiceEntry:
 		v.fail(p, f, "%s is not supported: kordon enforces layer-3/4 entries (L4PortSet, ICMPType, IPProtocol, IGMPType, NestedService)", x.Type)
@@ -375,6 +398,8 @@ func (v *validator) scope(p, field string, scope []string, gateway bool) {
 		case gateway:
 			if _, ok := v.cfg.Object(s); !ok {
 				v.fail(p, f, "gateway %s does not exist", s)
+			} else if sp := projectOf(p); sp != "" && r.Project != sp {
+				v.fail(p, f, "gateway %s is not in project %q: a project's gateway policies apply to its own tier-1 gateways only", s, sp)
 			}
 		case r.Kind != KindGroup:
 			v.fail(p, f, "a distributed firewall scope (Applied To) names groups, not a %s", r.Kind)
@@ -382,6 +407,16 @@ func (v *validator) scope(p, field string, scope []string, gateway bool) {
 			v.groupRef(p, f, s)
 		}
 	}
+}
+
+// serviceRef checks a reference from the object at p to the service at
+// target: a project uses its own services and those NSX predefines, which
+// are shared with every project; never another space's own.
+func (v *validator) serviceRef(p, f, target string) {
+	if projectOf(target) == projectOf(p) || IsPredefinedService(target) {
+		return
+	}
+	v.fail(p, f, "service %s is in another space; rules and services use services of their own space, or predefined ones", target)
 }
 
 // groupRef checks a reference from the object at p to the group at target.
@@ -432,9 +467,6 @@ func (v *validator) rule(p string, r *Rule) {
 	}
 	if r.SequenceNumber < 0 {
 		v.fail(p, "sequence_number", "must not be negative")
-	}
-	if len(r.Notes) > 2048 {
-		v.fail(p, "notes", "%d characters; at most 2048", len(r.Notes))
 	}
 	v.endpoints(p, "source_groups", r.SourceGroups)
 	v.endpoints(p, "destination_groups", r.DestinationGroups)
@@ -495,6 +527,8 @@ func (v *validator) services(p string, r *Rule) {
 			}
 			if _, ok := v.cfg.Service(s); !ok {
 				v.fail(p, f, "service %s does not exist", s)
+			} else {
+				v.serviceRef(p, f, s)
 			}
 		}
 	}

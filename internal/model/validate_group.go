@@ -10,12 +10,13 @@ import (
 
 // Limits from NSX's group documentation (nsx-api.md §1.4, §5).
 const (
-	maxCriteria          = 5    // Condition + NestedExpression per expression list
-	maxSameTypePerCrit   = 5    // conditions of one member type in a criterion
-	maxMixedPerCriterion = 15   // conditions in a criterion
-	maxConditionsInGroup = 35   // conditions in a group
-	maxClusterInValues   = 5    // values of a KubernetesCluster IN condition
-	maxGroupAddresses    = 4000 // addresses in a group's IPAddressExpressions
+	maxCriteria           = 5    // Condition + NestedExpression per expression list
+	maxSameTypePerCrit    = 5    // conditions of one member type in a criterion
+	maxMixedPerCriterion  = 15   // conditions in a criterion
+	maxConditionsInGroup  = 35   // conditions in a group
+	maxClusterInValues    = 5    // values of a KubernetesCluster IN condition
+	maxGroupAddresses     = 4000 // addresses in a group's IPAddressExpressions
+	maxPathsPerExpression = 500  // groups a PathExpression includes
 )
 
 // memberScope says how a member type takes part in a criterion.
@@ -158,6 +159,9 @@ func (v *groupValidator) list(field string, list ExpressionList) {
 				v.fail(f+".ip_addresses", "an IPAddressExpression needs at least one address")
 			}
 		case *PathExpression:
+			if len(x.Paths) > maxPathsPerExpression {
+				v.fail(f+".paths", "%d paths; a PathExpression holds at most %d", len(x.Paths), maxPathsPerExpression)
+			}
 			if len(x.Paths) == 0 {
 				v.fail(f+".paths", "a PathExpression needs at least one path")
 			}
@@ -305,6 +309,10 @@ func (v *groupValidator) condition(field string, c *Condition) bool {
 		return false
 	case !ok:
 		v.fail(field+".member_type", "unknown member type %q%s", c.MemberType, closest(c.MemberType, memberTypeNames()))
+		return false
+	}
+	if err := CheckText(c.Value, MaxConditionValue, false); err != nil {
+		v.fail(field+".value", "%v", err)
 		return false
 	}
 	if len(c.Exclude) > 0 && string(c.Exclude) != "null" {

@@ -47,7 +47,11 @@ func gpDoc(fields string) []string {
 
 // ruleDoc is a standalone rule "r" of a policy of validationBase.
 func ruleDoc(policyPath, fields string) []string {
-	return []string{`{"resource_type":"Rule","id":"r","parent_path":"` + policyPath + `"` + comma(fields) + `}`}
+	id := `"id":"r",`
+	if strings.HasPrefix(fields, `"id":`) {
+		id = ""
+	}
+	return []string{`{"resource_type":"Rule",` + id + `"parent_path":"` + policyPath + `"` + comma(fields) + `}`}
 }
 
 func appRule(fields string) []string {
@@ -252,7 +256,7 @@ func TestValidateRules(t *testing.T) {
 		{name: "gfw rule scope missing gateway", docs: edgeRule(`"scope":["/infra/tier-0s/nope"]`), want: []wantErr{{ruleEdge, "scope[0]", "gateway /infra/tier-0s/nope does not exist"}}},
 		{name: "gfw rule without any scope", docs: ruleDoc("/infra/domains/default/gateway-policies/noscope", ""), want: []wantErr{{ruleNone, "scope", "a gateway firewall rule applies to the tier-0 or tier-1 gateways in its scope or its policy's scope; both are empty"}}},
 		{name: "gfw rule with ANY scope", docs: ruleDoc("/infra/domains/default/gateway-policies/noscope", `"scope":["ANY"]`), want: []wantErr{{ruleNone, "scope", "both are empty"}}},
-		{name: "notes too long", docs: appRule(`"notes":"` + strings.Repeat("n", 2049) + `"`), want: []wantErr{r("notes", "2049 characters; at most 2048")}},
+		{name: "notes too long", docs: appRule(`"notes":"` + strings.Repeat("n", 2049) + `"`), want: []wantErr{r("notes", "2049 bytes; at most 2048")}},
 	})
 }
 

@@ -179,5 +179,17 @@ func ClientTLS(caPEM, certPEM, keyPEM []byte) (*tls.Config, error) {
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, errors.New("bundle CA is not a PEM certificate")
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, Certificates: []tls.Certificate{cert}}, nil
+	return &tls.Config{MinVersion: tls.VersionTLS12, CipherSuites: aeadSuites, RootCAs: pool, Certificates: []tls.Certificate{cert}}, nil
+}
+
+// aeadSuites are the TLS 1.2 suites kordon offers: forward secret, AEAD
+// only (no CBC, no SHA-1). TLS 1.3's suites are all of that kind.
+var aeadSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// ServerTLS is the TLS configuration the manager serves with.
+func ServerTLS(cert tls.Certificate) *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, CipherSuites: aeadSuites, Certificates: []tls.Certificate{cert}}
 }

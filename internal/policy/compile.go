@@ -31,6 +31,9 @@ type Point struct {
 	// Direction, for the distributed firewall, keeps only rules that
 	// apply in that direction (InOut keeps all).
 	Direction Direction
+	// Project is the space of a distributed firewall enforcement point
+	// ("" for the default space). A gateway's space is its path's.
+	Project string
 }
 
 // Ruleset is the ordered rules of one enforcement point.
@@ -59,7 +62,11 @@ const (
 type orderedPolicy struct {
 	path   string
 	rank   int
-	seq    int64
+	// provider orders the default space's policies first within a
+	// category, so a project can never place a rule before the
+	// provider's at its own enforcement points.
+	provider bool
+	seq      int64
 	policy *model.Policy
 	sp     *model.SecurityPolicy
 }
@@ -73,7 +80,7 @@ func Compile(cfg *model.Config, m Members, pt Point) *Ruleset {
 		c.byPolicy[r.ParentPath] = append(c.byPolicy[r.ParentPath], r)
 	}
 	rs := &Ruleset{Point: pt, appStart: -1}
-	for _, op := range c.policies(pt.Gateway != "") {
+	for _, op := range c.policies(pt) {
 		if rs.appStart < 0 && op.rank > envRank && pt.Gateway == "" {
 			rs.appStart = len(rs.Rules)
 		}
@@ -123,14 +130,36 @@ type groupSets struct {
 }
 
 // policies returns the policies of one firewall in evaluation order.
-func (c *compiler) policies(gateway bool) []orderedPolicy {
+//
+// Tenancy: an enforcement point sees the policies of the default space
+// (the provider's, which apply everywhere they are scoped) and of its own
+// project, never another project's. Validation already keeps a project's
+// gateway policies to its own gateways; this holds it again here, for any
+// configuration.
+func (c *compiler) policies(pt Point) []orderedPolicy {
 	var out []orderedPolicy
-	if gateway {
+	space := pt.Project
+	if pt.Gateway != "" {
+		space = projectOf(pt.Gateway)
+	}
+	visible := func(p string) (provider, ok bool) {
+		sp := projectOf(p)
+		return sp == "", sp == "" || sp == space
+	}
+	if pt.Gateway != "" {
 		for p, gp := range c.cfg.GatewayPolicies {
-			out = append(out, orderedPolicy{path: p, rank: gfwRank[gp.Category], seq: gp.SequenceNumber, policy: &gp.Policy})
+			provider, ok := visible(p)
+			if !ok {
+				continue
+			}
+			out = append(out, orderedPolicy{path: p, rank: gfwRank[gp.Category], provider: provider, seq: gp.SequenceNumber, policy: &gp.Policy})
 		}
 	} else {
 		for p, sp := range c.cfg.SecurityPolicies {
+			provider, ok := visible(p)
+			if !ok {
+				continue
+			}
 			rank := dfwRank[sp.Category]
 			if rank < 0 {
 				continue
@@ -138,7 +167,7 @@ func (c *compiler) policies(gateway bool) []orderedPolicy {
 			if isDefaultSection(p) {
 				rank = defaultSectionRank
 			}
-			out = append(out, orderedPolicy{path: p, rank: rank, seq: sp.SequenceNumber, policy: &sp.Policy, sp: sp})
+			out = append(out, orderedPolicy{path: p, rank: rank, provider: provider, seq: sp.SequenceNumber, policy: &sp.Policy, sp: sp})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -146,12 +175,23 @@ func (c *compiler) policies(gateway bool) []orderedPolicy {
 		if a.rank != b.rank {
 			return a.rank < b.rank
 		}
+		if a.provider != b.provider {
+			return a.provider
+		}
 		if a.seq != b.seq {
 			return a.seq < b.seq
 		}
 		return a.path < b.path
 	})
 	return out
+}
+
+func projectOf(path string) string {
+	r, err := model.ParsePath(path)
+	if err != nil {
+		return "\x00unparsable" // a space no enforcement point is in
+	}
+	return r.Project
 }
 
 func isDefaultSection(path string) bool {

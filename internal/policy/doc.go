@@ -11,7 +11,8 @@
 // ties broken by path; the first matching rule decides, except that
 // JUMP_TO_APPLICATION skips the rest of Environment and continues with
 // Application. When no rule matches, the default rule allows, as NSX
-// ships.
+// ships. An enforcement point sees the default space's policies and its
+// own project's, the default space's first within each category.
 //
 // Ruleset.Evaluate is the reference: a plain scan that also explains its
 // decision. Classifier gives the same answers, without allocating, fast

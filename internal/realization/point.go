@@ -14,10 +14,11 @@ func ForGateway(cfg *model.Config, m policy.Members, revision int64, path string
 	return Build(path, RoleGateway, revision, []string{HookForward}, []*policy.Ruleset{rs})
 }
 
-// ForVM computes the distributed firewall span of a VM: the rules whose
-// Applied To covers it (a scope group holding one of its addresses, or no
-// scope), split by the direction they apply in.
-func ForVM(cfg *model.Config, m policy.Members, revision int64, name string, addrs []netip.Addr) *Span {
+// ForVM computes the distributed firewall span of a VM of a space (""
+// for the default space): the rules of its space and of the default space
+// whose Applied To covers it (a scope group holding one of its addresses,
+// or no scope), split by the direction they apply in.
+func ForVM(cfg *model.Config, m policy.Members, revision int64, name, project string, addrs []netip.Addr) *Span {
 	covers := func(scope []string) bool {
 		for _, g := range scope {
 			set := m.IPSet(g)
@@ -29,7 +30,7 @@ func ForVM(cfg *model.Config, m policy.Members, revision int64, name string, add
 		}
 		return false
 	}
-	in := policy.Compile(cfg, m, policy.Point{AppliedTo: covers, Direction: policy.In})
-	out := policy.Compile(cfg, m, policy.Point{AppliedTo: covers, Direction: policy.Out})
+	in := policy.Compile(cfg, m, policy.Point{AppliedTo: covers, Direction: policy.In, Project: project})
+	out := policy.Compile(cfg, m, policy.Point{AppliedTo: covers, Direction: policy.Out, Project: project})
 	return Build("vm:"+name, RoleVM, revision, []string{HookIn, HookOut}, []*policy.Ruleset{in, out})
 }

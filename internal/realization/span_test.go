@@ -112,12 +112,12 @@ func TestForGatewaySetsAreSharedAndNamedByWhatTheyHold(t *testing.T) {
 func TestForVMFollowsAppliedToAndDirection(t *testing.T) {
 	cfg := config(t)
 	m := members{vmsG: {"172.16.0.0/24"}, k8sG: {"10.0.0.1"}}
-	in := ForVM(cfg, m, 1, "web-1", []netip.Addr{netip.MustParseAddr("172.16.0.5")})
+	in := ForVM(cfg, m, 1, "web-1", "", []netip.Addr{netip.MustParseAddr("172.16.0.5")})
 	if len(in.Hooks) != 2 || len(in.Hooks[0].Rules) != 1 || in.Hooks[0].Rules[0].Path != "/infra/domains/default/security-policies/dfw/rules/in" ||
 		len(in.Hooks[1].Rules) != 1 || in.Hooks[1].Rules[0].Path != "/infra/domains/default/security-policies/dfw/rules/out" {
 		t.Fatalf("VM in scope: %+v", in.Hooks)
 	}
-	out := ForVM(cfg, m, 1, "other", []netip.Addr{netip.MustParseAddr("192.0.2.7")})
+	out := ForVM(cfg, m, 1, "other", "", []netip.Addr{netip.MustParseAddr("192.0.2.7")})
 	if n, _ := out.Count(); n != 0 {
 		t.Fatalf("a VM outside the scope got %d rules", n)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kordon-dev/kordon/examples"
@@ -20,15 +21,16 @@ import (
 // sources starts what feeds the manager inventory without an adapter: a
 // directory of kubectl dumps, watched for changes, or — with no cluster
 // registered and no directory — the examples, as a labelled demo.
-func sources(ctx context.Context, o Options, m *manager.Manager) error {
-	if err := inProcess(ctx, o, m); err != nil {
+// Every goroutine it starts is in wg, and ends with ctx.
+func sources(ctx context.Context, o Options, m *manager.Manager, wg *sync.WaitGroup) error {
+	if err := inProcess(ctx, o, m, wg); err != nil {
 		return err
 	}
 	if o.InventoryDir != "" {
 		removeDemo(ctx, o, m)
 		d := &dirSource{dir: o.InventoryDir, m: m, o: o}
 		d.sync(ctx) // before serving, so the first requests see it
-		go d.watch(ctx)
+		wg.Go(func() { d.watch(ctx) })
 		return nil
 	}
 	if o.NoDemo {
@@ -47,7 +49,7 @@ func sources(ctx context.Context, o Options, m *manager.Manager) error {
 
 // inProcess runs an adapter inside the manager for each --cluster
 // NAME=KUBECONFIG, registering the cluster on first use.
-func inProcess(ctx context.Context, o Options, m *manager.Manager) error {
+func inProcess(ctx context.Context, o Options, m *manager.Manager, wg *sync.WaitGroup) error {
 	type job struct {
 		name string
 		opts adapter.Options
@@ -86,11 +88,11 @@ func inProcess(ctx context.Context, o Options, m *manager.Manager) error {
 			}
 			o.Logger.Info("cluster registered for the in-process adapter", "cluster", j.name)
 		}
-		go func() {
+		wg.Go(func() {
 			if err := adapter.New(j.opts).Run(ctx); err != nil {
 				o.Logger.Error("in-process adapter stopped", "cluster", j.name, "error", err)
 			}
-		}()
+		})
 	}
 	return nil
 }

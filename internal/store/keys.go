@@ -14,18 +14,22 @@ const (
 	InventoryPrefix = Root + "inventory/"
 	ClustersPrefix  = Root + "clusters/"
 	TokensPrefix    = Root + "tokens/"
+	// TokenUsedPrefix holds when each token was last used, to the minute.
+	TokenUsedPrefix = Root + "token-used/"
 	TrustPrefix     = Root + "license-trust/"
-	// Per cluster: its identity (certificate and key), its adapter's last
-	// heartbeat, and its inventory revision (rewritten by every adapter
-	// write, so an adapter's writes are conditioned on what it last saw).
-	CredentialsPrefix  = Root + "cluster-credentials/"
+	// Per cluster: its adapter's last heartbeat, and its inventory
+	// revision (rewritten by every adapter write, so an adapter's writes
+	// are conditioned on what it last saw).
 	StatusPrefix       = Root + "cluster-status/"
 	InventoryRevPrefix = Root + "inventory-revision/"
 	// Per enforcement agent: its record (role, gateway, reported VM
-	// facts), its identity, and its last realization report.
-	AgentsPrefix           = Root + "agents/"
-	AgentCredentialsPrefix = Root + "agent-credentials/"
-	AgentReportPrefix      = Root + "agent-report/"
+	// facts) and its last realization report.
+	AgentsPrefix      = Root + "agents/"
+	AgentReportPrefix = Root + "agent-report/"
+	// Earlier versions stored cluster and agent private keys under these
+	// prefixes; start-up deletes whatever is left there.
+	LegacyClusterCredentialsPrefix = Root + "cluster-credentials/"
+	LegacyAgentCredentialsPrefix   = Root + "agent-credentials/"
 	// ConfigRevKey is rewritten by every configuration change; writers
 	// condition on its ModRevision, so validation always sees the latest
 	// configuration even with several managers.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -16,6 +18,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Limits kordon sets on its embedded etcd, and recommends for an external
@@ -38,6 +41,9 @@ type Options struct {
 	// UnsafeNoFsync trades durability for speed; tests only.
 	UnsafeNoFsync bool
 	Logger        *slog.Logger
+	// QuotaBytes is the backend quota of an external cluster, for the
+	// usage metrics (default etcd's, 2 GiB); the embedded etcd's is 8 GiB.
+	QuotaBytes int64
 }
 
 // Store is an open etcd keyspace.
@@ -45,6 +51,7 @@ type Store struct {
 	cli   *clientv3.Client
 	etcd  *embed.Etcd
 	log   *slog.Logger
+	quota int64
 	close sync.Once
 }
 
@@ -63,7 +70,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{log: log}
+	s := &Store{log: log, quota: o.QuotaBytes}
+	if s.quota <= 0 {
+		s.quota = 2 << 30
+	}
 	endpoints := o.Endpoints
 	var tlsInfo *transport.TLSInfo
 	if len(endpoints) == 0 {
@@ -71,7 +81,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.etcd, endpoints = e, []string{ep}
+		s.etcd, endpoints, s.quota = e, []string{ep}, quotaBytes
 	} else if o.CAFile != "" || o.CertFile != "" {
 		tlsInfo = &transport.TLSInfo{TrustedCAFile: o.CAFile, CertFile: o.CertFile, KeyFile: o.KeyFile}
 	}
@@ -104,19 +114,60 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	return s, nil
 }
 
-// socketPath is where the embedded etcd listens: a unix socket inside the
-// data directory, so only the directory's owner can reach it. Socket paths
-// are limited to about 100 bytes; a longer data directory falls back to a
-// loopback port.
-func socketPath(dir, name string) (url.URL, bool) {
-	p := filepath.Join(dir, name)
-	if len(p) > 100 {
-		return url.URL{}, false
+// maxSocketPath is the longest unix socket path Linux takes (108 bytes
+// with the terminating NUL).
+const maxSocketPath = 107
+
+// socketDir is where the embedded etcd's unix sockets are: the data
+// directory, so only its owner can reach them, or, when that path is too
+// long for a socket, a private directory of this user's under the system's
+// temporary directory, named after the data directory. The embedded etcd
+// never listens on TCP: there it would need authentication of its own.
+func socketDir(dir string) (string, error) {
+	longest := "etcd-client.sock"
+	if len(filepath.Join(dir, longest)) <= maxSocketPath {
+		return dir, nil
 	}
-	return url.URL{Scheme: "unix", Path: p}, true
+	sum := sha256.Sum256([]byte(dir))
+	for _, base := range []string{os.TempDir(), "/tmp"} {
+		d := filepath.Join(base, fmt.Sprintf("kordon-%d-%x", os.Getuid(), sum[:6]))
+		if len(filepath.Join(d, longest)) > maxSocketPath {
+			continue
+		}
+		if err := privateDir(d); err != nil {
+			return "", fmt.Errorf("the data directory's path is too long for etcd's unix socket (at most %d bytes), and %v", maxSocketPath-len(longest)-1, err)
+		}
+		return d, nil
+	}
+	return "", fmt.Errorf("the data directory's path is too long for etcd's unix socket, and the temporary directory's too: use a shorter --data-dir")
+}
+
+// privateDir makes sure d is a directory only this user can enter: made
+// now with mode 0700, or already one owned by this user with that mode.
+func privateDir(d string) error {
+	if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("cannot create %s for its sockets: %w", d, err)
+	}
+	fi, err := os.Lstat(d)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.IsDir() || fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("%s exists and is not a directory", d)
+	case !ok || int(st.Uid) != os.Getuid():
+		return fmt.Errorf("%s belongs to another user; refusing to put etcd's sockets there", d)
+	case fi.Mode().Perm()&0o077 != 0:
+		return fmt.Errorf("%s is open to other users (mode %v); refusing to put etcd's sockets there", d, fi.Mode().Perm())
+	}
+	return nil
 }
 
 func startEmbedded(o Options) (*embed.Etcd, string, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	if o.DataDir == "" {
 		return nil, "", fmt.Errorf("store: a data directory is required for the embedded etcd")
 	}
@@ -130,16 +181,16 @@ func startEmbedded(o Options) (*embed.Etcd, string, error) {
 	cfg := embed.NewConfig()
 	cfg.Dir = filepath.Join(dir, "etcd")
 	cfg.Name = "kordon"
-	client, ok1 := socketPath(dir, "etcd-client.sock")
-	peer, ok2 := socketPath(dir, "etcd-peer.sock")
-	if !ok1 || !ok2 {
-		client = url.URL{Scheme: "http", Host: "127.0.0.1:0"}
-		peer = url.URL{Scheme: "http", Host: "127.0.0.1:0"}
+	sockets, err := socketDir(dir)
+	if err != nil {
+		return nil, "", err
 	}
+	client := url.URL{Scheme: "unix", Path: filepath.Join(sockets, "etcd-client.sock")}
+	peer := url.URL{Scheme: "unix", Path: filepath.Join(sockets, "etcd-peer.sock")}
 	for _, f := range []string{client.Path, peer.Path} {
-		if f != "" {
-			_ = os.Remove(f) // a socket left by a killed process
-		}
+		// A socket left by a killed process. The caller holds the data
+		// directory's lock, so no running manager owns it.
+		_ = os.Remove(f)
 	}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
@@ -149,7 +200,9 @@ func startEmbedded(o Options) (*embed.Etcd, string, error) {
 	// reconnection.
 	cfg.AutoCompactionMode, cfg.AutoCompactionRetention = embed.CompactorModePeriodic, "1h"
 	cfg.UnsafeNoFsync = o.UnsafeNoFsync
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	// etcd's warnings and errors reach the manager's log: a fatal error
+	// of etcd's must not end the process without a word.
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(slogCore{log: o.Logger.With("component", "etcd"), level: zapcore.WarnLevel}))
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return nil, "", fmt.Errorf("embedded etcd in %s: %w", cfg.Dir, err)
@@ -160,11 +213,7 @@ func startEmbedded(o Options) (*embed.Etcd, string, error) {
 		e.Close()
 		return nil, "", fmt.Errorf("embedded etcd in %s did not become ready", cfg.Dir)
 	}
-	ep := client.String()
-	if client.Scheme == "http" {
-		ep = "http://" + e.Clients[0].Addr().String()
-	}
-	return e, ep, nil
+	return e, client.String(), nil
 }
 
 // Close stops the client and the embedded etcd; later calls do nothing.

@@ -53,6 +53,9 @@ func Split(name string, data []byte) ([]Document, []*Error) {
 		if !json.Valid(trimmed) {
 			return nil, []*Error{{Where: name, Reason: jsonSyntax(lead, trimmed)}}
 		}
+		if err := CheckJSON(trimmed); err != nil {
+			return nil, []*Error{{Where: name, Reason: err.Error()}}
+		}
 		return []Document{{Where: name, Line: 1 + bytes.Count(lead, []byte("\n")), JSON: trimmed}}, nil
 	}
 	var docs []Document

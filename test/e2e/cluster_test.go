@@ -188,8 +188,8 @@ func TestClusterAdapter(t *testing.T) {
 	s.run(0, "apply", "-f", "policy.yaml")
 
 	contains(t, "register", s.run(0, "cluster", "register", "east", "--bundle-out", "bundle.yaml"), "cluster east registered", "bundle.yaml")
-	contains(t, "register twice", s.run(1, "cluster", "register", "east"), "already registered")
-	manifests := s.run(0, "cluster", "manifests", "east", "--image", "kordon:test")
+	contains(t, "register twice", s.run(1, "cluster", "register", "east", "--bundle-out", "again.yaml"), "already registered")
+	manifests := s.run(0, "cluster", "manifests", "--bundle", "bundle.yaml", "--image", "kordon:test")
 	contains(t, "kubectl apply", k.ctl(manifests, "apply", "-f", "-"),
 		"namespace/kordon-system created", "serviceaccount/kordon-adapter created", "clusterrole.rbac.authorization.k8s.io/kordon-adapter created",
 		"clusterrolebinding.rbac.authorization.k8s.io/kordon-adapter created", "secret/kordon-adapter created", "deployment.apps/kordon-adapter created")
@@ -351,8 +351,12 @@ spec:
 		t.Fatalf("the adapter of a deregistered cluster still runs:\n%s", a.out.String())
 	}
 	// The old bundle stays refused, even once the name is registered again.
-	s.run(0, "cluster", "register", "east")
+	s.run(0, "cluster", "register", "east", "--bundle-out", "new.yaml")
 	contains(t, "old identity", s.start(adapterArgs...).waitExit(t, 4), "was replaced")
+	// A rotation replaces the identity: the bundle before it is refused.
+	contains(t, "rotate", s.run(0, "cluster", "rotate", "east", "--bundle-out", "rotated.yaml"), "refused from now on", "rotated.yaml")
+	newArgs := append([]string{"adapter", "--bundle", "new.yaml"}, adapterArgs[3:]...)
+	contains(t, "rotated-out identity", s.start(newArgs...).waitExit(t, 4), "was replaced")
 }
 
 // waitExit waits for the process to exit with code and returns its output.
@@ -390,7 +394,7 @@ func TestServeInProcessCluster(t *testing.T) {
 	}
 	// A cluster registered for a remote adapter cannot also be watched in
 	// process.
-	s.run(0, "cluster", "register", "east")
+	s.run(0, "cluster", "register", "east", "--bundle-out", "east.yaml")
 	s.stop()
 	other := exec.Command(kordon, "serve", "--listen", "127.0.0.1:0", "--cluster", "east="+k.kubeconfig)
 	other.Dir = dir

@@ -19,8 +19,8 @@ import (
 // extraPolicy adds to the examples what the seed's scenarios need to
 // show REJECT over UDP, and a catch-all that makes a NodePort change
 // visible: rules after vms-to-k8s in the Application category, applied
-// to the VMs whose agents report the tag tier|app (the VirtualMachine
-// member type).
+// to the VMs the manager tags tier|app (the VirtualMachine member type;
+// tags are set at registration, never by the agent).
 const extraPolicy = `
 resource_type: Infra
 children:
@@ -201,9 +201,9 @@ func TestEnforcement(t *testing.T) {
 	s.run(0, "apply", "-f", "extra.yaml")
 
 	s.run(0, "agent", "register", "edge-1", "--role", "gateway", "--gateway", "/infra/tier-1s/t1-edge", "--bundle-out", "edge-1.bundle")
-	s.run(0, "agent", "register", "app-1", "--role", "vm", "--bundle-out", "app-1.bundle")
+	s.run(0, "agent", "register", "app-1", "--role", "vm", "--tag", "tier|app", "--allowed-address", "172.16.20.0/24", "--bundle-out", "app-1.bundle")
 	gw := s.startIn(l.gw, "agent", "run", "--bundle", "edge-1.bundle", "--report", "1s", "--wait", "5s")
-	vm := s.startIn(l.app, "agent", "run", "--bundle", "app-1.bundle", "--address", "172.16.20.10", "--tag", "tier|app", "--report", "1s", "--wait", "5s")
+	vm := s.startIn(l.app, "agent", "run", "--bundle", "app-1.bundle", "--address", "172.16.20.10", "--report", "1s", "--wait", "5s")
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("gateway agent:\n%s\nVM agent:\n%s\nagents:\n%s", gw.out, vm.out, s.agentsJSON())

@@ -93,9 +93,16 @@ func TestHighAvailability(t *testing.T) {
 	a := serve(t, dirA, "--no-demo", "--etcd-endpoints", endpoints(ms), "--listen", fmt.Sprintf("127.0.0.1:%d", portA))
 	cfgA, _ := client.ReadConfig(filepath.Join(dirA, "kordon-data", "client.yaml"))
 	// The second manager joins the installation the first created: same
-	// CA, same tokens.
+	// CA, same tokens. It needs the installation's seal key: without it,
+	// it cannot open the CA and says so.
+	without := exec.Command(kordon, "serve", "--no-demo", "--etcd-endpoints", endpoints(ms), "--listen", fmt.Sprintf("127.0.0.1:%d", portB), "--data-dir", filepath.Join(dirB, "nokey"))
+	without.Dir = dirB
+	if out, err := without.CombinedOutput(); err == nil || !strings.Contains(string(out), "--seal-key") {
+		t.Fatalf("a manager without the seal key: %v\n%s", err, out)
+	}
 	bDone := make(chan struct{})
-	bCmd := exec.Command(kordon, "serve", "--no-demo", "--etcd-endpoints", endpoints(ms), "--listen", fmt.Sprintf("127.0.0.1:%d", portB), "--data-dir", filepath.Join(dirB, "data"))
+	bCmd := exec.Command(kordon, "serve", "--no-demo", "--etcd-endpoints", endpoints(ms), "--listen", fmt.Sprintf("127.0.0.1:%d", portB), "--data-dir", filepath.Join(dirB, "data"),
+		"--seal-key", filepath.Join(dirA, "kordon-data", "seal.key"))
 	bCmd.Dir = dirB
 	if err := bCmd.Start(); err != nil {
 		t.Fatal(err)

@@ -118,7 +118,14 @@ func TestCLIAgainstServe(t *testing.T) {
 		t.Fatal(err, string(out))
 	}
 	s := serve(t, dir, "--license-trust", vendor+".pub")
-	contains(t, "first start", s.out.String(), "Admin token (shown once", "DEMO:")
+	contains(t, "first start", s.out.String(), "The admin token is in", "DEMO:")
+	tok, err := os.ReadFile(filepath.Join(dir, "kordon-data", "admin.token"))
+	if err != nil || !strings.HasPrefix(string(tok), "kdn_") {
+		t.Fatalf("admin.token: %q %v", tok, err)
+	}
+	if strings.Contains(s.out.String(), strings.TrimSpace(string(tok))) {
+		t.Fatal("the admin token was printed")
+	}
 	contains(t, "status", s.run(0, "status"), "16 groups", "cluster   prod-east from demo (DEMO): Up", "active: [DFW GFW]")
 	contains(t, "get", s.run(0, "get", "groups"), "cart-npl", "/infra/domains/default/groups/k8s-sources")
 	contains(t, "get -o yaml", s.run(0, "get", "group", "east-nodes", "-o", "yaml"), "member_type: KubernetesNode", "tag: demo")

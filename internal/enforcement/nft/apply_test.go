@@ -69,7 +69,7 @@ func TestApplierMembershipChangeIsElements(t *testing.T) {
 		t.Errorf("applying the same span again: %+v, %v; want nothing done", res, err)
 	}
 	// Rules change: the table is replaced.
-	vm := realization.ForVM(cfg, idx, 4, "app-1", []netip.Addr{addr("172.16.20.10")})
+	vm := realization.ForVM(cfg, idx, 4, "app-1", "", []netip.Addr{addr("172.16.20.10")})
 	if res, err := a.Apply(ctx, vm); err != nil || !res.Full {
 		t.Errorf("new rules: %+v, %v; want a full replacement", res, err)
 	}

@@ -21,7 +21,7 @@ func TestGoldenGateway(t *testing.T) {
 
 func TestGoldenVM(t *testing.T) {
 	cfg, idx := exampleConfig(t)
-	s := realization.ForVM(cfg, idx, 7, "app-1", []netip.Addr{addr("172.16.20.10")})
+	s := realization.ForVM(cfg, idx, 7, "app-1", "", []netip.Addr{addr("172.16.20.10")})
 	fake := knftables.NewFake(knftables.InetFamily, DefaultTable)
 	golden(t, "vm-app-1.nft", fakeApply(t, fake, func(tx *knftables.Transaction) { Render(tx, Compile(s)) }))
 }
@@ -31,7 +31,7 @@ func TestGoldenVM(t *testing.T) {
 func TestRenderReplacesEverything(t *testing.T) {
 	cfg, idx := exampleConfig(t)
 	gw := Compile(realization.ForGateway(cfg, idx, 1, "/infra/tier-1s/t1-edge"))
-	vm := Compile(realization.ForVM(cfg, idx, 1, "app-1", []netip.Addr{addr("172.16.20.10")}))
+	vm := Compile(realization.ForVM(cfg, idx, 1, "app-1", "", []netip.Addr{addr("172.16.20.10")}))
 	fresh := fakeApply(t, knftables.NewFake(knftables.InetFamily, DefaultTable), func(tx *knftables.Transaction) { Render(tx, vm) })
 	fake := knftables.NewFake(knftables.InetFamily, DefaultTable)
 	fakeApply(t, fake, func(tx *knftables.Transaction) { Render(tx, gw) })

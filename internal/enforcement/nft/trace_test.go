@@ -27,7 +27,7 @@ func TestPacketTable(t *testing.T) {
 	cfg, idx := exampleConfig(t)
 	gw := realization.ForGateway(cfg, idx, 1, "/infra/tier-1s/t1-edge")
 	vmAddrs := []netip.Addr{addr("172.16.20.10"), addr("fd00:172:16:20::10")}
-	vm := realization.ForVM(cfg, idx, 1, "app-1", vmAddrs)
+	vm := realization.ForVM(cfg, idx, 1, "app-1", "", vmAddrs)
 	for _, tc := range []struct {
 		name    string
 		span    *realization.Span
@@ -94,7 +94,7 @@ func TestEquivalenceExamples(t *testing.T) {
 	cfg, idx := exampleConfig(t)
 	var addrs []netip.Addr
 	gw := realization.ForGateway(cfg, idx, 1, "/infra/tier-1s/t1-edge")
-	vm := realization.ForVM(cfg, idx, 1, "app-1", []netip.Addr{addr("172.16.20.10")})
+	vm := realization.ForVM(cfg, idx, 1, "app-1", "", []netip.Addr{addr("172.16.20.10")})
 	for _, s := range []*realization.Span{gw, vm} {
 		for _, st := range s.Sets {
 			for _, r := range st.Ranges {
