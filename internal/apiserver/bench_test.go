@@ -16,8 +16,8 @@ import (
 	"github.com/kordon-dev/kordon/internal/benchdata"
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/manager"
-	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/model"
+	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/store"
 )
 

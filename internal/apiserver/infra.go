@@ -3,8 +3,8 @@ package apiserver
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/kordon-dev/kordon/internal/manager"

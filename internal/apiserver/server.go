@@ -51,13 +51,13 @@ type Server struct {
 	timeout time.Duration
 	mux     *http.ServeMux
 	// paths matches a path whatever its method, to tell 405 from 404.
-	paths   *http.ServeMux
-	methods map[string][]string
-	latency *prometheus.HistogramVec
-	explain *explainCache
-	infra   *infraCache
-	heavy   *limiter
-	caPEM   []byte
+	paths          *http.ServeMux
+	methods        map[string][]string
+	latency        *prometheus.HistogramVec
+	explain        *explainCache
+	infra          *infraCache
+	heavy          *limiter
+	caPEM          []byte
 	metricsHandler http.Handler
 }
 

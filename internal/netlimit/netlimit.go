@@ -130,7 +130,11 @@ var (
 	maxDesc     = prometheus.NewDesc("kordon_api_connections_max", "The connection budget.", nil, nil)
 )
 
-func (c collector) Describe(ch chan<- *prometheus.Desc) { ch <- openDesc; ch <- refusedDesc; ch <- maxDesc }
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- openDesc
+	ch <- refusedDesc
+	ch <- maxDesc
+}
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	s := c.l.Stats()

@@ -60,15 +60,15 @@ const (
 )
 
 type orderedPolicy struct {
-	path   string
-	rank   int
+	path string
+	rank int
 	// provider orders the default space's policies first within a
 	// category, so a project can never place a rule before the
 	// provider's at its own enforcement points.
 	provider bool
 	seq      int64
-	policy *model.Policy
-	sp     *model.SecurityPolicy
+	policy   *model.Policy
+	sp       *model.SecurityPolicy
 }
 
 // Compile builds the ruleset of an enforcement point from a validated
