@@ -133,4 +133,3 @@ func (m *Manager) WaitSpan(ctx context.Context, name, have string) (*realization
 		}
 	}
 }
-
