@@ -166,7 +166,7 @@ func (s *Server) registerAgent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	b.Agent, b.Cert, b.Key = a.Name, creds.Cert, creds.Key
+	b.Agent, b.Role, b.Cert, b.Key = a.Name, a.Role, creds.Cert, creds.Key
 	writeJSON(w, http.StatusOK, map[string]any{"agent": a, "bundle": b})
 }
 
@@ -190,7 +190,7 @@ func (s *Server) rotateAgent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	b.Agent, b.Cert, b.Key = a.Name, creds.Cert, creds.Key
+	b.Agent, b.Role, b.Cert, b.Key = a.Name, a.Role, creds.Cert, creds.Key
 	writeJSON(w, http.StatusOK, map[string]any{"agent": a, "bundle": b})
 }
 

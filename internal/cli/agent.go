@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -296,6 +298,9 @@ computer name) is set on the manager ('kordon agent register|update').`,
 			if err != nil {
 				return failf(1, "nftables: %v (the agent needs the nft command and CAP_NET_ADMIN)", err)
 			}
+			if o.Manager, err = managerAddrs(cmd.Context(), b.Server); err != nil {
+				return failf(2, "--bundle %s: %v", bundle, err)
+			}
 			o.Bundle, o.NFT, o.VM = b, n, vm
 			a, err := enforcement.New(o)
 			if err != nil {
@@ -320,10 +325,44 @@ computer name) is set on the manager ('kordon agent register|update').`,
 	f.StringSliceVar(&tags, "tag", nil, "refused: tags are set on the manager (kordon agent update NAME --tag scope|tag)")
 	_ = f.MarkHidden("tag")
 	f.StringVar(&osName, "os-name", "", "the OS name to report, for display (default: PRETTY_NAME of /etc/os-release)")
+	f.StringVar(&o.FailMode, "fail-mode", "", "what the host enforces before the first span is applied when no earlier table is in place: closed (drop new connections; the default for gateways) or open (nothing; the default for VMs)")
 	f.DurationVar(&o.Report, "report", 10*time.Second, "how often the agent reports its state and counters")
 	f.DurationVar(&o.Wait, "wait", 30*time.Second, "how long one request for changes waits")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
+}
+
+// managerAddrs resolves where the agent's manager is, so that the host's
+// connections to it are exempt from the rules it enforces. A name is
+// resolved once, at start; a manager URL with an IP address needs no
+// name service at all.
+func managerAddrs(ctx context.Context, server string) ([]netip.AddrPort, error) {
+	u, err := url.Parse(server)
+	if err != nil || u.Hostname() == "" {
+		return nil, fmt.Errorf("server %q is not a URL", server)
+	}
+	port := uint16(443)
+	if p := u.Port(); p != "" {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("server %q: bad port", server)
+		}
+		port = uint16(n)
+	}
+	if a, err := netip.ParseAddr(u.Hostname()); err == nil {
+		return []netip.AddrPort{netip.AddrPortFrom(a.Unmap(), port)}, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(rctx, "ip", u.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("resolving the manager %s: %w", u.Hostname(), err)
+	}
+	var out []netip.AddrPort
+	for _, a := range addrs {
+		out = append(out, netip.AddrPortFrom(a.Unmap(), port))
+	}
+	return out, nil
 }
 
 // vmFacts gathers what a VM's agent reports; a gateway's agent sends the

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -53,8 +54,34 @@ type Options struct {
 	// Report is how often the agent reports (default 10 s); Wait how
 	// long one span request waits for a change (default 30 s).
 	Report, Wait time.Duration
-	Logger       *slog.Logger
+	// FailMode is what the host enforces while this run has applied no
+	// span and no table of an earlier run is in the kernel: FailClosed
+	// drops new connections (the default for gateways), FailOpen enforces
+	// nothing (the default for VMs).
+	FailMode string
+	// Manager lists where the manager is: the host's connections to it
+	// are exempt from every rule.
+	Manager []netip.AddrPort
+	Logger  *slog.Logger
 }
+
+// Fail modes.
+const (
+	FailOpen   = "open"
+	FailClosed = "closed"
+)
+
+// Modes an agent reports: what its table holds.
+const (
+	ModeEnforcing  = "enforcing"   // a span this run applied
+	ModeKept       = "kept"        // the table an earlier run applied
+	ModeFailClosed = "fail-closed" // nothing applied: new connections dropped
+	ModeFailOpen   = "fail-open"   // nothing applied: nothing enforced
+)
+
+// minReportGap spaces an agent's reports: a burst of changes is
+// reported once it settles, never faster than the manager takes them.
+const minReportGap = time.Second
 
 // Agent follows its span and enforces it.
 type Agent struct {
@@ -79,11 +106,23 @@ func New(o Options) (*Agent, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.FailMode == "" {
+		o.FailMode = FailOpen
+		if o.Bundle.Role == realization.RoleGateway {
+			o.FailMode = FailClosed
+		}
+	}
+	if o.FailMode != FailOpen && o.FailMode != FailClosed {
+		return nil, fmt.Errorf("fail mode %q: use open or closed", o.FailMode)
+	}
+	if o.FailMode == FailClosed && o.Bundle.Role != realization.RoleVM && o.Bundle.Role != realization.RoleGateway {
+		return nil, errors.New("the bundle does not say whether the agent is a VM's or a gateway's, so it cannot fail closed: issue a new one (kordon agent rotate)")
+	}
 	tc, err := pki.ClientTLS([]byte(o.Bundle.CA), []byte(o.Bundle.Cert), []byte(o.Bundle.Key))
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{o: o, applier: nft.NewApplier(o.NFT), kick: make(chan struct{}, 1),
+	return &Agent{o: o, applier: nft.NewApplierWith(o.NFT, nft.Options{Manager: o.Manager}), kick: make(chan struct{}, 1),
 		http:   &http.Client{Timeout: o.Wait + time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}},
 		report: manager.AgentReport{State: "success", VM: o.VM, Interval: o.Report}}, nil
 }
@@ -93,6 +132,9 @@ func New(o Options) (*Agent, error) {
 // and the agent retries; an apply that fails leaves the previous ruleset
 // in force and is retried with a whole snapshot.
 func (a *Agent) Run(ctx context.Context) error {
+	if err := a.start(ctx); err != nil {
+		return err
+	}
 	// Report first: a VM's span depends on the addresses it reports.
 	if err := a.send(ctx); errors.Is(err, ErrRevoked) {
 		return err
@@ -138,6 +180,34 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
+// start decides what the host enforces until the first span is applied:
+// the table an earlier run left (the last ruleset applied), else the fail
+// mode. It says which, loudly.
+func (a *Agent) start(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	kept, err := nft.TableExists(ctx, a.o.NFT)
+	if err != nil {
+		return fmt.Errorf("reading the nftables table: %w", err)
+	}
+	role := a.o.Bundle.Role
+	switch {
+	case kept:
+		a.report.Mode = ModeKept
+		a.o.Logger.Warn("the table an earlier run applied stays in force until this run applies its first span")
+	case a.o.FailMode == FailClosed:
+		if err := a.applier.FailClosed(ctx, role); err != nil {
+			return err
+		}
+		a.report.Mode = ModeFailClosed
+		a.o.Logger.Warn("no ruleset applied yet: failing closed (new connections dropped, the manager reachable) until the first span is applied")
+	default:
+		a.report.Mode = ModeFailOpen
+		a.o.Logger.Warn("no ruleset applied yet: failing open (nothing enforced) until the first span is applied; --fail-mode closed drops new connections instead")
+	}
+	return nil
+}
+
 func (a *Agent) apply(ctx context.Context, resp *spanResponse) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -154,10 +224,11 @@ func (a *Agent) apply(ctx context.Context, resp *spanResponse) error {
 	}
 	if err != nil {
 		a.report.State, a.report.Error = "error", err.Error()
+		a.o.Logger.Error("the span could not be applied; the table keeps what it enforced", "mode", a.report.Mode, "error", err)
 	} else {
 		s := a.applier.Current()
 		rules, elements := s.Count()
-		a.report.State, a.report.Error = "success", ""
+		a.report.State, a.report.Error, a.report.Mode = "success", "", ModeEnforcing
 		a.report.Revision, a.report.Digest, a.report.Realized = s.Revision, s.Digest, time.Now().UTC()
 		a.report.Rules, a.report.Elements = rules, elements
 		a.o.Logger.Info("span applied", "revision", s.Revision, "rules", rules, "elements", elements,
@@ -170,10 +241,12 @@ func (a *Agent) apply(ctx context.Context, resp *spanResponse) error {
 	return err
 }
 
-// reportLoop reports every interval, and at once after an apply.
+// reportLoop reports every interval, and soon after an apply (never
+// more often than minReportGap).
 func (a *Agent) reportLoop(ctx context.Context) error {
 	t := time.NewTicker(a.o.Report)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -181,6 +254,10 @@ func (a *Agent) reportLoop(ctx context.Context) error {
 		case <-t.C:
 		case <-a.kick:
 		}
+		if wait := minReportGap - time.Since(last); wait > 0 {
+			sleep(ctx, wait)
+		}
+		last = time.Now()
 		if err := a.send(ctx); errors.Is(err, ErrRevoked) {
 			return err
 		}

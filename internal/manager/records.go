@@ -91,8 +91,10 @@ type Credentials struct {
 // the Secret that `kordon cluster manifests` writes.
 type Bundle struct {
 	Cluster string `json:"cluster,omitempty"`
-	// Agent names an enforcement agent's bundle (Cluster is then empty).
+	// Agent names an enforcement agent's bundle (Cluster is then empty),
+	// Role its role (vm or gateway).
 	Agent  string `json:"agent,omitempty"`
+	Role   string `json:"role,omitempty"`
 	Server string `json:"server"`
 	CA     string `json:"ca"`
 	Cert   string `json:"cert"`

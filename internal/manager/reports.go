@@ -34,6 +34,10 @@ type AgentReport struct {
 	// Dropped counts the counters the manager did not keep: rules that
 	// are not in the agent's span.
 	Dropped int `json:"dropped_counters,omitempty"`
+	// Mode is what the host's table holds: "enforcing" (a span this run
+	// applied), "kept" (the table an earlier run applied), "fail-closed"
+	// or "fail-open" (nothing applied yet).
+	Mode string `json:"mode,omitempty"`
 }
 
 // RuleCounters count what a rule decided.
@@ -97,6 +101,11 @@ func checkReport(rep *AgentReport) error {
 	}
 	if len(rep.Digest) > maxDigest || strings.Trim(rep.Digest, "0123456789abcdef") != "" {
 		return invalidf("digest: a span digest is at most %d hexadecimal digits", maxDigest)
+	}
+	switch rep.Mode {
+	case "", "enforcing", "kept", "fail-closed", "fail-open":
+	default:
+		return invalidf("mode %q: enforcing, kept, fail-closed or fail-open", rep.Mode)
 	}
 	if rep.Revision < 0 || rep.Rules < 0 || rep.Elements < 0 {
 		return invalidf("revision, rules and elements cannot be negative")

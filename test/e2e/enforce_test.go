@@ -53,6 +53,24 @@ children:
         - {id: reject-mdns-to-admin, source_groups: [/infra/domains/default/groups/k8s-sources], destination_groups: [/infra/domains/default/groups/admin-vms], service_entries: [{resource_type: L4PortSetServiceEntry, id: mdns, l4_protocol: UDP, destination_ports: ["5353"]}], action: REJECT, scope: [/infra/tier-1s/t1-edge]}
 `
 
+// lockdownPolicy drops every new connection in and out of the tagged app
+// VMs, first of all rules.
+const lockdownPolicy = `
+resource_type: Infra
+children:
+- resource_type: ChildDomain
+  Domain:
+    id: default
+    children:
+    - resource_type: ChildSecurityPolicy
+      SecurityPolicy:
+        id: lockdown
+        category: Emergency
+        scope: [/infra/domains/default/groups/tagged-app-vms]
+        rules:
+        - {id: drop-all, action: DROP, direction: IN_OUT}
+`
+
 // lab is the test network: a "cluster" namespace holding node IPs, an
 // Egress IP, a routable pool address and a load-balancer VIP; a gateway
 // routing between it and two VM namespaces (db with an admin address,
@@ -282,17 +300,41 @@ func TestEnforcement(t *testing.T) {
 		return hits >= 1
 	})
 
+	// A lockdown: every new connection in and out of the app VM dropped.
+	// It cannot cut the agent off from its manager: the agent's
+	// connections to the manager are exempt, so after the manager restarts
+	// (every connection new) the agent still reaches it.
+	if err := os.WriteFile(filepath.Join(dir, "lockdown.yaml"), []byte(lockdownPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.run(0, "apply", "-f", "lockdown.yaml")
+	s.realized(t, "edge-1", "app-1")
+	expect(t, 10*time.Second, []pc{
+		{"in lockdown, the VIP on https", l.app, "172.16.20.10", "192.168.50.10", "tcp", 443, dropped},
+	})
+	if out, _ := exec.Command("ip", "netns", "exec", l.app.name, "nft", "list", "chain", "inet", "kordon", "out").CombinedOutput(); !strings.Contains(string(out), fmt.Sprintf("ip daddr 10.255.0.1 tcp dport %d accept", port)) {
+		t.Errorf("the VM's output chain does not exempt the manager:\n%s", out)
+	}
+
 	// Fail static: with the manager gone the rules stay.
 	s.stop()
 	expect(t, 5*time.Second, []pc{
-		{"with the manager down, the VIP on https", l.app, "172.16.20.10", "192.168.50.10", "tcp", 443, allowed},
-		{"with the manager down, the VIP on http", l.app, "172.16.20.10", "192.168.50.10", "tcp", 80, dropped},
+		{"with the manager down, the VIP on https in lockdown", l.app, "172.16.20.10", "192.168.50.10", "tcp", 443, dropped},
 		{"with the manager down, a node IP to the database", l.cl, "10.10.1.11", "172.16.10.5", "tcp", 5432, dropped},
 	})
 
-	// Deregistered agents are refused; uninstall removes everything.
+	// The manager back: both agents reconnect, the VM through its
+	// lockdown; lifting it reaches the VM.
 	s2 := serve(t, dir, "--listen", listen, "--tls-san", "10.255.0.1", "--inventory", inv)
 	s2.realized(t, "edge-1", "app-1")
+	s2.run(0, "delete", "security-policies", "lockdown")
+	s2.realized(t, "edge-1", "app-1")
+	expect(t, 10*time.Second, []pc{
+		{"after the lockdown, the VIP on https", l.app, "172.16.20.10", "192.168.50.10", "tcp", 443, allowed},
+		{"after the lockdown, the VIP on http", l.app, "172.16.20.10", "192.168.50.10", "tcp", 80, dropped},
+	})
+
+	// Deregistered agents are refused; uninstall removes everything.
 	s2.run(0, "agent", "deregister", "edge-1")
 	if out := gw.waitExit(t, 4); !strings.Contains(out, "not registered") {
 		t.Errorf("a deregistered agent's message:\n%s", out)

@@ -15,6 +15,7 @@ import (
 // changes when the rules did not change.
 type Applier struct {
 	nft knftables.Interface
+	opt Options
 	cur *realization.Span
 	// base holds counts read before the table was last replaced, which
 	// replacing resets; by rule path.
@@ -33,8 +34,11 @@ type Result struct {
 
 // NewApplier returns an applier for a table. It assumes nothing about
 // what the table holds: the first apply replaces it.
-func NewApplier(nft knftables.Interface) *Applier {
-	return &Applier{nft: nft, base: map[string]Counts{}}
+func NewApplier(nft knftables.Interface) *Applier { return NewApplierWith(nft, Options{}) }
+
+// NewApplierWith returns an applier whose programs are compiled with o.
+func NewApplierWith(nft knftables.Interface, o Options) *Applier {
+	return &Applier{nft: nft, opt: o, base: map[string]Counts{}}
 }
 
 // Current returns the span the table holds, nil before the first apply or
@@ -91,7 +95,7 @@ func (a *Applier) replace(ctx context.Context, s *realization.Span) (Result, err
 			base = counts
 		}
 	}
-	p := Compile(s)
+	p := CompileWith(s, a.opt)
 	tx := a.nft.NewTransaction()
 	Render(tx, p)
 	n := tx.NumOperations()
@@ -144,4 +148,57 @@ func Uninstall(ctx context.Context, nft knftables.Interface) error {
 	tx.Add(&knftables.Table{})
 	tx.Delete(&knftables.Table{})
 	return nft.Run(ctx, tx)
+}
+
+// TableExists reports whether the agent's table is in the kernel: the
+// rules a previous run of the agent applied, which stay in force until
+// this run applies its first span.
+func TableExists(ctx context.Context, nft knftables.Interface) (bool, error) {
+	_, err := nft.List(ctx, "chains")
+	switch {
+	case err == nil:
+		return true, nil
+	case knftables.IsNotFound(err):
+		return false, nil
+	}
+	return false, err
+}
+
+// FailClosed installs the table an agent enforces when it has nothing
+// better: for a gateway, forwarded traffic that is not part of an
+// established connection is dropped; for a VM, new connections in and
+// out are dropped, except on loopback and to the manager. Established
+// and related traffic passes, so connections that existed go on.
+func (a *Applier) FailClosed(ctx context.Context, role string) error {
+	tx := a.nft.NewTransaction()
+	tx.Add(&knftables.Table{})
+	tx.Delete(&knftables.Table{})
+	tx.Add(&knftables.Table{Comment: knftables.PtrTo("kordon agent: failing closed until the first span is applied")})
+	hooks := []string{"input", "output"}
+	if role == realization.RoleGateway {
+		hooks = []string{"forward"}
+	}
+	for _, h := range hooks {
+		tx.Add(&knftables.Chain{Name: h, Type: knftables.PtrTo(knftables.FilterType), Hook: knftables.PtrTo(knftables.BaseChainHook(h)),
+			Priority: knftables.PtrTo(knftables.FilterPriority), Policy: knftables.PtrTo(knftables.DropPolicy)})
+		lines := []string{"ct state established,related accept",
+			"meta l4proto ipv6-icmp icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept"}
+		switch h {
+		case "input":
+			lines = append(lines, `iifname "lo" accept`)
+		case "output":
+			lines = append(lines, `oifname "lo" accept`)
+			for _, l := range managerLines(a.opt.Manager) {
+				lines = append(lines, l.Raw)
+			}
+		}
+		for _, l := range lines {
+			tx.Add(&knftables.Rule{Chain: h, Rule: l})
+		}
+	}
+	if err := a.nft.Run(ctx, tx); err != nil {
+		return fmt.Errorf("installing the fail-closed table: %w", err)
+	}
+	a.cur, a.prog = nil, nil
+	return nil
 }

@@ -2,6 +2,7 @@ package nft
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,7 +118,19 @@ var hookChains = map[string]string{
 	realization.HookOut:     "output",
 }
 
+// Options change how a span becomes a program.
+type Options struct {
+	// Manager lists the addresses and ports of the agent's manager. New
+	// connections from the host to them are accepted before any rule, so
+	// the rules the agent enforces can never cut it off from the manager
+	// that sends their corrections.
+	Manager []netip.AddrPort
+}
+
 // Compile builds the program of a span.
+func Compile(s *realization.Span) *Program { return CompileWith(s, Options{}) }
+
+// CompileWith builds the program of a span with options.
 //
 // Each hook is a base chain (policy accept: NSX's default rule allows)
 // that passes established and related traffic, drops invalid packets,
@@ -132,7 +145,7 @@ var hookChains = map[string]string{
 // A rule becomes one line per address family and service entry; the
 // lines are consecutive and share the rule's verdict and counter, so
 // first-match order is the rule's.
-func Compile(s *realization.Span) *Program {
+func CompileWith(s *realization.Span, o Options) *Program {
 	p := &Program{Span: s, Counters: map[string]CounterOf{}}
 	for _, h := range s.Hooks {
 		base := Chain{Name: h.Name, Hook: hookChains[h.Name]}
@@ -146,6 +159,7 @@ func Compile(s *realization.Span) *Program {
 			base.Lines = append(base.Lines, Line{Raw: `iifname "lo" accept`})
 		case realization.HookOut:
 			base.Lines = append(base.Lines, Line{Raw: `oifname "lo" accept`})
+			base.Lines = append(base.Lines, managerLines(o.Manager)...)
 		}
 		head := Chain{Name: h.Name + "_head"}
 		rest := Chain{Name: h.Name + "_rules"}
@@ -169,6 +183,19 @@ func Compile(s *realization.Span) *Program {
 		}
 	}
 	return p
+}
+
+// managerLines accept the host's new connections to its manager.
+func managerLines(to []netip.AddrPort) []Line {
+	var out []Line
+	for _, ap := range to {
+		ip := "ip"
+		if ap.Addr().Is6() {
+			ip = "ip6"
+		}
+		out = append(out, Line{Raw: fmt.Sprintf("%s daddr %s tcp dport %d accept", ip, ap.Addr(), ap.Port())})
+	}
+	return out
 }
 
 // lines expands one rule. After Application a JUMP_TO_APPLICATION has
@@ -271,11 +298,8 @@ func logPrefix(r *realization.Rule) string {
 		return ""
 	}
 	id := func(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
-	s := fmt.Sprintf("kordon %s %s/%s: ", r.Action, id(r.Policy), id(r.Path))
-	if len(s) > 120 {
-		s = s[:118] + ": "
-	}
-	return s
+	s := fmt.Sprintf("kordon %s %s/%s", r.Action, id(r.Policy), id(r.Path))
+	return Text(s, maxLogPrefix-2) + ": "
 }
 
 // Elements returns the set elements of a span set, by table set name.

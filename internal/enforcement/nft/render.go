@@ -20,10 +20,7 @@ func Render(tx *knftables.Transaction, p *Program) {
 	tx.Delete(&knftables.Table{})
 	tx.Add(&knftables.Table{Comment: knftables.PtrTo("kordon agent: generated, do not edit")})
 	for _, s := range p.Span.Sets {
-		comment := strings.Join(s.Names, ", ")
-		if len(comment) > 120 {
-			comment = comment[:117] + "..."
-		}
+		comment := Text(strings.Join(s.Names, ", "), maxComment)
 		for _, fam := range []int{4, 6} {
 			addr := "ipv4_addr"
 			if fam == 6 {
@@ -44,7 +41,7 @@ func Render(tx *knftables.Transaction, p *Program) {
 	}
 	sort.Strings(counters)
 	for _, c := range counters {
-		tx.Add(&knftables.Counter{Name: c, Comment: knftables.PtrTo(trim(p.Counters[c].Rule, 128))})
+		tx.Add(&knftables.Counter{Name: c, Comment: knftables.PtrTo(TextTail(p.Counters[c].Rule, maxComment))})
 	}
 	for _, c := range p.Chains {
 		ch := &knftables.Chain{Name: c.Name}
@@ -69,7 +66,7 @@ func Render(tx *knftables.Transaction, p *Program) {
 			l := &c.Lines[i]
 			r := &knftables.Rule{Chain: c.Name, Rule: l.Text()}
 			if l.Rule != "" {
-				r.Comment = knftables.PtrTo(trim(l.Rule, 128))
+				r.Comment = knftables.PtrTo(TextTail(l.Rule, maxComment))
 			}
 			tx.Add(r)
 		}
@@ -111,13 +108,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-func trim(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n+len("…"):]
-}
-
 // Text writes the line in nft syntax.
 func (l *Line) Text() string {
 	if l.Raw != "" {
@@ -144,7 +134,7 @@ func (l *Line) Text() string {
 		b = append(b, "counter name "+strconv.Quote(l.Counter))
 	}
 	if l.Log != "" {
-		b = append(b, "log prefix "+strconv.Quote(l.Log))
+		b = append(b, `log prefix "`+Text(l.Log, maxLogPrefix)+`"`)
 	}
 	switch l.Verdict {
 	case VerdictAccept:
