@@ -233,7 +233,10 @@ func TestAFailedApplyKeepsTheLastRuleset(t *testing.T) {
 	}
 	n.setFail(false)
 	eventually(t, "the second span once nft works again", func() bool { return strings.Contains(n.Dump(), "rules/r2") })
-	eventually(t, "a report of success", func() bool { r, ok := m.lastReport(); return ok && r.State == "success" && r.Digest == gatewaySpan("r2").Digest })
+	eventually(t, "a report of success", func() bool {
+		r, ok := m.lastReport()
+		return ok && r.State == "success" && r.Digest == gatewaySpan("r2").Digest
+	})
 }
 
 func gunzip(t *testing.T, r *http.Request) io.Reader {
