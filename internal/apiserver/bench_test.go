@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kordon-dev/kordon/internal/access"
 	"github.com/kordon-dev/kordon/internal/benchdata"
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/manager"
@@ -213,4 +214,86 @@ func etcdWatchLatency(b *testing.B, n int) time.Duration {
 		lat = append(lat, time.Since(t0))
 	}
 	return percentile(lat, 50)
+}
+
+// BenchmarkWriteUnderReadFlood measures the latency of admin writes while
+// readers export the configuration (GET /infra, 5 MB here) as fast as they
+// can, as a ratio to the same writes on an idle manager in the same run
+// (goal: p99 within 3x). The readers are 120 goroutines over 12 reader
+// tokens; the heavy-read limiter keeps them from taking every CPU.
+//
+//	go test ./internal/apiserver -run '^$' -bench WriteUnderReadFlood -benchtime 200x
+func BenchmarkWriteUnderReadFlood(b *testing.B) {
+	a, _ := benchAPI(b, false)
+	ctx := context.Background()
+	var doc strings.Builder
+	doc.WriteString(`{"resource_type":"Infra","children":[{"resource_type":"ChildDomain","Domain":{"id":"default","children":[`)
+	for i := range 5000 {
+		if i > 0 {
+			doc.WriteString(",")
+		}
+		fmt.Fprintf(&doc, `{"resource_type":"ChildGroup","Group":{"id":"g%d","description":"%s","expression":[{"resource_type":"IPAddressExpression","ip_addresses":["10.%d.%d.0/24"]}]}}`,
+			i, strings.Repeat("d", 800), i/256, i%256)
+	}
+	doc.WriteString(`]}}]}`)
+	a.send(b, "PATCH", "/policy/api/v1/infra", doc.String())
+	export := a.send(b, "GET", "/policy/api/v1/infra", "")
+	var readers []string
+	for i := range 12 {
+		tok, _, err := a.m.CreateToken(ctx, manager.TokenRequest{ID: fmt.Sprintf("r%d", i), Role: access.Reader})
+		if err != nil {
+			b.Fatal(err)
+		}
+		readers = append(readers, tok)
+	}
+	writes := func(n int, tag string) []time.Duration {
+		out := make([]time.Duration, 0, n)
+		for i := range n {
+			start := time.Now()
+			a.send(b, "PATCH", fmt.Sprintf("%s/%s-%d", groups, tag, i), ipGrp)
+			out = append(out, time.Since(start))
+		}
+		return out
+	}
+	n := max(b.N, 20)
+	idle := writes(n, "idle")
+	stop := make(chan struct{})
+	done := make(chan int, 120)
+	for r := range 120 {
+		go func() {
+			reads := 0
+			for {
+				select {
+				case <-stop:
+					done <- reads
+					return
+				default:
+				}
+				if code, _ := a.do(readers[r%len(readers)], "GET", "/policy/api/v1/infra", ""); code == 200 {
+					reads++
+				}
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	b.ResetTimer()
+	start := time.Now()
+	flood := writes(n, "flood")
+	elapsed := time.Since(start)
+	b.StopTimer()
+	close(stop)
+	reads := 0
+	for range 120 {
+		reads += <-done
+	}
+	ip50, ip99 := percentile(idle, 50), percentile(idle, 99)
+	fp50, fp99 := percentile(flood, 50), percentile(flood, 99)
+	b.ReportMetric(float64(ip50.Microseconds())/1000, "idle-p50-ms")
+	b.ReportMetric(float64(ip99.Microseconds())/1000, "idle-p99-ms")
+	b.ReportMetric(float64(fp50.Microseconds())/1000, "flood-p50-ms")
+	b.ReportMetric(float64(fp99.Microseconds())/1000, "flood-p99-ms")
+	b.ReportMetric(float64(fp50)/float64(ip50), "p50-ratio")
+	b.ReportMetric(float64(fp99)/float64(ip99), "p99-ratio")
+	b.ReportMetric(float64(reads)/elapsed.Seconds(), "exports/s")
+	b.ReportMetric(float64(len(export))/(1<<20), "export-MB")
 }

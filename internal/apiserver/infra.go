@@ -18,14 +18,20 @@ func (s *Server) getInfra(w http.ResponseWriter, r *http.Request) {
 	sp := space(r)
 	var cfg *model.Config
 	s.m.Read(func(v manager.View) { cfg = v.Config() })
-	b := s.infra.get(cfg, sp, func() []byte {
+	d := s.infra.get(cfg, sp, func() []byte {
 		data, err := json.MarshalIndent(export(cfg, sp), "", "  ")
 		if err != nil {
 			panic(err) // the configuration's own types always encode
 		}
 		return append(data, '\n')
 	})
+	b := d.plain
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Vary", "Accept-Encoding")
+	if acceptsGzip(r) {
+		b = d.gz
+		w.Header().Set("Content-Encoding", "gzip")
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
@@ -113,4 +119,15 @@ func ruleChildren(cfg *model.Config, policy string) model.ChildList {
 		out = append(out, model.Wrap(r))
 	}
 	return out
+}
+
+// acceptsGzip reports whether the client takes a gzip answer.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
 }

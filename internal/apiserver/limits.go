@@ -1,6 +1,8 @@
 package apiserver
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"net/http"
 	"runtime"
@@ -18,14 +20,21 @@ import (
 // never take every CPU from writes (which then wait for the state lock
 // the reads hold), and per principal, so that one caller cannot take
 // every slot. A read that finds no slot waits a little, then is told to
-// come back (429, which NSX clients retry).
+// come back (429 with Retry-After, which NSX clients retry).
 type limiter struct {
 	slots   chan struct{}
 	perMax  int
 	mu      sync.Mutex
-	per     map[string]int
+	per     map[string]*principalSlots
 	waited  atomic.Uint64
 	refused atomic.Uint64
+}
+
+// principalSlots are one principal's slots, and how many requests hold
+// or wait for one.
+type principalSlots struct {
+	ch    chan struct{}
+	users int
 }
 
 // heavyWait is how long a heavy read waits for a slot.
@@ -33,49 +42,61 @@ const heavyWait = 10 * time.Second
 
 func newLimiter(total, perPrincipal int) *limiter {
 	if total <= 0 {
-		total = max(4, 2*runtime.GOMAXPROCS(0))
+		total = max(2, runtime.GOMAXPROCS(0))
 	}
 	if perPrincipal <= 0 {
-		perPrincipal = 2
+		perPrincipal = max(1, total/2)
 	}
-	return &limiter{slots: make(chan struct{}, total), perMax: perPrincipal, per: map[string]int{}}
+	return &limiter{slots: make(chan struct{}, total), perMax: perPrincipal, per: map[string]*principalSlots{}}
 }
 
 func (l *limiter) acquire(ctx context.Context, p access.Principal) (func(), error) {
-	key := p.Name
 	l.mu.Lock()
-	if l.per[key] >= l.perMax {
-		l.mu.Unlock()
-		l.refused.Add(1)
-		return nil, apiError(http.StatusTooManyRequests, codeTooMany, "too many heavy reads in flight for "+key+" (at most "+itoa(l.perMax)+"); retry when one has finished", nil)
+	ps := l.per[p.Name]
+	if ps == nil {
+		ps = &principalSlots{ch: make(chan struct{}, l.perMax)}
+		l.per[p.Name] = ps
 	}
-	l.per[key]++
+	ps.users++
 	l.mu.Unlock()
-	done := func() {
+	leave := func() {
 		l.mu.Lock()
-		if l.per[key]--; l.per[key] == 0 {
-			delete(l.per, key)
+		if ps.users--; ps.users == 0 {
+			delete(l.per, p.Name)
 		}
 		l.mu.Unlock()
 	}
-	select {
-	case l.slots <- struct{}{}:
-	default:
-		l.waited.Add(1)
-		t := time.NewTimer(heavyWait)
-		defer t.Stop()
-		select {
-		case l.slots <- struct{}{}:
-		case <-t.C:
-			done()
-			l.refused.Add(1)
-			return nil, apiError(http.StatusTooManyRequests, codeTooMany, "the manager is serving as many heavy reads as it will at once; retry shortly", nil)
-		case <-ctx.Done():
-			done()
-			return nil, apiError(http.StatusServiceUnavailable, codeUnavailable, "the request ended while waiting to be served", nil)
-		}
+	t := time.NewTimer(heavyWait)
+	defer t.Stop()
+	if err := l.take(ctx, ps.ch, t.C); err != nil {
+		leave()
+		return nil, err
 	}
-	return func() { <-l.slots; done() }, nil
+	if err := l.take(ctx, l.slots, t.C); err != nil {
+		<-ps.ch
+		leave()
+		return nil, err
+	}
+	return func() { <-l.slots; <-ps.ch; leave() }, nil
+}
+
+// take takes a slot of ch, waiting until timeout or the request ends.
+func (l *limiter) take(ctx context.Context, ch chan struct{}, timeout <-chan time.Time) error {
+	select {
+	case ch <- struct{}{}:
+		return nil
+	default:
+	}
+	l.waited.Add(1)
+	select {
+	case ch <- struct{}{}:
+		return nil
+	case <-timeout:
+		l.refused.Add(1)
+		return apiError(http.StatusTooManyRequests, codeTooMany, "the manager is serving as many heavy reads as it will at once; retry shortly", nil)
+	case <-ctx.Done():
+		return apiError(http.StatusServiceUnavailable, codeUnavailable, "the request ended while waiting to be served", nil)
+	}
 }
 
 func (l *limiter) collector() prometheus.Collector { return limiterCollector{l} }
@@ -101,32 +122,42 @@ func (c limiterCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // infraCache keeps the encoded export of each space for the configuration
-// it was made from: a configuration is immutable, so the bytes are valid
-// until it is replaced, and a flood of exports costs one encoding.
+// it was made from, plain and gzipped: a configuration is immutable, so
+// the bytes are valid until it is replaced, and a flood of exports costs
+// one encoding and, for clients that take gzip (Go's and most others do),
+// a tenth of the bytes to encrypt and send.
 type infraCache struct {
 	mu  sync.Mutex
 	cfg *model.Config
-	doc map[string][]byte
+	doc map[string]*encodedDoc
 }
 
-func newInfraCache() *infraCache { return &infraCache{doc: map[string][]byte{}} }
+type encodedDoc struct {
+	once      sync.Once
+	plain, gz []byte
+}
 
-// get returns the cached export of space for cfg, or builds it with make.
-func (c *infraCache) get(cfg *model.Config, space string, build func() []byte) []byte {
+func newInfraCache() *infraCache { return &infraCache{doc: map[string]*encodedDoc{}} }
+
+// get returns the cached export of space for cfg, or builds it once.
+func (c *infraCache) get(cfg *model.Config, space string, build func() []byte) *encodedDoc {
 	c.mu.Lock()
 	if c.cfg != cfg {
-		c.cfg, c.doc = cfg, map[string][]byte{}
+		c.cfg, c.doc = cfg, map[string]*encodedDoc{}
 	}
-	b, ok := c.doc[space]
-	c.mu.Unlock()
-	if ok {
-		return b
-	}
-	b = build()
-	c.mu.Lock()
-	if c.cfg == cfg {
-		c.doc[space] = b
+	d := c.doc[space]
+	if d == nil {
+		d = &encodedDoc{}
+		c.doc[space] = d
 	}
 	c.mu.Unlock()
-	return b
+	d.once.Do(func() {
+		d.plain = build()
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		zw.Write(d.plain)
+		zw.Close()
+		d.gz = buf.Bytes()
+	})
+	return d
 }

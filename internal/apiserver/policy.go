@@ -25,17 +25,18 @@ func objectRef(r *http.Request, o objectRoute) model.Ref {
 
 func (s *Server) getObject(w http.ResponseWriter, r *http.Request, o objectRoute) {
 	full := objectRef(r, o).Path()
-	var out map[string]any
+	var snap *rendered
 	s.m.Read(func(v manager.View) {
 		if obj, ok := v.Config().Object(full); ok {
-			out = render(v, obj)
+			r := snapshot(v, obj)
+			snap = &r
 		}
 	})
-	if out == nil {
+	if snap == nil {
 		writeError(w, notFound(full+" does not exist"))
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, snap.encode())
 }
 
 func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, o objectRoute) {
@@ -54,28 +55,57 @@ func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, o objectRo
 	s.apply(w, r, manager.ApplyRequest{Project: space(r), Doc: model.Place(ref, model.Stub(ref.Kind, ref.ID), true)}, "")
 }
 
-// render encodes an object as the API returns it: with its _revision
-// and, for policies, its rules.
-func render(v manager.View, o model.Object) map[string]any {
-	out := fields(o)
+// rendered is an object as the API returns it, taken from a view under
+// the state's read lock (cheap: pointers and revisions); it is encoded
+// after the lock is released, so a large list never holds writers up.
+// Objects of a configuration are immutable, which makes that safe.
+type rendered struct {
+	obj      model.Object
+	revision int64
+	hasRev   bool
+	rules    []rendered // a policy's, in sequence order
+	policy   bool
+	realized bool // a group whose members are computed
+}
+
+// snapshot takes what rendering an object needs from the view.
+func snapshot(v manager.View, o model.Object) rendered {
 	p := o.GetMeta().Path
+	r := rendered{obj: o}
 	if md, ok := v.Meta(p); ok {
-		out["_revision"] = md.Revision
+		r.revision, r.hasRev = md.Revision, true
 	}
 	switch o.(type) {
 	case *model.SecurityPolicy, *model.GatewayPolicy:
+		r.policy = true
 		rules := v.Config().PolicyRules(p)
 		sort.SliceStable(rules, func(i, j int) bool { return rules[i].SequenceNumber < rules[j].SequenceNumber })
-		list := make([]map[string]any, 0, len(rules))
-		for _, r := range rules {
-			list = append(list, render(v, r))
+		for _, rl := range rules {
+			r.rules = append(r.rules, snapshot(v, rl))
+		}
+	case *model.Group:
+		_, r.realized = v.GroupStatus(p)
+	}
+	return r
+}
+
+// encode renders the object: with its _revision and, for policies, its
+// rules.
+func (r rendered) encode() map[string]any {
+	out := fields(r.obj)
+	if r.hasRev {
+		out["_revision"] = r.revision
+	}
+	if r.policy {
+		list := make([]map[string]any, 0, len(r.rules))
+		for _, rl := range r.rules {
+			list = append(list, rl.encode())
 		}
 		out["rules"] = list
 		out["rule_count"] = len(list)
-	case *model.Group:
-		if _, ok := v.GroupStatus(p); ok {
-			out["state"] = "SUCCESS"
-		}
+	}
+	if r.realized {
+		out["state"] = "SUCCESS"
 	}
 	return out
 }
@@ -182,15 +212,16 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, req manager.Apply
 		return
 	}
 	if show != "" && !req.DryRun {
-		var out map[string]any
+		var snap *rendered
 		s.m.Read(func(v manager.View) {
 			if o, ok := v.Config().Object(show); ok {
-				out = render(v, o)
+				r := snapshot(v, o)
+				snap = &r
 			}
 		})
-		if out != nil {
+		if snap != nil {
 			w.Header().Set("X-Kordon-Revision", strconv.FormatInt(res.Revision, 10))
-			writeJSON(w, http.StatusOK, out)
+			writeJSON(w, http.StatusOK, snap.encode())
 			return
 		}
 	}
@@ -243,7 +274,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, l objectRoute) {
 		parent = model.Ref{Project: space(r), Domain: r.PathValue("domain"), Kind: l.policy, ID: r.PathValue("policy")}.Path()
 	}
 	kind := l.kind
-	var items []map[string]any
+	var snaps []rendered
 	s.m.Read(func(v manager.View) {
 		cfg := v.Config()
 		var paths []string
@@ -277,18 +308,19 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, l objectRoute) {
 		sort.Strings(paths)
 		for _, p := range paths {
 			o, _ := cfg.Object(p)
-			items = append(items, render(v, o))
+			snaps = append(snaps, snapshot(v, o))
 		}
 	})
-	if items == nil {
-		items = []map[string]any{}
-	}
-	pg, next, err := page(r, items)
+	pg, next, err := page(r, snaps)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, listResult{Results: pg, ResultCount: len(items), Cursor: next, SortBy: "id", SortAscending: true})
+	items := make([]map[string]any, 0, len(pg))
+	for _, sn := range pg {
+		items = append(items, sn.encode())
+	}
+	writeJSON(w, http.StatusOK, listResult{Results: items, ResultCount: len(snaps), Cursor: next, SortBy: "id", SortAscending: true})
 }
 
 func eachObj[T model.Object](m map[string]T, fn func(string, model.Object)) {

@@ -39,7 +39,8 @@ type Options struct {
 	CA []byte
 	// HeavyReads bounds the heavy reads (exports, lists, members,
 	// advice) served at once, HeavyPerPrincipal those of one principal
-	// (defaults: 2 per CPU, at least 4; and 2).
+	// (defaults: one per CPU, at least 2; and half of that, at least 1),
+	// so that reads leave writes their share of the CPUs.
 	HeavyReads, HeavyPerPrincipal int
 }
 

@@ -1,6 +1,7 @@
 package netlimit
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"log/slog"
@@ -25,6 +26,14 @@ type Options struct {
 }
 
 // Listener caps the connections of an inner listener.
+//
+// A connection counts as unauthenticated from its accept until a request
+// on it presents valid credentials. When a new connection finds the
+// unauthenticated share (or the whole budget) full, the oldest
+// unauthenticated connection is closed to make room: connections that
+// never authenticate cannot hold the budget, and a client that sends its
+// credentials promptly always gets in. Only when every connection has
+// authenticated is a new one refused.
 type Listener struct {
 	net.Listener
 	max, unauthMax int
@@ -32,8 +41,9 @@ type Listener struct {
 
 	mu      sync.Mutex
 	open    int
-	unauth  int
+	unauth  list.List // of *conn, oldest first
 	refused atomic.Uint64
+	evicted atomic.Uint64
 	// lastErr is when a failed accept was last logged.
 	lastErr time.Time
 }
@@ -52,9 +62,10 @@ func Listen(l net.Listener, o Options) *Listener {
 	return &Listener{Listener: l, max: o.Max, unauthMax: o.Max - o.Reserve, log: o.Logger}
 }
 
-// Accept returns the next connection within the budget. Connections over
-// it are closed at once. When the process is out of file descriptors it
-// logs, waits and tries again, so the listener never ends for that.
+// Accept returns the next connection within the budget, making room by
+// closing the oldest unauthenticated one when needed. When the process is
+// out of file descriptors it logs, waits and tries again, so the listener
+// never ends for that.
 func (l *Listener) Accept() (net.Conn, error) {
 	backoff := 5 * time.Millisecond
 	for {
@@ -69,19 +80,44 @@ func (l *Listener) Accept() (net.Conn, error) {
 			continue
 		}
 		backoff = 5 * time.Millisecond
+		lc := &conn{Conn: c, l: l}
 		l.mu.Lock()
-		ok := l.open < l.max && l.unauth < l.unauthMax
+		var victim *conn
+		if l.open >= l.max || l.unauth.Len() >= l.unauthMax {
+			if front := l.unauth.Front(); front != nil {
+				victim = front.Value.(*conn)
+				l.releaseLocked(victim)
+			}
+		}
+		ok := l.open < l.max
 		if ok {
 			l.open++
-			l.unauth++
+			lc.elem = l.unauth.PushBack(lc)
 		}
 		l.mu.Unlock()
+		if victim != nil {
+			l.evicted.Add(1)
+			victim.Conn.Close()
+		}
 		if !ok {
 			l.refused.Add(1)
 			c.Close()
 			continue
 		}
-		return &conn{Conn: c, l: l}, nil
+		return lc, nil
+	}
+}
+
+// releaseLocked takes a connection out of the counts, once.
+func (l *Listener) releaseLocked(c *conn) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	l.open--
+	if c.elem != nil {
+		l.unauth.Remove(c.elem)
+		c.elem = nil
 	}
 }
 
@@ -109,14 +145,14 @@ func (l *Listener) logAcceptError(err error) {
 // Stats are the budget's counts.
 type Stats struct {
 	Open, Unauthenticated int
-	Refused               uint64
+	Refused, Evicted      uint64
 }
 
 // Stats returns the current counts.
 func (l *Listener) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return Stats{Open: l.open, Unauthenticated: l.unauth, Refused: l.refused.Load()}
+	return Stats{Open: l.open, Unauthenticated: l.unauth.Len(), Refused: l.refused.Load(), Evicted: l.evicted.Load()}
 }
 
 // Collector exports the counts as metrics.
@@ -126,7 +162,8 @@ type collector struct{ l *Listener }
 
 var (
 	openDesc    = prometheus.NewDesc("kordon_api_connections", "Open API connections, by whether they have authenticated.", []string{"authenticated"}, nil)
-	refusedDesc = prometheus.NewDesc("kordon_api_connections_refused_total", "Connections closed at once because the connection budget was spent.", nil, nil)
+	refusedDesc = prometheus.NewDesc("kordon_api_connections_refused_total", "Connections closed at once: every connection of the budget had authenticated.", nil, nil)
+	evictedDesc = prometheus.NewDesc("kordon_api_connections_evicted_total", "Unauthenticated connections closed to make room for new ones.", nil, nil)
 	maxDesc     = prometheus.NewDesc("kordon_api_connections_max", "The connection budget.", nil, nil)
 )
 
@@ -141,34 +178,31 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(openDesc, prometheus.GaugeValue, float64(s.Open-s.Unauthenticated), "true")
 	ch <- prometheus.MustNewConstMetric(openDesc, prometheus.GaugeValue, float64(s.Unauthenticated), "false")
 	ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.CounterValue, float64(s.Refused))
+	ch <- prometheus.MustNewConstMetric(evictedDesc, prometheus.CounterValue, float64(s.Evicted))
 	ch <- prometheus.MustNewConstMetric(maxDesc, prometheus.GaugeValue, float64(c.l.max))
 }
 
 type conn struct {
 	net.Conn
 	l *Listener
-	// authed and closed are guarded by l.mu.
-	authed, closed bool
+	// elem (its place among the unauthenticated) and closed are guarded
+	// by l.mu.
+	elem   *list.Element
+	closed bool
 }
 
 func (c *conn) Close() error {
 	c.l.mu.Lock()
-	if !c.closed {
-		c.closed = true
-		c.l.open--
-		if !c.authed {
-			c.l.unauth--
-		}
-	}
+	c.l.releaseLocked(c)
 	c.l.mu.Unlock()
 	return c.Conn.Close()
 }
 
 func (c *conn) authenticated() {
 	c.l.mu.Lock()
-	if !c.authed && !c.closed {
-		c.authed = true
-		c.l.unauth--
+	if c.elem != nil {
+		c.l.unauth.Remove(c.elem)
+		c.elem = nil
 	}
 	c.l.mu.Unlock()
 }

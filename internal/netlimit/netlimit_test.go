@@ -50,44 +50,57 @@ func TestBudgetAndReserve(t *testing.T) {
 			accepted <- c
 		}
 	}()
-	// Six unauthenticated connections fill the part without the reserve;
-	// a seventh is refused.
-	clients := dial(t, inner.Addr().String(), 7)
+	addr := inner.Addr().String()
+	// Six unauthenticated connections fill the share without the
+	// reserve; a seventh closes the oldest to make room.
+	clients := dial(t, addr, 6)
 	var server []net.Conn
 	for range 6 {
 		server = append(server, <-accepted)
 	}
-	if !closedByServer(clients[6]) {
-		t.Fatal("the seventh unauthenticated connection was kept")
+	seventh := dial(t, addr, 1)
+	server = append(server, <-accepted)
+	if !closedByServer(clients[0]) || closedByServer(seventh[0]) {
+		t.Fatal("the oldest unauthenticated connection was not the one closed")
 	}
-	if s := l.Stats(); s.Open != 6 || s.Unauthenticated != 6 || s.Refused != 1 {
+	if s := l.Stats(); s.Open != 6 || s.Unauthenticated != 6 || s.Evicted != 1 {
 		t.Fatalf("stats %+v", s)
 	}
-	// Two authenticate: two more unauthenticated ones fit again.
-	for _, c := range server[:2] {
+	// Authenticated connections are never closed to make room.
+	for _, c := range server[1:5] {
 		Authenticated(ConnContext(context.Background(), c))
 		Authenticated(ConnContext(context.Background(), c)) // counted once
 	}
-	more := dial(t, inner.Addr().String(), 3)
-	server = append(server, <-accepted, <-accepted)
-	if !closedByServer(more[2]) {
-		t.Fatal("an unauthenticated connection beyond the budget was kept")
+	if s := l.Stats(); s.Unauthenticated != 2 {
+		t.Fatalf("after authenticating four: %+v", s)
 	}
-	// The reserve: with 8 open (2 authenticated), the total cap is 10.
-	if s := l.Stats(); s.Open != 8 || s.Unauthenticated != 6 {
-		t.Fatalf("stats %+v", s)
+	more := dial(t, addr, 6)
+	for range 6 {
+		server = append(server, <-accepted)
 	}
-	// Closing releases the budget, authenticated or not, once.
-	server[0].Close()
-	server[0].Close()
-	server[2].Close()
-	if s := l.Stats(); s.Open != 6 || s.Unauthenticated != 5 {
-		t.Fatalf("after closing: %+v", s)
+	for i, c := range clients[1:5] {
+		if closedByServer(c) {
+			t.Fatalf("authenticated connection %d was closed", i)
+		}
 	}
-	for _, c := range append(clients, more...) {
+	if s := l.Stats(); s.Open != 10 || s.Unauthenticated != 6 {
+		t.Fatalf("full: %+v", s)
+	}
+	// With every connection of the budget authenticated, a new one is
+	// refused.
+	for _, c := range server {
+		Authenticated(ConnContext(context.Background(), c))
+	}
+	refusedConn := dial(t, addr, 1)
+	if !closedByServer(refusedConn[0]) || l.Stats().Refused != 1 {
+		t.Fatalf("a connection beyond an authenticated budget: %+v", l.Stats())
+	}
+	// Closing releases the budget, once.
+	for _, c := range server {
+		c.Close()
 		c.Close()
 	}
-	for _, c := range server {
+	for _, c := range append(append(clients, more...), seventh...) {
 		c.Close()
 	}
 	if s := l.Stats(); s.Open != 0 || s.Unauthenticated != 0 {

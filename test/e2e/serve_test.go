@@ -29,8 +29,24 @@ type server struct {
 // serve starts `kordon serve` in dir and waits until it answers.
 func serve(t testing.TB, dir string, args ...string) *server {
 	t.Helper()
+	return serveCmd(t, dir, exec.Command(kordon, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...))
+}
+
+// serveLimited starts `kordon serve` with at most files open file
+// descriptors.
+func serveLimited(t testing.TB, dir string, files int, args ...string) *server {
+	t.Helper()
+	line := fmt.Sprintf("ulimit -n %d && exec %q serve --listen 127.0.0.1:0", files, kordon)
+	for _, a := range args {
+		line += fmt.Sprintf(" %q", a)
+	}
+	return serveCmd(t, dir, exec.Command("bash", "-c", line))
+}
+
+func serveCmd(t testing.TB, dir string, cmd *exec.Cmd) *server {
+	t.Helper()
 	s := &server{t: t, dir: dir, out: &bytes.Buffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(kordon, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	s.cmd = cmd
 	s.cmd.Dir = dir
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
