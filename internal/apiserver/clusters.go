@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -217,6 +218,10 @@ func (s *Server) writeInventory(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeError(w, badRequest("the inventory change cannot be decoded: "+err.Error(), nil))
+		return
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, badRequest("the inventory change is followed by more than whitespace", nil))
 		return
 	}
 	upserts := make([]inventory.Object, 0, len(q.Upserts))

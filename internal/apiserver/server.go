@@ -244,11 +244,34 @@ func (s *Server) limitBody(w http.ResponseWriter, r *http.Request, rt route) err
 	default:
 		return apiError(http.StatusUnsupportedMediaType, codeUnsupported, "Content-Encoding "+strconv.Quote(enc)+" is not supported (send gzip or nothing)", nil)
 	}
-	// A body must arrive at a reasonable pace: a minute, plus a second
-	// per 256 KiB it may hold.
-	d := time.Minute + time.Duration(rt.body/(256<<10))*time.Second
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+	if rt.body <= noBody {
+		return nil // no body to wait for: the headers' timeout has passed
+	}
+	// A body must arrive at a reasonable pace: 20 seconds, plus a second
+	// per 256 KiB it may hold. Once it is read the deadline goes, so that
+	// a slow write to the store does not end the request.
+	rc := http.NewResponseController(w)
+	d := 20*time.Second + time.Duration(rt.body/(256<<10))*time.Second
+	_ = rc.SetReadDeadline(time.Now().Add(d))
+	r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
 	return nil
+}
+
+// deadlineBody clears the connection's read deadline once the body has
+// been read to its end.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 // wildcardsOf lists a pattern's wildcard names.

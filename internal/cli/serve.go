@@ -76,6 +76,7 @@ cluster, see 'kordon cluster'). --inventory DIR serves a directory of kubectl du
 	f.BoolVar(&o.NoDemo, "no-demo", false, "do not load the demo when no cluster is registered")
 	f.StringArrayVar(&o.LicenseTrust, "license-trust", nil, "PEM public key whose signed licenses are trusted (repeatable)")
 	f.StringArrayVar(&o.SealKeys, "seal-key", nil, "seal key file (repeatable; the first seals the CA's key, the others only open it); default DATA-DIR/seal.key")
+	f.IntVar(&o.MaxClusterObjects, "max-cluster-objects", 500000, "most inventory objects one cluster may hold")
 	f.IntVar(&o.MaxConnections, "max-connections", 4096, "most API connections open at once (a tenth kept for authenticated callers)")
 	f.Int64Var(&o.EtcdQuota, "etcd-quota-bytes", 2<<30, "the external etcd's backend quota (--quota-backend-bytes), for the usage metrics and warnings")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/realization"
 )
@@ -197,5 +199,62 @@ func TestProjectVMsAreTheProjects(t *testing.T) {
 	}
 	if _, _, err := e.m.RegisterAgent(e.ctx, AgentSpec{Name: "x", Role: realization.RoleVM, Project: "nope"}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a VM of a project that does not exist: %v", err)
+	}
+}
+
+// TestClustersAreBounded: heartbeats are small, well-formed and at most
+// every ReportGap; a cluster's inventory stays within its quota.
+func TestClustersAreBounded(t *testing.T) {
+	e := newEnv(t)
+	if _, _, err := e.m.RegisterCluster(e.ctx, "east", SourceAdapter); err != nil {
+		t.Fatal(err)
+	}
+	hb := Heartbeat{Status: "up", Interval: 10 * time.Second}
+	if err := e.m.RecordHeartbeat(e.ctx, "east", hb); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.RecordHeartbeat(e.ctx, "east", hb); !errors.Is(err, ErrTooFrequent) {
+		t.Fatalf("a heartbeat right after another: %v", err)
+	}
+	apis := map[string]string{}
+	for i := range maxHeartbeatEntries + 1 {
+		apis[strings.Repeat("k", i+1)] = "v1"
+	}
+	for name, bad := range map[string]Heartbeat{
+		"many apis":     {Status: "up", Interval: time.Second, APIs: apis},
+		"escape":        {Status: "up", Interval: time.Second, Kubernetes: "v1.30\x1b[2J"},
+		"long error":    {Status: "down", Interval: time.Second, Error: strings.Repeat("e", maxHeartbeatError+1)},
+		"negative":      {Status: "up", Interval: time.Second, Counts: map[string]int{"Pod": -1}},
+		"unknown state": {Status: "sideways", Interval: time.Second},
+	} {
+		e.clock.advance(time.Second)
+		if err := e.m.RecordHeartbeat(e.ctx, "east", bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	m := New(Options{Store: e.st, Now: e.clock.now, Seal: testRing, MaxClusterObjects: 3})
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	go m.Run(ctx)
+	<-m.ReadyC()
+	objs := []inventory.Object{lbService("a", "192.168.1.1"), lbService("b", "192.168.1.2"), lbService("c", "192.168.1.3")}
+	rev, err := m.WriteInventory(e.ctx, "east", 0, objs, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.WriteInventory(e.ctx, "east", rev, []inventory.Object{lbService("d", "192.168.1.4")}, nil, false); !errors.Is(err, ErrQuota) {
+		t.Fatalf("a fourth object over a quota of three: %v", err)
+	}
+	// Replacing one keeps the count: allowed.
+	if _, err := m.WriteInventory(e.ctx, "east", rev, []inventory.Object{lbService("d", "192.168.1.4")}, []inventory.Key{{Kind: inventory.KindService, Namespace: "shop", Name: "a"}}, false); err != nil {
+		t.Fatalf("a replacement within the quota: %v", err)
+	}
+	bad := lbService("e\x00vil", "192.168.1.5")
+	if _, err := m.WriteInventory(e.ctx, "east", 0, []inventory.Object{bad}, nil, false); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("an object with a NUL in its name: %v", err)
+	}
+	vm := &inventory.VirtualMachine{Meta: inventory.Meta{Name: "fake-vm"}, Tags: []inventory.Tag{{Scope: "role", Value: "trusted"}}}
+	if _, err := m.WriteInventory(e.ctx, "east", 0, []inventory.Object{vm}, nil, false); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a cluster reporting a VM: %v", err)
 	}
 }

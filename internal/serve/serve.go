@@ -64,6 +64,8 @@ type Options struct {
 	// MaxConnections caps the API's open connections (default 4096, and
 	// never more than the file descriptors allow).
 	MaxConnections int
+	// MaxClusterObjects is each cluster's inventory quota.
+	MaxClusterObjects int
 	Logger         *slog.Logger
 	// Out receives the messages a person starting the manager must see.
 	Out io.Writer
@@ -122,7 +124,7 @@ func Run(ctx context.Context, o Options) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), ln.Collector())
 	mon := store.NewMonitor(st, o.Logger)
 	reg.MustRegister(mon)
-	m := manager.New(manager.Options{Store: st, Logger: o.Logger, Trust: trust, Registerer: reg, Seal: boot.Ring})
+	m := manager.New(manager.Options{Store: st, Logger: o.Logger, Trust: trust, Registerer: reg, Seal: boot.Ring, MaxClusterObjects: o.MaxClusterObjects})
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
