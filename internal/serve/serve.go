@@ -66,7 +66,7 @@ type Options struct {
 	MaxConnections int
 	// MaxClusterObjects is each cluster's inventory quota.
 	MaxClusterObjects int
-	Logger         *slog.Logger
+	Logger            *slog.Logger
 	// Out receives the messages a person starting the manager must see.
 	Out io.Writer
 	// UnsafeNoFsync is for tests only.
