@@ -77,7 +77,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	endpoints := o.Endpoints
 	var tlsInfo *transport.TLSInfo
 	if len(endpoints) == 0 {
-		e, ep, err := startEmbedded(o)
+		e, ep, err := startEmbedded(ctx, o)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +164,32 @@ func privateDir(d string) error {
 	return nil
 }
 
-func startEmbedded(o Options) (*embed.Etcd, string, error) {
+// How long the embedded etcd's start may take: the check of its files,
+// then until it serves.
+const (
+	checkTimeout = 2 * time.Minute
+	readyTimeout = 60 * time.Second
+)
+
+// startEtcd starts etcd, turning a panic while it starts (its fatal log
+// panics, see startEmbedded) into an error.
+func startEtcd(cfg *embed.Config) (e *embed.Etcd, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("etcd failed while starting: %v", r)
+		}
+	}()
+	return embed.StartEtcd(cfg)
+}
+
+// stopEtcd stops an etcd that did not become ready: the server first, as
+// Close alone waits for listeners that wait for a ready server.
+func stopEtcd(e *embed.Etcd) {
+	e.Server.Stop()
+	e.Close()
+}
+
+func startEmbedded(ctx context.Context, o Options) (*embed.Etcd, string, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -200,18 +225,35 @@ func startEmbedded(o Options) (*embed.Etcd, string, error) {
 	// reconnection.
 	cfg.AutoCompactionMode, cfg.AutoCompactionRetention = embed.CompactorModePeriodic, "1h"
 	cfg.UnsafeNoFsync = o.UnsafeNoFsync
-	// etcd's warnings and errors reach the manager's log: a fatal error
-	// of etcd's must not end the process without a word.
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(slogCore{log: o.Logger.With("component", "etcd"), level: zapcore.WarnLevel}))
-	e, err := embed.StartEtcd(cfg)
+	// etcd's warnings and errors reach the manager's log, and a fatal
+	// error of etcd's while it starts becomes an error here, not an exit
+	// without a word.
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(slogCore{log: o.Logger.With("component", "etcd"), level: zapcore.WarnLevel},
+		zap.WithFatalHook(zapcore.WriteThenPanic)))
+	// etcd hangs, panics or dies of SIGBUS on some damage of its files
+	// (check.go); they are found first and named.
+	if err := checkDataDir(cfg.Dir, checkTimeout); err != nil {
+		return nil, "", err
+	}
+	e, err := startEtcd(cfg)
 	if err != nil {
 		return nil, "", fmt.Errorf("embedded etcd in %s: %w", cfg.Dir, err)
 	}
+	// etcd listens for peers at a unix URL's host alone (for clients, at
+	// host and path), so its peer listener is an abstract socket, which
+	// any local user could reach; a single member has no peers: it is
+	// closed at once.
+	for _, p := range e.Peers {
+		_ = p.Listener.Close()
+	}
 	select {
 	case <-e.Server.ReadyNotify():
-	case <-time.After(60 * time.Second):
-		e.Close()
-		return nil, "", fmt.Errorf("embedded etcd in %s did not become ready", cfg.Dir)
+	case <-ctx.Done():
+		stopEtcd(e)
+		return nil, "", fmt.Errorf("embedded etcd in %s: %w", cfg.Dir, ctx.Err())
+	case <-time.After(readyTimeout):
+		stopEtcd(e)
+		return nil, "", fmt.Errorf("embedded etcd in %s did not become ready within %s", cfg.Dir, readyTimeout)
 	}
 	return e, client.String(), nil
 }

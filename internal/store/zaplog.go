@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	"go.uber.org/zap/zapcore"
 )
@@ -35,6 +36,11 @@ var benign = map[string]bool{
 	"simple token is not cryptographically signed":                                         true,
 }
 
+// closedListener is how etcd reports a listener it serves being closed:
+// the peer listener kordon closes at start (see startEmbedded), and every
+// listener at shutdown.
+const closedListener = "use of closed network connection"
+
 func (c slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
 	if c.Enabled(e.Level) && !(e.Level == zapcore.WarnLevel && benign[e.Message]) {
 		return ce.AddCore(e, c)
@@ -46,6 +52,9 @@ func (c slogCore) Write(e zapcore.Entry, fs []zapcore.Field) error {
 	enc := zapcore.NewMapObjectEncoder()
 	for _, f := range append(append([]zapcore.Field(nil), c.fields...), fs...) {
 		f.AddTo(enc)
+	}
+	if err, ok := enc.Fields["error"].(string); ok && (strings.Contains(err, closedListener) || err == "mux: server closed" || err == "http: Server closed") {
+		return nil
 	}
 	attrs := make([]any, 0, 2*len(enc.Fields))
 	for k, v := range enc.Fields {

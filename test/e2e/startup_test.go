@@ -109,33 +109,53 @@ func TestPartialInstallationIsRefused(t *testing.T) {
 	}
 }
 
-// TestLongDataDirNeverListensOnTCP: with a data directory too long for a
-// unix socket path, the embedded etcd's sockets go to a private directory
-// elsewhere; the manager's only TCP listener is the API.
-func TestLongDataDirNeverListensOnTCP(t *testing.T) {
-	dir := t.TempDir()
-	long := filepath.Join(dir, strings.Repeat("d", 60), strings.Repeat("e", 60))
-	if err := os.MkdirAll(long, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	s := serve(t, long, "--no-demo")
-	pid := s.cmd.Process.Pid
-	out, err := exec.Command("ss", "-ltnpH").CombinedOutput()
-	if err != nil {
-		t.Skipf("ss: %v %s", err, out)
-	}
-	var mine []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(l, fmt.Sprintf("pid=%d,", pid)) {
-			mine = append(mine, l)
-		}
-	}
-	if len(mine) != 1 || !strings.Contains(mine[0], s.addr(t)) {
-		t.Fatalf("TCP listeners of the manager (want the API's only):\n%s", strings.Join(mine, "\n"))
-	}
-	c := s.mustClient(t)
-	if err := c.Do(context.Background(), http.MethodPatch, "/policy/api/v1/infra/domains/default/groups/g", []byte(`{"expression":[]}`), nil); err != nil {
-		t.Fatalf("a write with the sockets elsewhere: %v", err)
+// TestStoreIsReachableOnlyByTheOwner: the embedded etcd listens on no TCP
+// port and on no abstract unix socket (which any local user can reach),
+// only on unix sockets in a directory of the data directory's owner: in
+// the data directory, or, when that path is too long for a socket, in a
+// private directory under the temporary directory. The manager's only TCP
+// listener is the API.
+func TestStoreIsReachableOnlyByTheOwner(t *testing.T) {
+	for _, name := range []string{"short", strings.Repeat("d", 60) + "/" + strings.Repeat("e", 60)} {
+		t.Run(fmt.Sprintf("data dir of %d bytes", len(name)), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), name)
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			s := serve(t, dir, "--no-demo")
+			pid := fmt.Sprintf("pid=%d,", s.cmd.Process.Pid)
+			listeners := func(args ...string) []string {
+				out, err := exec.Command("ss", args...).CombinedOutput()
+				if err != nil {
+					t.Skipf("ss: %v %s", err, out)
+				}
+				var mine []string
+				for _, l := range strings.Split(string(out), "\n") {
+					if strings.Contains(l, pid) {
+						mine = append(mine, strings.Join(strings.Fields(l), " "))
+					}
+				}
+				return mine
+			}
+			if tcp := listeners("-ltnpH"); len(tcp) != 1 || !strings.Contains(tcp[0], s.addr(t)) {
+				t.Fatalf("TCP listeners of the manager (want the API's only):\n%s", strings.Join(tcp, "\n"))
+			}
+			unix := listeners("-lxpH")
+			if len(unix) == 0 {
+				t.Fatal("no unix socket: where is etcd?")
+			}
+			for _, l := range unix {
+				f := strings.Fields(l)
+				if len(f) < 5 || !strings.HasPrefix(f[4], "/") {
+					t.Errorf("a unix listener that is not a file: %s", l)
+				} else if fi, err := os.Stat(filepath.Dir(f[4])); err != nil || fi.Mode().Perm()&0o077 != 0 {
+					t.Errorf("etcd's socket %s is in a directory others can enter (%v)", f[4], fi.Mode())
+				}
+			}
+			if err := s.mustClient(t).Do(context.Background(), http.MethodPatch, "/policy/api/v1/infra/domains/default/groups/g", []byte(`{"expression":[]}`), nil); err != nil {
+				t.Fatalf("a write: %v", err)
+			}
+		})
 	}
 }
 
@@ -170,4 +190,55 @@ func TestSignalAlwaysEndsTheManager(t *testing.T) {
 
 func insecureClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+}
+
+// TestDamagedStoreFailsClearly: a manager on damaged store files exits
+// promptly, non-zero, with one line naming the damaged file, where etcd
+// alone hung (a truncated WAL) or died of SIGBUS (a truncated database).
+func TestDamagedStoreFailsClearly(t *testing.T) {
+	dir := t.TempDir()
+	s := serve(t, dir, "--no-demo")
+	c := s.mustClient(t)
+	for i := range 50 {
+		if err := c.Do(context.Background(), http.MethodPatch, fmt.Sprintf("/policy/api/v1/infra/domains/default/groups/g%d", i),
+			[]byte(`{"description":"`+strings.Repeat("d", 1000)+`","expression":[]}`), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.stop()
+	data := filepath.Join(dir, "kordon-data", "etcd", "member")
+	wals, _ := filepath.Glob(filepath.Join(data, "wal", "*.wal"))
+	for _, tt := range []struct {
+		name, file, want string
+		damage           func(path string)
+	}{
+		{"a WAL cut in the middle", wals[len(wals)-1], ".wal is damaged", func(p string) {
+			b, _ := os.ReadFile(p)
+			end := len(b)
+			for end > 0 && b[end-1] == 0 {
+				end--
+			}
+			os.Truncate(p, int64(end/2))
+		}},
+		// The database file is larger than its data; cut into the data.
+		{"a database cut short", filepath.Join(data, "snap", "db"), "truncated", func(p string) { os.Truncate(p, 12<<10) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			keep, _ := os.ReadFile(tt.file)
+			defer os.WriteFile(tt.file, keep, 0o600)
+			tt.damage(tt.file)
+			start := time.Now()
+			code, out := serveOnce(t, dir, 60*time.Second, "--no-demo", "--listen", "127.0.0.1:0")
+			line := strings.TrimSpace(out)
+			if code == 0 || !strings.Contains(line, tt.want) || !strings.Contains(line, tt.file) {
+				t.Fatalf("exit %d after %s:\n%s", code, time.Since(start), out)
+			}
+			t.Logf("exit %d after %s: %s", code, time.Since(start).Round(time.Millisecond), line[strings.LastIndex(line, "\n")+1:])
+		})
+	}
+	// Restored, it starts again with everything.
+	s2 := serve(t, dir, "--no-demo")
+	if err := s2.mustClient(t).Do(context.Background(), http.MethodGet, "/policy/api/v1/infra/domains/default/groups/g49", nil, nil); err != nil {
+		t.Fatal(err)
+	}
 }
