@@ -100,7 +100,10 @@ func New(o Options) *Server {
 }
 
 // ServeHTTP serves the API. A path's trailing slashes are dropped first:
-// /groups/web/ is /groups/web, with the same route and the same access.
+// /groups/web/ is /groups/web, with the same route and the same access. A
+// path with empty, "." or ".." segments is refused: ServeMux would
+// redirect it to its clean form, which a client may follow with the same
+// method and body, so DELETE .../rules/.. would delete the policy.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
 		r.URL.Path = strings.TrimRight(p, "/")
@@ -111,6 +114,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	rw := &recorder{ResponseWriter: w, status: 200}
+	if !cleanPath(r.URL.Path) {
+		rw.route = "unmatched"
+		writeError(rw, badRequest("the path "+strconv.Quote(r.URL.Path)+" has empty, '.' or '..' segments; send its clean form", nil))
+		s.latency.WithLabelValues(methodLabel(r.Method), rw.route, strconv.Itoa(rw.status)).Observe(time.Since(start).Seconds())
+		return
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -130,6 +139,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.latency.WithLabelValues(methodLabel(r.Method), route, strconv.Itoa(rw.status)).Observe(time.Since(start).Seconds())
 	}()
 	s.mux.ServeHTTP(rw, r)
+}
+
+// cleanPath reports whether p is absolute and has no empty, "." or ".."
+// segment.
+func cleanPath(p string) bool {
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	if p == "/" {
+		return true
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // methodLabel keeps the method label to the methods the API has.
@@ -258,7 +284,8 @@ func (s *Server) limitBody(w http.ResponseWriter, r *http.Request, rt route) err
 }
 
 // deadlineBody clears the connection's read deadline once the body has
-// been read to its end.
+// been read to its end. A body that fails (too slow, too large) keeps the
+// deadline, so the server cannot wait on the rest of it either.
 type deadlineBody struct {
 	io.ReadCloser
 	rc   *http.ResponseController
@@ -267,7 +294,7 @@ type deadlineBody struct {
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && !b.done {
+	if errors.Is(err, io.EOF) && !b.done {
 		b.done = true
 		_ = b.rc.SetReadDeadline(time.Time{})
 	}
