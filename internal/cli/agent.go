@@ -500,6 +500,9 @@ func newAgentShowCmd(conn *connFlags) *cobra.Command {
 				}
 			}
 			fmt.Fprintf(w, "state        %s\n", strings.TrimSpace(a.State+" "+a.Reason))
+			if a.Report != nil && a.Report.Mode != "" {
+				fmt.Fprintf(w, "table        %s\n", modeText[a.Report.Mode])
+			}
 			fmt.Fprintf(w, "span         revision %d (%s)\n", a.SpanRevision, a.SpanDigest)
 			if r := a.Report; r != nil {
 				fmt.Fprintf(w, "enforces     revision %d (%s): %d rules, %d set elements, since %s\n", r.Revision, r.Digest, r.Rules, r.Elements, r.Realized.Format(time.RFC3339))
@@ -514,6 +517,14 @@ func newAgentShowCmd(conn *connFlags) *cobra.Command {
 	}
 	outputFlag(cmd, &format)
 	return cmd
+}
+
+// modeText says what each mode an agent reports means for its host.
+var modeText = map[string]string{
+	enforcement.ModeEnforcing:  "enforcing the span it was sent",
+	enforcement.ModeKept:       "the table an earlier run applied (no span applied by this run yet)",
+	enforcement.ModeFailClosed: "failing closed: no span applied yet, new connections dropped",
+	enforcement.ModeFailOpen:   "failing open: no span applied yet, nothing enforced",
 }
 
 func sortedCounterKeys(m map[string]manager.RuleCounters) []string {
