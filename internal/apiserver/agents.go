@@ -154,20 +154,11 @@ func (s *Server) registerAgent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("the registration cannot be decoded: "+err.Error(), nil))
 		return
 	}
-	b, err := s.bundleFor(r, q.Server)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	ctx, cancel := s.writeCtx(r)
-	defer cancel()
-	a, creds, err := s.m.RegisterAgent(ctx, q.AgentSpec)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	b.Agent, b.Role, b.Cert, b.Key = a.Name, a.Role, creds.Cert, creds.Key
-	writeJSON(w, http.StatusOK, map[string]any{"agent": a, "bundle": b})
+	s.answerIdentity(w, r, q.Server, func(ctx context.Context, b *manager.Bundle) (string, any, error) {
+		a, creds, err := s.m.RegisterAgent(ctx, q.AgentSpec)
+		b.Agent, b.Role, b.Cert, b.Key = a.Name, a.Role, creds.Cert, creds.Key
+		return "agent", a, err
+	})
 }
 
 // rotateAgent issues the agent a new identity and answers with its new
@@ -178,20 +169,11 @@ func (s *Server) rotateAgent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	b, err := s.bundleFor(r, server)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	ctx, cancel := s.writeCtx(r)
-	defer cancel()
-	a, creds, err := s.m.RotateAgent(ctx, r.PathValue("agent"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	b.Agent, b.Role, b.Cert, b.Key = a.Name, a.Role, creds.Cert, creds.Key
-	writeJSON(w, http.StatusOK, map[string]any{"agent": a, "bundle": b})
+	s.answerIdentity(w, r, server, func(ctx context.Context, b *manager.Bundle) (string, any, error) {
+		a, creds, err := s.m.RotateAgent(ctx, r.PathValue("agent"))
+		b.Agent, b.Role, b.Cert, b.Key = a.Name, a.Role, creds.Cert, creds.Key
+		return "agent", a, err
+	})
 }
 
 // RuleStatistics is one rule's counters, summed over enforcement points.

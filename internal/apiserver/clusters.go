@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -139,20 +140,11 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("the registration cannot be decoded: "+err.Error(), nil))
 		return
 	}
-	b, err := s.bundleFor(r, q.Server)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	ctx, cancel := s.writeCtx(r)
-	defer cancel()
-	c, creds, err := s.m.RegisterCluster(ctx, q.Name, manager.SourceAdapter)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	b.Cluster, b.Cert, b.Key = c.Name, creds.Cert, creds.Key
-	writeJSON(w, http.StatusOK, map[string]any{"cluster": c, "bundle": b})
+	s.answerIdentity(w, r, q.Server, func(ctx context.Context, b *manager.Bundle) (string, any, error) {
+		c, creds, err := s.m.RegisterCluster(ctx, q.Name, manager.SourceAdapter)
+		b.Cluster, b.Cert, b.Key = c.Name, creds.Cert, creds.Key
+		return "cluster", c, err
+	})
 }
 
 // rotateCluster issues the cluster a new identity and answers with its
@@ -164,6 +156,16 @@ func (s *Server) rotateCluster(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	s.answerIdentity(w, r, server, func(ctx context.Context, b *manager.Bundle) (string, any, error) {
+		c, creds, err := s.m.RotateCluster(ctx, r.PathValue("cluster"))
+		b.Cluster, b.Cert, b.Key = c.Name, creds.Cert, creds.Key
+		return "cluster", c, err
+	})
+}
+
+// answerIdentity answers a registration or rotation with the identity's
+// record and its bundle: issue registers or rotates and fills the bundle.
+func (s *Server) answerIdentity(w http.ResponseWriter, r *http.Request, server string, issue func(context.Context, *manager.Bundle) (string, any, error)) {
 	b, err := s.bundleFor(r, server)
 	if err != nil {
 		writeError(w, err)
@@ -171,13 +173,12 @@ func (s *Server) rotateCluster(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.writeCtx(r)
 	defer cancel()
-	c, creds, err := s.m.RotateCluster(ctx, r.PathValue("cluster"))
+	kind, rec, err := issue(ctx, &b)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	b.Cluster, b.Cert, b.Key = c.Name, creds.Cert, creds.Key
-	writeJSON(w, http.StatusOK, map[string]any{"cluster": c, "bundle": b})
+	writeJSON(w, http.StatusOK, map[string]any{kind: rec, "bundle": b})
 }
 
 // bundleFor starts a bundle: the manager URL the identity will use (the
