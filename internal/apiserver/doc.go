@@ -2,7 +2,14 @@
 // under /policy/api/v1 (objects, lists with cursor paging, the
 // hierarchical PATCH of /infra, effective members per member type,
 // projects), kordon's extensions under /policy/api/v1/kordon (explain,
-// the watch stream, license, tokens, clusters), external dynamic lists
-// under /edl/v1, and /healthz, /readyz and /metrics. Handlers decode,
-// call the manager and encode; errors take NSX's error shape.
+// trace, advice, the watch stream, license, tokens, clusters, agents),
+// external dynamic lists under /edl/v1, and /healthz, /readyz and
+// /metrics.
+//
+// Every route is declared once, in routes.go, as a ServeMux pattern with
+// the access rule it needs and its limits; handle wraps each handler with
+// authentication, the access decision (package access), the body limit
+// and deadlines, and the heavy-read limiter, so no request reaches a
+// handler its route did not approve. Handlers decode, call the manager and
+// encode; errors take NSX's error shape.
 package apiserver
