@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/kordon-dev/kordon/internal/access"
 	"github.com/kordon-dev/kordon/internal/inventory"
@@ -19,7 +21,15 @@ import (
 // certPrincipal authenticates a verified client certificate: its common
 // name is the cluster or agent, its organizational unit the kind of
 // identity, and its serial must be the one the identity was last issued.
+// The chain was verified at the handshake; its validity period is checked
+// again because long-lived answers authenticate again while they run.
 func (s *Server) certPrincipal(r *http.Request) (access.Principal, error) {
+	now := time.Now()
+	for _, c := range r.TLS.VerifiedChains[0] {
+		if now.Before(c.NotBefore) || now.After(c.NotAfter) {
+			return access.Principal{}, fmt.Errorf("the client certificate %q is valid from %s to %s", c.Subject.CommonName, c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339))
+		}
+	}
 	leaf := r.TLS.VerifiedChains[0][0]
 	name := leaf.Subject.CommonName
 	serial := hex.EncodeToString(leaf.SerialNumber.Bytes())

@@ -34,7 +34,7 @@ func (s *Server) getInfra(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
-	w.Write(b)
+	writeShared(w, b)
 }
 
 // patchInfra applies a hierarchical document atomically (?dry_run=true

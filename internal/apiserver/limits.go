@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,15 @@ import (
 // the reads hold), and per principal, so that one caller cannot take
 // every slot. A read that finds no slot waits a little, then is told to
 // come back (429 with Retry-After, which NSX clients retry).
+//
+// The slot in all bounds the computation only: an answer is rendered
+// into memory while the read holds it, and written out to the client
+// after it is given back (see handle). A client that does not read its
+// answer would otherwise hold a CPU slot until the write deadline, and a
+// tenant's two tokens would hold all of them. The principal's slot is
+// kept until the answer is written: it bounds how many rendered answers
+// one principal has waiting on the network, so a principal's slow
+// clients make only that principal's reads wait.
 type limiter struct {
 	slots   chan struct{}
 	perMax  int
@@ -50,7 +60,37 @@ func newLimiter(total, perPrincipal int) *limiter {
 	return &limiter{slots: make(chan struct{}, total), perMax: perPrincipal, per: map[string]*principalSlots{}}
 }
 
-func (l *limiter) acquire(ctx context.Context, p access.Principal) (func(), error) {
+// hold is a request's place in a limiter: a slot in all while it
+// computes, and its principal's slot until it is done. It belongs to the
+// request's goroutine.
+type hold struct {
+	l         *limiter
+	name      string
+	ps        *principalSlots
+	computing bool
+	held      bool
+}
+
+// computed gives back the slot in all: the answer is rendered, what is
+// left is writing it.
+func (h *hold) computed() {
+	if h.computing {
+		h.computing = false
+		<-h.l.slots
+	}
+}
+
+// release gives back every slot the request still holds.
+func (h *hold) release() {
+	h.computed()
+	if h.held {
+		h.held = false
+		<-h.ps.ch
+		h.l.leave(h.name, h.ps)
+	}
+}
+
+func (l *limiter) acquire(ctx context.Context, p access.Principal) (*hold, error) {
 	l.mu.Lock()
 	ps := l.per[p.Name]
 	if ps == nil {
@@ -59,25 +99,28 @@ func (l *limiter) acquire(ctx context.Context, p access.Principal) (func(), erro
 	}
 	ps.users++
 	l.mu.Unlock()
-	leave := func() {
-		l.mu.Lock()
-		if ps.users--; ps.users == 0 {
-			delete(l.per, p.Name)
-		}
-		l.mu.Unlock()
-	}
 	t := time.NewTimer(heavyWait)
 	defer t.Stop()
 	if err := l.take(ctx, ps.ch, t.C); err != nil {
-		leave()
+		l.leave(p.Name, ps)
 		return nil, err
 	}
 	if err := l.take(ctx, l.slots, t.C); err != nil {
 		<-ps.ch
-		leave()
+		l.leave(p.Name, ps)
 		return nil, err
 	}
-	return func() { <-l.slots; <-ps.ch; leave() }, nil
+	return &hold{l: l, name: p.Name, ps: ps, computing: true, held: true}, nil
+}
+
+// leave forgets a principal's slots once no request holds or waits for
+// one.
+func (l *limiter) leave(name string, ps *principalSlots) {
+	l.mu.Lock()
+	if ps.users--; ps.users == 0 {
+		delete(l.per, name)
+	}
+	l.mu.Unlock()
 }
 
 // take takes a slot of ch, waiting until timeout or the request ends.
@@ -104,7 +147,7 @@ func (l *limiter) collector() prometheus.Collector { return limiterCollector{l} 
 type limiterCollector struct{ l *limiter }
 
 var (
-	heavyInFlight = prometheus.NewDesc("kordon_api_heavy_reads_in_flight", "Heavy reads (exports, lists, members, advice) being served.", nil, nil)
+	heavyInFlight = prometheus.NewDesc("kordon_api_heavy_reads_in_flight", "Heavy reads (exports, lists, members, advice) being computed (their answers are written to clients after they give back their slot).", nil, nil)
 	heavyWaited   = prometheus.NewDesc("kordon_api_heavy_reads_waited_total", "Heavy reads that waited for a slot.", nil, nil)
 	heavyRefused  = prometheus.NewDesc("kordon_api_heavy_reads_refused_total", "Heavy reads answered 429.", nil, nil)
 )
@@ -160,4 +203,93 @@ func (c *infraCache) get(cfg *model.Config, space string, build func() []byte) *
 		d.gz = buf.Bytes()
 	})
 	return d
+}
+
+// bufferedAnswer is a heavy read's answer kept in memory, so that the
+// read can give back its CPU slot before the answer goes out over the
+// network. It adds no answer that was not in memory before: the export
+// is the cache's bytes, kept by reference (writeShared), never copied;
+// lists are paged (at most 1000 objects a page); the other heavy answers
+// (members, EDL feeds, advice, traces, metrics) were already built whole
+// before they were written (writeJSON encodes the whole value, then
+// writes it once), and the buffer replaces that copy. How many wait on
+// the network at once is bounded per principal: a principal's slot is
+// held until its answer is written.
+type bufferedAnswer struct {
+	header http.Header
+	status int
+	buf    bytes.Buffer
+	// shared is bytes that are never changed (the export cache's), when
+	// they are the whole answer.
+	shared []byte
+}
+
+func newBufferedAnswer() *bufferedAnswer { return &bufferedAnswer{header: http.Header{}} }
+
+func (a *bufferedAnswer) Header() http.Header { return a.header }
+
+func (a *bufferedAnswer) WriteHeader(code int) {
+	if a.status == 0 {
+		a.status = code
+	}
+}
+
+func (a *bufferedAnswer) Write(b []byte) (int, error) {
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	if a.shared != nil {
+		a.buf.Write(a.shared)
+		a.shared = nil
+	}
+	return a.buf.Write(b)
+}
+
+// Flush does nothing: the answer is sent whole once it is complete.
+func (a *bufferedAnswer) Flush() {}
+
+// writeShared appends bytes that nobody changes, keeping a reference to
+// them when they are the whole answer.
+func (a *bufferedAnswer) writeShared(b []byte) {
+	if a.shared == nil && a.buf.Len() == 0 {
+		if a.status == 0 {
+			a.status = http.StatusOK
+		}
+		a.shared = b
+		return
+	}
+	a.Write(b)
+}
+
+// send writes the answer to the client.
+func (a *bufferedAnswer) send(w http.ResponseWriter) {
+	body := a.buf.Bytes()
+	if a.shared != nil {
+		body = a.shared
+	}
+	h := w.Header()
+	for k, v := range a.header {
+		h[k] = v
+	}
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	if h.Get("Content-Length") == "" && a.status != http.StatusNotModified && a.status != http.StatusNoContent {
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	w.WriteHeader(a.status)
+	if len(body) > 0 {
+		w.Write(body)
+	}
+}
+
+// writeShared writes bytes that are never changed (a cached export): an
+// answer rendered in memory refers to them instead of copying them, so
+// that a flood of exports costs no memory per request.
+func writeShared(w http.ResponseWriter, b []byte) {
+	if a, ok := w.(*bufferedAnswer); ok {
+		a.writeShared(b)
+		return
+	}
+	w.Write(b)
 }

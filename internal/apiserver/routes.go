@@ -22,6 +22,10 @@ type route struct {
 	// heavy marks reads whose answer grows with the configuration or the
 	// inventory: they take a slot of the read limiter.
 	heavy bool
+	// scrape marks /metrics: rendered in memory like a heavy read, under
+	// a limiter of its own, so that no one's heavy reads delay monitoring
+	// (the series are labelled by route, so a gather's cost is bounded).
+	scrape bool
 	// stream marks long-lived answers (the watch stream, span long
 	// polls): they set their own write deadlines.
 	stream bool
@@ -111,7 +115,7 @@ func (s *Server) routes() []route {
 	rs = append(rs,
 		route{method: "GET", pattern: "/healthz", rule: access.Public, serve: (*Server).healthz},
 		route{method: "GET", pattern: "/readyz", rule: access.Public, serve: (*Server).readyz},
-		route{method: "GET", pattern: "/metrics", rule: access.ReadAll, serve: (*Server).metrics, heavy: true},
+		route{method: "GET", pattern: "/metrics", rule: access.ReadAll, serve: (*Server).metrics, scrape: true},
 
 		route{method: "GET", pattern: projectsV1, rule: access.ReadAll, serve: (*Server).projects},
 		route{method: "GET", pattern: projectV1, rule: access.SpaceRead, serve: (*Server).getProject},

@@ -58,6 +58,8 @@ type Server struct {
 	explain        *explainCache
 	infra          *infraCache
 	heavy          *limiter
+	streams        *limiter
+	scrapes        *limiter
 	caPEM          []byte
 	metricsHandler http.Handler
 }
@@ -75,7 +77,8 @@ func New(o Options) *Server {
 	}
 	s := &Server{m: o.Manager, log: o.Logger, maxBody: o.MaxBody, timeout: o.WriteTimeout, mux: http.NewServeMux(),
 		paths: http.NewServeMux(), methods: map[string][]string{}, explain: newExplainCache(), infra: newInfraCache(), caPEM: o.CA,
-		heavy: newLimiter(o.HeavyReads, o.HeavyPerPrincipal)}
+		heavy: newLimiter(o.HeavyReads, o.HeavyPerPrincipal), streams: newLimiter(1<<20, streamsPerPrincipal),
+		scrapes: newLimiter(1, scrapesPerPrincipal)}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "kordon_api_request_duration_seconds",
 		Help: "API request latency by route (its pattern, or \"unmatched\") and status code.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)},
 		[]string{"method", "route", "code"})
@@ -98,6 +101,17 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("/", s.unmatched)
 	return s
 }
+
+// streamsPerPrincipal bounds one principal's watch streams and span long
+// polls at once.
+const streamsPerPrincipal = 8
+
+// /metrics has a limiter of its own (Server.scrapes): monitoring must not
+// wait for anyone's heavy reads, and scrapes must not take every CPU
+// either. One is gathered at a time, installation-wide; a principal may
+// have scrapesPerPrincipal answers in flight: a few, for monitoring pairs
+// that share a token when one of them reads slowly.
+const scrapesPerPrincipal = 4
 
 // ServeHTTP serves the API. A path's trailing slashes are dropped first:
 // /groups/web/ is /groups/web, with the same route and the same access. A
@@ -181,7 +195,8 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 
 // handle wraps a route's handler with everything the route table says:
 // authentication, the access decision, the project's existence, limits
-// on the body and on heavy reads, and deadlines.
+// on the body and on heavy reads, and deadlines. A long-lived answer
+// keeps checking the request's credentials while it runs.
 func (s *Server) handle(rt route) http.Handler {
 	wildcards := wildcardsOf(rt.pattern)
 	needsProject := strings.Contains(rt.pattern, "{project}/")
@@ -196,6 +211,9 @@ func (s *Server) handle(rt route) http.Handler {
 				s.refuseAuth(w, rt, err.Error())
 				return
 			}
+			if !p.Anonymous() {
+				netlimit.Authenticated(r.Context(), p.Name)
+			}
 		}
 		t := access.Target{Project: r.PathValue("project"), Cluster: r.PathValue("cluster"), Agent: r.PathValue("agent")}
 		if err := access.Decide(rt.rule, p, t); err != nil {
@@ -205,9 +223,6 @@ func (s *Server) handle(rt route) http.Handler {
 			}
 			writeError(w, apiError(http.StatusForbidden, codeForbidden, strings.TrimPrefix(err.Error(), access.ErrForbidden.Error()+": "), nil))
 			return
-		}
-		if !p.Anonymous() {
-			netlimit.Authenticated(r.Context())
 		}
 		for _, name := range wildcards {
 			if v := r.PathValue(name); !model.ValidID(v) {
@@ -225,19 +240,46 @@ func (s *Server) handle(rt route) http.Handler {
 			writeError(w, err)
 			return
 		}
-		if rt.heavy {
-			release, err := s.heavy.acquire(r.Context(), p)
+		if rt.stream {
+			// A long-lived answer holds a goroutine and a connection: a
+			// few at a time per principal.
+			h, err := s.streams.acquire(r.Context(), p)
 			if err != nil {
 				w.Header().Set("Retry-After", "1")
 				writeError(w, err)
 				return
 			}
-			defer release()
+			defer h.release()
+			s.serveWhileAuthenticated(w, r, rt, p, t)
+			return
 		}
-		if !rt.stream {
-			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.timeout + time.Minute))
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.timeout + time.Minute))
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
+		if !rt.heavy && !rt.scrape {
+			rt.serve(s, w, r)
+			return
 		}
-		rt.serve(s, w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+		lim := s.heavy
+		if rt.scrape {
+			lim = s.scrapes
+		}
+		h, err := lim.acquire(r.Context(), p)
+		if err != nil {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, err)
+			return
+		}
+		defer h.release()
+		// The slot in all bounds the computation, not the network: the
+		// answer is rendered in memory, the slot given back, and only
+		// then is the answer written, however slowly the client reads
+		// (the principal's own slot stays held until it is written).
+		ans := newBufferedAnswer()
+		func() {
+			defer h.computed() // also when the handler panics
+			rt.serve(s, ans, r)
+		}()
+		ans.send(w)
 	})
 }
 

@@ -115,7 +115,7 @@ func newLicenseInstallCmd(conn *connFlags) *cobra.Command {
 			if err := c.Do(cmd.Context(), http.MethodPut, "/policy/api/v1/kordon/license", b, &st); err != nil {
 				return remoteErr(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "installed; active features: %v\n", st["active_features"])
+			fmt.Fprintf(cmd.OutOrStdout(), "installed; active features: %s\n", oneLine(fmt.Sprint(st["active_features"])))
 			return nil
 		},
 	}
@@ -146,7 +146,7 @@ func newLicenseShowCmd(conn *connFlags) *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			if st.License == nil {
-				fmt.Fprintf(w, "no valid license installed %s\n", st.Error)
+				fmt.Fprintf(w, "no valid license installed %s\n", oneLine(st.Error))
 				return nil
 			}
 			l := st.License
@@ -155,8 +155,8 @@ func newLicenseShowCmd(conn *connFlags) *cobra.Command {
 				kind = " (evaluation)"
 			}
 			fmt.Fprintf(w, "license   %s%s for %s\nfeatures  %s (active now: %s)\nvalid     %s to %s\nsigned by key %s\n",
-				l.ID, kind, l.Licensee, strings.Join(l.Features, ", "), strings.Join(st.Active, ", "),
-				l.NotBefore.Format("2006-01-02"), l.Expires.Format("2006-01-02"), l.KeyID)
+				oneLine(l.ID), kind, oneLine(l.Licensee), oneLine(strings.Join(l.Features, ", ")), oneLine(strings.Join(st.Active, ", ")),
+				l.NotBefore.Format("2006-01-02"), l.Expires.Format("2006-01-02"), oneLine(l.KeyID))
 			return nil
 		},
 	}
@@ -167,15 +167,20 @@ func newLicenseShowCmd(conn *connFlags) *cobra.Command {
 func newProjectCmd(conn *connFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "project", Short: "Create, list and delete projects (tenant spaces)"}
 	var name string
+	var tier0s []string
 	create := &cobra.Command{
-		Use:  "create ID",
-		Args: cobra.ExactArgs(1),
+		Use:   "create ID [--tier-0 /infra/tier-0s/T0 ...]",
+		Short: "Create (or replace) a project; --tier-0 grants it a provider tier-0 its tier-1s may connect to",
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := conn.connect()
 			if err != nil {
 				return err
 			}
 			body := map[string]any{"id": args[0], "display_name": name}
+			if len(tier0s) > 0 {
+				body["tier_0s"] = tier0s
+			}
 			if err := c.Do(cmd.Context(), http.MethodPut, "/policy/api/v1/orgs/default/projects/"+args[0], body, nil); err != nil {
 				return remoteErr(err)
 			}
@@ -184,6 +189,7 @@ func newProjectCmd(conn *connFlags) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&name, "display-name", "", "display name")
+	create.Flags().StringArrayVar(&tier0s, "tier-0", nil, "a provider tier-0 path the project's tier-1s may connect to (repeatable; replaces the project's grants)")
 	list := &cobra.Command{
 		Use:  "list",
 		Args: cobra.NoArgs,
@@ -199,7 +205,7 @@ func newProjectCmd(conn *connFlags) *cobra.Command {
 			results, _ := raw["results"].([]any)
 			for _, r := range results {
 				p, _ := r.(map[string]any)
-				fmt.Fprintf(cmd.OutOrStdout(), "%v\t%v\n", p["id"], p["display_name"])
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\n", oneLine(fmt.Sprint(p["id"])), oneLine(fmt.Sprint(p["display_name"])))
 			}
 			return nil
 		},
@@ -265,9 +271,9 @@ func newTokenCreateCmd(conn *connFlags) *cobra.Command {
 				return remoteErr(err)
 			}
 			w := cmd.OutOrStdout()
-			scope := string(res.Role)
+			scope := oneLine(string(res.Role))
 			if res.Project != "" {
-				scope += " of project " + res.Project
+				scope += " of project " + oneLine(res.Project)
 			}
 			if !res.Expires.IsZero() {
 				scope += ", expires " + res.Expires.Format(time.RFC3339)
@@ -276,10 +282,10 @@ func newTokenCreateCmd(conn *connFlags) *cobra.Command {
 				if err := os.WriteFile(out, []byte(res.Token+"\n"), 0o600); err != nil {
 					return failf(1, "--out: %v", err)
 				}
-				fmt.Fprintf(w, "token %s (%s) written to %s\n", res.ID, scope, out)
+				fmt.Fprintf(w, "token %s (%s) written to %s\n", oneLine(res.ID), scope, out)
 				return nil
 			}
-			fmt.Fprintf(w, "token %s (%s), shown once:\n%s\n", res.ID, scope, res.Token)
+			fmt.Fprintf(w, "token %s (%s), shown once:\n%s\n", oneLine(res.ID), scope, oneLine(res.Token))
 			return nil
 		},
 	}
@@ -338,7 +344,8 @@ func newTokenListCmd(conn *connFlags) *cobra.Command {
 						exp += " (expired)"
 					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, orNone(t.Project), t.Created.Format(time.RFC3339), exp, ago(t.LastUsed, now), t.Description)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(t.ID), oneLine(string(t.Role)), orNone(oneLine(t.Project)), t.Created.Format(time.RFC3339), exp,
+					ago(t.LastUsed, now), oneLine(t.Description))
 			}
 			return tw.Flush()
 		},

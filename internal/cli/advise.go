@@ -103,10 +103,12 @@ func printFindings(w io.Writer, fs []advise.Finding) {
 		}
 	}
 	fmt.Fprintf(w, "%s (%d warning(s))\n", plural(len(fs), "finding"), warn)
+	// A finding names inventory objects (a cluster's adapter names them)
+	// and quotes configuration: each field is one line.
 	for _, f := range fs {
-		fmt.Fprintf(w, "\n%s  %s\n  %s\n", strings.ToUpper(f.Severity), f.Code, f.Message)
-		fmt.Fprintf(w, "  objects: %s\n", strings.Join(f.Objects, ", "))
-		fmt.Fprintf(w, "  fix: %s\n", f.Fix)
+		fmt.Fprintf(w, "\n%s  %s\n  %s\n", oneLine(strings.ToUpper(f.Severity)), oneLine(f.Code), oneLine(f.Message))
+		fmt.Fprintf(w, "  objects: %s\n", oneLine(strings.Join(f.Objects, ", ")))
+		fmt.Fprintf(w, "  fix: %s\n", oneLine(f.Fix))
 	}
 }
 
@@ -164,13 +166,13 @@ kordon members, or use kordon apply --dry-run against a manager.`,
 				fmt.Fprintln(w, "groups: no change")
 			}
 			for _, g := range res.Groups {
-				fmt.Fprintf(w, "group %s (%s)\n", g.Group, g.Change)
+				fmt.Fprintf(w, "group %s (%s)\n", oneLine(g.Group), oneLine(g.Change))
 				for _, l := range []struct {
 					sign string
 					list []string
 				}{{"+ member ", g.MembersAdded}, {"- member ", g.MembersRemoved}, {"+ address ", g.AddressesAdded}, {"- address ", g.AddressesRemoved}} {
 					for _, s := range l.list {
-						fmt.Fprintf(w, "  %s%s\n", l.sign, s)
+						fmt.Fprintf(w, "  %s%s\n", l.sign, oneLine(s))
 					}
 				}
 			}
@@ -183,8 +185,8 @@ kordon members, or use kordon apply --dry-run against a manager.`,
 				if f.VerdictChanged {
 					mark = "VERDICT"
 				}
-				fmt.Fprintf(w, "  %-7s %s -> %s %s/%d on %s: %s (%s) -> %s (%s)\n", mark, f.Flow.Src, f.Flow.Dst, f.Flow.Protocol, f.Flow.Port, f.Firewall,
-					f.Old.Verdict, f.Old.Rule, f.New.Verdict, f.New.Rule)
+				fmt.Fprintf(w, "  %-7s %s\n", mark, oneLine(fmt.Sprintf("%s -> %s %s/%d on %s: %s (%s) -> %s (%s)", f.Flow.Src, f.Flow.Dst, f.Flow.Protocol, f.Flow.Port,
+					f.Firewall, f.Old.Verdict, f.Old.Rule, f.New.Verdict, f.New.Rule)))
 			}
 			return nil
 		},

@@ -137,7 +137,7 @@ them is refused. Without it, an address two agents claim counts for neither.`,
 			if out.Agent.Project != "" {
 				what += " in project " + out.Agent.Project
 			}
-			fmt.Fprintf(w, "agent %s registered for %s; it will reach the manager at %s\n", out.Agent.Name, what, out.Bundle.Server)
+			fmt.Fprintf(w, "agent %s registered for %s; it will reach the manager at %s\n", oneLine(out.Agent.Name), oneLine(what), oneLine(out.Bundle.Server))
 			if err := writeBundle(w, bundleOut, out.Bundle, "agent"); err != nil {
 				return err
 			}
@@ -209,8 +209,8 @@ func newAgentUpdateCmd(conn *connFlags) *cobra.Command {
 			if done, err := printStructured(cmd.OutOrStdout(), format, a); err != nil || done {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "agent %s updated: tags %s, os name %s, computer name %s, allowed addresses %s\n", a.Name,
-				orNone(tagList(a.Tags)), orNone(a.OSName), orNone(a.ComputerName), orNone(strings.Join(a.AllowedAddresses, ", ")))
+			fmt.Fprintf(cmd.OutOrStdout(), "agent %s updated: tags %s, os name %s, computer name %s, allowed addresses %s\n", oneLine(a.Name),
+				orNone(oneLine(tagList(a.Tags))), orNone(oneLine(a.OSName)), orNone(oneLine(a.ComputerName)), orNone(oneLine(strings.Join(a.AllowedAddresses, ", "))))
 			return nil
 		},
 	}
@@ -451,7 +451,11 @@ func newAgentListCmd(conn *connFlags) *cobra.Command {
 				if a.Report != nil {
 					rev, rules, els = fmt.Sprint(a.Report.Revision), fmt.Sprint(a.Report.Rules), fmt.Sprint(a.Report.Elements)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Role, where, a.State, rev, rules, els, a.Reason)
+				// The reason holds what the agent reported (its error, up
+				// to 4 KiB over lines): one line, cut; agent show has it
+				// whole.
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(a.Name), oneLine(a.Role), oneLine(where), oneLine(a.State), rev, rules, els,
+					oneLineMax(a.Reason, reasonWidth))
 			}
 			return tw.Flush()
 		},
@@ -459,6 +463,9 @@ func newAgentListCmd(conn *connFlags) *cobra.Command {
 	outputFlag(cmd, &format)
 	return cmd
 }
+
+// reasonWidth bounds the reason column of agent list.
+const reasonWidth = 120
 
 func newAgentShowCmd(conn *connFlags) *cobra.Command {
 	var format string
@@ -479,36 +486,38 @@ func newAgentShowCmd(conn *connFlags) *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "agent        %s (id %s), role %s\n", a.Name, a.ID, a.Role)
+			// Everything below may hold what the agent reported (its
+			// error, OS and computer name, counters' keys): one line each.
+			fmt.Fprintf(w, "agent        %s (id %s), role %s\n", oneLine(a.Name), oneLine(a.ID), oneLine(a.Role))
 			if a.Gateway != "" {
-				fmt.Fprintf(w, "gateway      %s\n", a.Gateway)
+				fmt.Fprintf(w, "gateway      %s\n", oneLine(a.Gateway))
 			}
 			if a.Project != "" {
-				fmt.Fprintf(w, "project      %s\n", a.Project)
+				fmt.Fprintf(w, "project      %s\n", oneLine(a.Project))
 			}
 			if a.Role == "vm" {
-				fmt.Fprintf(w, "addresses    %s\n", orNone(strings.Join(a.Addresses, ", ")))
+				fmt.Fprintf(w, "addresses    %s\n", orNone(oneLine(strings.Join(a.Addresses, ", "))))
 				for _, r := range a.Refused {
-					fmt.Fprintf(w, "refused      %s: %s\n", r.Address, r.Reason)
+					fmt.Fprintf(w, "refused      %s: %s\n", r.Address, oneLine(r.Reason))
 				}
-				fmt.Fprintf(w, "selected by  tags %s; os name %s; computer name %s\n", orNone(tagList(a.Tags)), orNone(a.OSName), orNone(a.ComputerName))
+				fmt.Fprintf(w, "selected by  tags %s; os name %s; computer name %s\n", orNone(oneLine(tagList(a.Tags))), orNone(oneLine(a.OSName)), orNone(oneLine(a.ComputerName)))
 				if len(a.AllowedAddresses) > 0 {
-					fmt.Fprintf(w, "allowed      %s\n", strings.Join(a.AllowedAddresses, ", "))
+					fmt.Fprintf(w, "allowed      %s\n", oneLine(strings.Join(a.AllowedAddresses, ", ")))
 				}
 				if a.VM != nil {
-					fmt.Fprintf(w, "reports      %v %s %s\n", a.VM.Addresses, a.VM.OSName, a.VM.ComputerName)
+					fmt.Fprintf(w, "reports      %v %s %s\n", a.VM.Addresses, oneLine(a.VM.OSName), oneLine(a.VM.ComputerName))
 				}
 			}
-			fmt.Fprintf(w, "state        %s\n", strings.TrimSpace(a.State+" "+a.Reason))
+			fmt.Fprintf(w, "state        %s\n", oneLine(strings.TrimSpace(a.State+" "+a.Reason)))
 			if a.Report != nil && a.Report.Mode != "" {
 				fmt.Fprintf(w, "table        %s\n", modeText[a.Report.Mode])
 			}
-			fmt.Fprintf(w, "span         revision %d (%s)\n", a.SpanRevision, a.SpanDigest)
+			fmt.Fprintf(w, "span         revision %d (%s)\n", a.SpanRevision, oneLine(a.SpanDigest))
 			if r := a.Report; r != nil {
-				fmt.Fprintf(w, "enforces     revision %d (%s): %d rules, %d set elements, since %s\n", r.Revision, r.Digest, r.Rules, r.Elements, r.Realized.Format(time.RFC3339))
+				fmt.Fprintf(w, "enforces     revision %d (%s): %d rules, %d set elements, since %s\n", r.Revision, oneLine(r.Digest), r.Rules, r.Elements, r.Realized.Format(time.RFC3339))
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				for _, p := range sortedCounterKeys(r.Counters) {
-					fmt.Fprintf(tw, "  %s\t%d packets\t%d bytes\t\n", p, r.Counters[p].Packets, r.Counters[p].Bytes)
+					fmt.Fprintf(tw, "  %s\t%d packets\t%d bytes\t\n", oneLine(p), r.Counters[p].Packets, r.Counters[p].Bytes)
 				}
 				tw.Flush()
 			}

@@ -68,7 +68,7 @@ run 'kordon adapter --bundle FILE' outside the cluster.`,
 				return remoteErr(err)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "cluster %s registered (id %s); its adapter will report to %s\n", out.Cluster.Name, out.Cluster.ID, out.Bundle.Server)
+			fmt.Fprintf(w, "cluster %s registered (id %s); its adapter will report to %s\n", oneLine(out.Cluster.Name), oneLine(out.Cluster.ID), oneLine(out.Bundle.Server))
 			if err := writeBundle(w, bundleOut, out.Bundle, "cluster"); err != nil {
 				return err
 			}
@@ -206,7 +206,9 @@ func newClusterListCmd(conn *connFlags) *cobra.Command {
 				if c.Heartbeat != nil {
 					lastSync, kube = c.Heartbeat.LastSync, c.Heartbeat.Kubernetes
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.State, ago(c.Since, now), c.Source, ago(lastSync, now), objectSummary(c.Objects), orNone(kube))
+				// The Kubernetes version is what the cluster's adapter says.
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(c.Name), oneLine(c.State), ago(c.Since, now), oneLine(c.Source), ago(lastSync, now),
+					objectSummary(c.Objects), orNone(oneLine(kube)))
 			}
 			return tw.Flush()
 		},
@@ -241,24 +243,27 @@ func newClusterShowCmd(conn *connFlags) *cobra.Command {
 	return cmd
 }
 
+// printClusterStatus prints a cluster's status. Its reason, versions and
+// API names are what the cluster's adapter reported (an error over
+// several lines, say): one line each.
 func printClusterStatus(w io.Writer, st manager.ClusterStatus, now time.Time) {
-	fmt.Fprintf(w, "cluster      %s (id %s)\n", st.Name, st.ID)
-	fmt.Fprintf(w, "state        %s since %s (%s)\n", st.State, st.Since.Format(time.RFC3339), ago(st.Since, now))
+	fmt.Fprintf(w, "cluster      %s (id %s)\n", oneLine(st.Name), oneLine(st.ID))
+	fmt.Fprintf(w, "state        %s since %s (%s)\n", oneLine(st.State), st.Since.Format(time.RFC3339), ago(st.Since, now))
 	if st.Reason != "" {
-		fmt.Fprintf(w, "reason       %s\n", st.Reason)
+		fmt.Fprintf(w, "reason       %s\n", oneLine(st.Reason))
 	}
-	fmt.Fprintf(w, "source       %s, registered %s\n", st.Source, st.Registered.Format(time.RFC3339))
+	fmt.Fprintf(w, "source       %s, registered %s\n", oneLine(st.Source), st.Registered.Format(time.RFC3339))
 	if hb := st.Heartbeat; hb != nil {
 		fmt.Fprintf(w, "heartbeat    %s (every %s)\n", ago(hb.Time, now), hb.Interval)
 		fmt.Fprintf(w, "last sync    %s\n", ago(hb.LastSync, now))
-		fmt.Fprintf(w, "kubernetes   %s, adapter %s\n", orNone(hb.Kubernetes), orNone(hb.Adapter))
+		fmt.Fprintf(w, "kubernetes   %s, adapter %s\n", orNone(oneLine(hb.Kubernetes)), orNone(oneLine(hb.Adapter)))
 		kinds := make([]string, 0, len(hb.APIs))
 		for k := range hb.APIs {
 			kinds = append(kinds, k)
 		}
 		sort.Strings(kinds)
 		for _, k := range kinds {
-			fmt.Fprintf(w, "watching     %-16s %-34s %d in the cluster\n", k, hb.APIs[k], hb.Counts[k])
+			fmt.Fprintf(w, "watching     %-16s %-34s %d in the cluster\n", oneLine(k), oneLine(hb.APIs[k]), hb.Counts[k])
 		}
 	}
 	kinds := make([]string, 0, len(st.Objects))
@@ -268,7 +273,7 @@ func printClusterStatus(w io.Writer, st manager.ClusterStatus, now time.Time) {
 	sort.Strings(kinds)
 	parts := make([]string, 0, len(kinds))
 	for _, k := range kinds {
-		parts = append(parts, fmt.Sprintf("%s %d", k, st.Objects[k]))
+		parts = append(parts, fmt.Sprintf("%s %d", oneLine(k), st.Objects[k]))
 	}
 	fmt.Fprintf(w, "inventory    %s\n", orNone(strings.Join(parts, ", ")))
 }
@@ -292,19 +297,19 @@ func newClusterDeregisterCmd(conn *connFlags) *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "cluster %s deregistered at revision %d: its inventory is gone and its identity revoked\n", rep.Cluster, rep.Revision)
+			fmt.Fprintf(w, "cluster %s deregistered at revision %d: its inventory is gone and its identity revoked\n", oneLine(rep.Cluster), rep.Revision)
 			if len(rep.Groups) == 0 {
 				fmt.Fprintln(w, "no group referenced it")
 				return nil
 			}
 			fmt.Fprintf(w, "%s referenced it:\n", plural(len(rep.Groups), "group"))
 			for _, g := range rep.Groups {
-				fmt.Fprintf(w, "  %s\n", g)
+				fmt.Fprintf(w, "  %s\n", oneLine(g))
 			}
 			if len(rep.Rules) > 0 {
 				fmt.Fprintf(w, "%s use those groups:\n", plural(len(rep.Rules), "rule"))
 				for _, r := range rep.Rules {
-					fmt.Fprintf(w, "  %s\n", r)
+					fmt.Fprintf(w, "  %s\n", oneLine(r))
 				}
 			}
 			return nil

@@ -107,34 +107,39 @@ that matched the source and destination.
 	return cmd
 }
 
+// printExplain prints a report, from a manager or computed here, each
+// value on one line of its table.
 func printExplain(w io.Writer, rep explain.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(label, format string, a ...any) {
+		fmt.Fprintf(tw, "%s\t%s\n", label, oneLine(fmt.Sprintf(format, a...)))
+	}
 	fw := rep.Firewall
 	if rep.Gateway != "" {
 		fw += " " + rep.Gateway
 	}
-	fmt.Fprintf(tw, "firewall\t%s\n", fw)
+	row("firewall", "%s", fw)
 	fl := rep.Flow
 	switch {
 	case fl.Port != 0:
-		fmt.Fprintf(tw, "flow\t%s -> %s %s/%d\n", fl.Src, fl.Dst, fl.Protocol, fl.Port)
-	case fl.ICMPType != nil:
-		fmt.Fprintf(tw, "flow\t%s -> %s %s type %d code %d\n", fl.Src, fl.Dst, fl.Protocol, *fl.ICMPType, *fl.ICMPCode)
+		row("flow", "%s -> %s %s/%d", fl.Src, fl.Dst, fl.Protocol, fl.Port)
+	case fl.ICMPType != nil && fl.ICMPCode != nil:
+		row("flow", "%s -> %s %s type %d code %d", fl.Src, fl.Dst, fl.Protocol, *fl.ICMPType, *fl.ICMPCode)
 	default:
-		fmt.Fprintf(tw, "flow\t%s -> %s %s\n", fl.Src, fl.Dst, fl.Protocol)
+		row("flow", "%s -> %s %s", fl.Src, fl.Dst, fl.Protocol)
 	}
-	fmt.Fprintf(tw, "verdict\t%s\n", rep.Verdict)
-	fmt.Fprintf(tw, "rule\t%s\n", rep.RulePath)
+	row("verdict", "%s", rep.Verdict)
+	row("rule", "%s", rep.RulePath)
 	if rep.PolicyPath != "" {
-		fmt.Fprintf(tw, "policy\t%s (%s)\n", rep.PolicyPath, orNone(rep.Category))
+		row("policy", "%s (%s)", rep.PolicyPath, orNone(rep.Category))
 	}
 	for _, j := range rep.Jumped {
-		fmt.Fprintf(tw, "jumped\t%s (JUMP_TO_APPLICATION)\n", j)
+		row("jumped", "%s (JUMP_TO_APPLICATION)", j)
 	}
-	fmt.Fprintf(tw, "why\t%s\n", rep.Reason)
-	fmt.Fprintf(tw, "evaluated\t%d of %d rules\n", rep.RulesEvaluated, rep.RulesInRuleset)
+	row("why", "%s", rep.Reason)
+	row("evaluated", "%d of %d rules", rep.RulesEvaluated, rep.RulesInRuleset)
 	if rep.Assumption != "" {
-		fmt.Fprintf(tw, "note\t%s\n", rep.Assumption)
+		row("note", "%s", rep.Assumption)
 	}
 	tw.Flush()
 }

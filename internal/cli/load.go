@@ -67,7 +67,7 @@ func load(files []string, dir string, warn io.Writer) (*offline, error) {
 	}
 	if len(verrs) > 0 {
 		for _, e := range verrs {
-			fmt.Fprintln(warn, e.Error())
+			fmt.Fprintln(warn, oneLine(e.Error()))
 		}
 		return nil, failf(1, "the policy has %d problem(s); nothing was evaluated", len(verrs))
 	}
@@ -79,7 +79,7 @@ func load(files []string, dir string, warn io.Writer) (*offline, error) {
 			return nil, failf(2, "%v", err)
 		}
 		for _, p := range d.Problems {
-			fmt.Fprintln(warn, "warning: skipped:", p.String())
+			fmt.Fprintln(warn, "warning: skipped:", oneLine(p.String()))
 		}
 		o.dump, objs = d, d.Objects
 	}

@@ -126,22 +126,24 @@ func groupReport(idx *membership.Index, path string, g *model.Group) groupMember
 	return gm
 }
 
+// String is how a member is printed: one line, whatever the names an
+// inventory (a cluster's adapter, or a dump) gave it.
 func (o objectJSON) String() string {
 	s := o.MemberType
 	if o.Key != "" {
 		s += "(" + o.Key + ")"
 	}
 	if o.Namespace != "" {
-		return s + " " + o.Cluster + "/" + o.Namespace + "/" + o.Name
+		return oneLine(s + " " + o.Cluster + "/" + o.Namespace + "/" + o.Name)
 	}
-	return s + " " + o.Cluster + "/" + o.Name
+	return oneLine(s + " " + o.Cluster + "/" + o.Name)
 }
 
 func (m ipPortJSON) String() string {
 	if strings.Contains(m.IP, ":") {
-		return fmt.Sprintf("[%s]:%d/%s", m.IP, m.Port, m.Protocol)
+		return oneLine(fmt.Sprintf("[%s]:%d/%s", m.IP, m.Port, m.Protocol))
 	}
-	return fmt.Sprintf("%s:%d/%s", m.IP, m.Port, m.Protocol)
+	return oneLine(fmt.Sprintf("%s:%d/%s", m.IP, m.Port, m.Protocol))
 }
 
 func printGroupTable(w io.Writer, groups []groupMembers) {
@@ -152,7 +154,7 @@ func printGroupTable(w io.Writer, groups []groupMembers) {
 		for _, m := range g.IPPortMembers {
 			ipp = append(ipp, m.String())
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", g.Path, len(g.Members), orNone(abbreviate(g.IPAddresses, 4)), orNone(abbreviate(ipp, 3)))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", oneLine(g.Path), len(g.Members), orNone(oneLine(abbreviate(g.IPAddresses, 4))), orNone(abbreviate(ipp, 3)))
 	}
 	tw.Flush()
 }
@@ -166,9 +168,9 @@ func abbreviate(l []string, keep int) string {
 }
 
 func printGroupDetail(w io.Writer, g groupMembers) {
-	fmt.Fprintf(w, "%s", g.Path)
+	fmt.Fprintf(w, "%s", oneLine(g.Path))
 	if g.DisplayName != "" && !strings.HasSuffix(g.Path, "/"+g.DisplayName) {
-		fmt.Fprintf(w, "  (%s)", g.DisplayName)
+		fmt.Fprintf(w, "  (%s)", oneLine(g.DisplayName))
 	}
 	fmt.Fprintln(w)
 	section := func(title string, items []string) {
@@ -177,7 +179,7 @@ func printGroupDetail(w io.Writer, g groupMembers) {
 			fmt.Fprintln(w, "    (none)")
 		}
 		for _, s := range items {
-			fmt.Fprintln(w, "    "+s)
+			fmt.Fprintln(w, "    "+oneLine(s))
 		}
 	}
 	objs := make([]string, 0, len(g.Members))

@@ -33,7 +33,7 @@ func newLoginCmd(conn *connFlags) *cobra.Command {
 			}
 			var st map[string]any
 			if err := c.Do(cmd.Context(), http.MethodGet, "/policy/api/v1/kordon/status", nil, &st); err != nil {
-				return failf(1, "%v", err)
+				return &ExitError{Code: 1, Err: printableErr(err)}
 			}
 			cfg := client.Config{Server: conn.server, Token: conn.token, InsecureSkipVerify: conn.insecure}
 			if conn.caFile != "" {
@@ -47,7 +47,7 @@ func newLoginCmd(conn *connFlags) *cobra.Command {
 			if err := client.WriteConfig(p, cfg); err != nil {
 				return failf(1, "%v", err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "logged in to %s (revision %v); configuration saved in %s\n", conn.server, st["revision"], p)
+			fmt.Fprintf(cmd.OutOrStdout(), "logged in to %s (revision %s); configuration saved in %s\n", conn.server, oneLine(fmt.Sprint(st["revision"])), p)
 			return nil
 		},
 	}
@@ -88,7 +88,7 @@ change (objects, and how group memberships would change) and changes nothing.`,
 				docs, err := model.ParseDocument(f, data)
 				if err != nil {
 					for _, e := range model.AsErrors(err) {
-						fmt.Fprintln(cmd.ErrOrStderr(), e.Error())
+						fmt.Fprintln(cmd.ErrOrStderr(), oneLine(e.Error()))
 					}
 					return failf(1, "%s cannot be decoded; nothing was applied", f)
 				}
@@ -151,18 +151,18 @@ func printApply(w io.Writer, format string, res applyResult) error {
 	fmt.Fprintf(w, "%s %s at revision %d\n", verb, plural(len(res.Changes), "change"), res.Revision)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range res.Changes {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Op, c.Kind, c.Path)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", oneLine(string(c.Op)), oneLine(string(c.Kind)), oneLine(c.Path))
 	}
 	tw.Flush()
 	for _, g := range res.Groups {
 		d := g.Delta
-		fmt.Fprintf(w, "  members of %s: +%d/-%d objects, +%d/-%d addresses, +%d/-%d ip+port\n", g.Path,
+		fmt.Fprintf(w, "  members of %s: +%d/-%d objects, +%d/-%d addresses, +%d/-%d ip+port\n", oneLine(g.Path),
 			len(d.AddedMembers), len(d.RemovedMembers), len(d.AddedAddresses), len(d.RemovedAddresses), len(d.AddedIPPorts), len(d.RemovedIPPorts))
 		for _, a := range d.AddedAddresses {
-			fmt.Fprintf(w, "    + %s\n", a)
+			fmt.Fprintf(w, "    + %s\n", oneLine(a))
 		}
 		for _, a := range d.RemovedAddresses {
-			fmt.Fprintf(w, "    - %s\n", a)
+			fmt.Fprintf(w, "    - %s\n", oneLine(a))
 		}
 		for _, m := range d.AddedIPPorts {
 			fmt.Fprintf(w, "    + %s\n", m)
@@ -181,10 +181,37 @@ func remoteErr(err error) error {
 		if ce.Status == http.StatusNotFound {
 			code = 3
 		}
-		return &ExitError{Code: code, Err: ce}
+		return &ExitError{Code: code, Err: printableErr(ce)}
 	}
-	return &ExitError{Code: 1, Err: err}
+	return &ExitError{Code: 1, Err: printableErr(err)}
 }
+
+// printableErr makes an error from a manager, or from reaching one, safe
+// to print: its messages may quote what a tenant, an agent or an adapter
+// sent, and a failed connection may quote the server's certificate.
+// Each message is one line (oneLine); a manager's related errors stay one
+// a line below it.
+func printableErr(err error) error { return printable{err} }
+
+type printable struct{ err error }
+
+func (p printable) Error() string {
+	ce, ok := p.err.(*client.Error)
+	if !ok {
+		return oneLine(p.err.Error())
+	}
+	s := oneLine(ce.Message)
+	if len(ce.Related) > 0 {
+		related := make([]string, len(ce.Related))
+		for i, r := range ce.Related {
+			related[i] = oneLine(r)
+		}
+		s += ":\n  " + strings.Join(related, "\n  ")
+	}
+	return s
+}
+
+func (p printable) Unwrap() error { return p.err }
 
 // kinds maps what `get` and `delete` accept to the path segment of their
 // collection.
@@ -262,7 +289,7 @@ func newGetCmd(conn *connFlags) *cobra.Command {
 			fmt.Fprintln(tw, "ID\tDISPLAY NAME\tREVISION\tPATH")
 			for _, r := range results {
 				o, _ := r.(map[string]any)
-				fmt.Fprintf(tw, "%v\t%v\t%v\t%v\n", o["id"], o["display_name"], o["_revision"], o["path"])
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", oneLine(fmt.Sprint(o["id"])), oneLine(fmt.Sprint(o["display_name"])), oneLine(fmt.Sprint(o["_revision"])), oneLine(fmt.Sprint(o["path"])))
 			}
 			tw.Flush()
 			return nil
@@ -350,8 +377,11 @@ func newStatusCmd(conn *connFlags) *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "manager   %s (revision %v)\n", c.Server(), st["revision"])
-			fmt.Fprintf(w, "objects   %v groups, %v policies, %v rules; %v inventory objects\n", st["groups"], st["policies"], st["rules"], st["inventory_objects"])
+			// The answer is decoded loosely (any values): each is printed
+			// as one line.
+			v := func(x any) string { return oneLine(fmt.Sprint(x)) }
+			fmt.Fprintf(w, "manager   %s (revision %s)\n", c.Server(), v(st["revision"]))
+			fmt.Fprintf(w, "objects   %s groups, %s policies, %s rules; %s inventory objects\n", v(st["groups"]), v(st["policies"]), v(st["rules"]), v(st["inventory_objects"]))
 			if cs, _ := st["clusters"].([]any); len(cs) > 0 {
 				for _, x := range cs {
 					cl, _ := x.(map[string]any)
@@ -359,16 +389,16 @@ func newStatusCmd(conn *connFlags) *cobra.Command {
 					if cl["demo"] == true {
 						demo = " (DEMO)"
 					}
-					fmt.Fprintf(w, "cluster   %v from %v%s: %v\n", cl["name"], cl["source"], demo, cl["state"])
+					fmt.Fprintf(w, "cluster   %s from %s%s: %s\n", v(cl["name"]), v(cl["source"]), demo, v(cl["state"]))
 				}
 			}
 			if lic, _ := st["license"].(map[string]any); lic != nil {
 				l, _ := lic["license"].(map[string]any)
 				switch {
 				case l != nil:
-					fmt.Fprintf(w, "license   %v, active: %v, expires %v\n", l["id"], lic["active_features"], l["expires"])
+					fmt.Fprintf(w, "license   %s, active: %s, expires %s\n", v(l["id"]), v(lic["active_features"]), v(l["expires"]))
 				case lic["error"] != nil:
-					fmt.Fprintf(w, "license   none (%v)\n", lic["error"])
+					fmt.Fprintf(w, "license   none (%s)\n", v(lic["error"]))
 				default:
 					fmt.Fprintln(w, "license   none installed")
 				}

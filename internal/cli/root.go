@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -18,7 +19,17 @@ type ExitError struct {
 	Err  error
 }
 
-func (e *ExitError) Error() string { return e.Err.Error() }
+// Error is what kordon prints when it fails. Its text may quote what a
+// manager, a tenant's file or a cluster's dump holds: every line of it is
+// shown as oneLine shows text, so only the error's own line breaks are
+// kept.
+func (e *ExitError) Error() string {
+	lines := strings.Split(e.Err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = oneLine(l)
+	}
+	return strings.Join(lines, "\n")
+}
 func (e *ExitError) Unwrap() error { return e.Err }
 
 // ExitCode returns the exit code for an error returned by a command.

@@ -77,6 +77,8 @@ cluster, see 'kordon cluster'). --inventory DIR serves a directory of kubectl du
 	f.StringArrayVar(&o.LicenseTrust, "license-trust", nil, "PEM public key whose signed licenses are trusted (repeatable)")
 	f.StringArrayVar(&o.SealKeys, "seal-key", nil, "seal key file (repeatable; the first seals the CA's key, the others only open it); default DATA-DIR/seal.key")
 	f.IntVar(&o.MaxClusterObjects, "max-cluster-objects", 500000, "most inventory objects one cluster may hold")
+	f.Int64Var(&o.WriteBurstMiB, "identity-write-burst-mib", 512, "MiB one cluster or agent may make the store keep at once (etcd keeps every version for an hour)")
+	f.Int64Var(&o.WriteRateMiB, "identity-write-rate-mib", 256, "MiB per hour a cluster or agent regains of that budget")
 	f.IntVar(&o.MaxConnections, "max-connections", 4096, "most API connections open at once (a tenth kept for authenticated callers)")
 	f.Int64Var(&o.EtcdQuota, "etcd-quota-bytes", 2<<30, "the external etcd's backend quota (--quota-backend-bytes), for the usage metrics and warnings")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

@@ -173,24 +173,28 @@ func flagName(err error) string {
 	return strings.NewReplacer("to_service", "--to-service", "to_ingress", "--to-ingress", "to_gateway", "--to-gateway").Replace(s)
 }
 
+// printOutbound and printInbound print a trace, from a manager or
+// computed here. Its names come from the inventory (a cluster's adapter
+// names pods, Services and Egresses) and its reasons quote them: every
+// value is one line (cells of a table too, so a tab cannot shift them).
 func printOutbound(w io.Writer, r trace.Outbound) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	ex := r.Exit
-	fmt.Fprintf(tw, "pod\t%s on node %s, addresses %s\n", ex.Pod, orNone(ex.PodNode), joinAddrs(ex.PodIPs))
+	traceRow(tw, "pod", "%s on node %s, addresses %s", ex.Pod, orNone(ex.PodNode), joinAddrs(ex.PodIPs))
 	for _, e := range ex.Egresses {
-		fmt.Fprintf(tw, "egress\t%s selects the pod (egress IPs %s, node %s)\n", e.Egress, joinAddrs(e.IPs), orNone(e.Node))
+		traceRow(tw, "egress", "%s selects the pod (egress IPs %s, node %s)", e.Egress, joinAddrs(e.IPs), orNone(e.Node))
 	}
 	if ex.Unresolved != "" {
-		fmt.Fprintf(tw, "source\tunknown: %s\n", ex.Unresolved)
+		traceRow(tw, "source", "unknown: %s", ex.Unresolved)
 	}
 	for _, n := range ex.Notes {
-		fmt.Fprintf(tw, "note\t%s\n", n)
+		traceRow(tw, "note", "%s", n)
 	}
 	tw.Flush()
 	for i, h := range r.Hops {
-		fmt.Fprintf(w, "\n[%d] the firewall sees source %s (%s)\n", i+1, h.Source.Address, h.Source.Via)
+		fmt.Fprintf(w, "\n[%d] %s\n", i+1, oneLine(fmt.Sprintf("the firewall sees source %s (%s)", h.Source.Address, h.Source.Via)))
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  why\t%s\n", h.Source.Reason)
+		traceRow(tw, "  why", "%s", h.Source.Reason)
 		printHop(tw, h, false)
 		tw.Flush()
 	}
@@ -199,33 +203,39 @@ func printOutbound(w io.Writer, r trace.Outbound) {
 
 func printInbound(w io.Writer, r trace.Inbound) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "target\t%s\n", r.Target)
-	fmt.Fprintf(tw, "ways in\t%d\n", len(r.Entries))
+	traceRow(tw, "target", "%s", r.Target)
+	traceRow(tw, "ways in", "%d", len(r.Entries))
 	if r.Unreachable != "" {
 		label := "unreachable"
 		if len(r.Entries) > 0 {
 			label = "missing"
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", label, r.Unreachable)
+		traceRow(tw, label, "%s", r.Unreachable)
 	}
 	tw.Flush()
 	for i, h := range r.Hops {
 		e := h.Entry
-		fmt.Fprintf(w, "\n[%d] %s %s/%d via %s (%s)\n", i+1, e.Address, e.Protocol, e.Port, e.Via, e.Object)
+		fmt.Fprintf(w, "\n[%d] %s\n", i+1, oneLine(fmt.Sprintf("%s %s/%d via %s (%s)", e.Address, e.Protocol, e.Port, e.Via, e.Object)))
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  why\t%s\n", e.Reason)
+		traceRow(tw, "  why", "%s", e.Reason)
 		printHop(tw, h, true)
 		tw.Flush()
 	}
 	printNotes(w, r.Notes)
 }
 
+// traceRow writes a row of a trace's table: its label, and its value on
+// one line.
+func traceRow(tw io.Writer, label, format string, a ...any) {
+	fmt.Fprintf(tw, "%s\t%s\n", label, oneLine(fmt.Sprintf(format, a...)))
+}
+
 func printHop(tw io.Writer, h trace.Hop, dfwFirst bool) {
-	fmt.Fprintf(tw, "  flow\t%s -> %s %s/%d\n", h.Flow.Src, h.Flow.Dst, h.Flow.Protocol, h.Flow.Port)
+	traceRow(tw, "  flow", "%s -> %s %s/%d", h.Flow.Src, h.Flow.Dst, h.Flow.Protocol, h.Flow.Port)
 	line := func(label string, rep explain.Report) {
-		fmt.Fprintf(tw, "  %s\t%s by %s\n", label, rep.Verdict, rep.RulePath)
+		traceRow(tw, "  "+oneLine(label), "%s by %s", rep.Verdict, rep.RulePath)
 		if len(rep.MatchedSources) > 0 || len(rep.MatchedDestinations) > 0 {
-			fmt.Fprintf(tw, "  \tsource in %s; destination in %s\n", listOrAny(rep.MatchedSources), listOrAny(rep.MatchedDestinations))
+			traceRow(tw, "  ", "source in %s; destination in %s", listOrAny(rep.MatchedSources), listOrAny(rep.MatchedDestinations))
 		}
 	}
 	if dfwFirst {
@@ -237,7 +247,7 @@ func printHop(tw io.Writer, h trace.Hop, dfwFirst bool) {
 	if !dfwFirst {
 		line("DFW (destination VM)", h.DFW)
 	}
-	fmt.Fprintf(tw, "  verdict\t%s\n", h.Verdict)
+	traceRow(tw, "  verdict", "%s", h.Verdict)
 }
 
 func listOrAny(l []string) string {
@@ -253,7 +263,7 @@ func printNotes(w io.Writer, notes []string) {
 	}
 	fmt.Fprintln(w)
 	for _, n := range notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+		fmt.Fprintf(w, "note: %s\n", oneLine(n))
 	}
 }
 

@@ -69,11 +69,13 @@ func reportValidation(cmd *cobra.Command, format string, cfg *model.Config, errs
 		return err
 	}
 	if !done {
+		// A problem may quote the file it is about (a tenant's policy, a
+		// cluster's dump): one line each.
 		for _, e := range errs {
-			fmt.Fprintln(out, e.Error())
+			fmt.Fprintln(out, oneLine(e.Error()))
 		}
 		for _, p := range problems {
-			fmt.Fprintln(out, "inventory:", p.String())
+			fmt.Fprintln(out, "inventory:", oneLine(p.String()))
 		}
 		if rep.Valid {
 			fmt.Fprintf(out, "valid: %s, %s, %s, %s\n", plural(len(cfg.Groups), "group"), plural(len(cfg.Services), "service"),

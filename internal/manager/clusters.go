@@ -316,6 +316,7 @@ var ErrInventoryMoved = errors.New("the cluster's inventory changed since that r
 // marks a completed full synchronisation.
 func (m *Manager) WriteInventory(ctx context.Context, cluster string, base int64, upserts []inventory.Object, deletes []inventory.Key, sync bool) (int64, error) {
 	ops := make([]store.Op, 0, len(upserts)+len(deletes)+2)
+	size := 0
 	for i, o := range upserts {
 		o.GetMeta().Cluster = cluster
 		if err := inventory.Validate(o); err != nil {
@@ -329,6 +330,7 @@ func (m *Manager) WriteInventory(ctx context.Context, cluster string, base int64
 			return 0, &WriteError{Kind: ErrQuota, Message: fmt.Sprintf("upserts[%d] (%s): %d bytes; an inventory object is at most %d", i, inventory.KeyOf(o), len(b), maxObjectBytes)}
 		}
 		ops = append(ops, store.Op{Key: inventoryKey(inventory.KeyOf(o)), Value: b})
+		size += len(b)
 	}
 	if err := m.checkQuota(cluster, upserts, deletes); err != nil {
 		return 0, err
@@ -336,13 +338,21 @@ func (m *Manager) WriteInventory(ctx context.Context, cluster string, base int64
 	for _, k := range deletes {
 		k.Cluster = cluster
 		ops = append(ops, store.Op{Key: inventoryKey(k), Delete: true})
+		size += len(k.Namespace) + len(k.Name) + 64
 	}
 	mark, _ := json.Marshal(map[string]any{"sync": sync, "time": m.now().UTC()})
 	ops = append(ops, store.Op{Key: store.InventoryRevPrefix + cluster, Value: mark})
+	who := "cluster " + cluster
+	if err := m.overBudget(who, size); err != nil {
+		return 0, err
+	}
 	rev, err := m.st.Commit(ctx, []store.Cond{
 		{Key: store.InventoryRevPrefix + cluster, ModRevision: &base},
 		{Key: store.ClustersPrefix + cluster, Exists: true},
 	}, ops)
+	if err != nil {
+		m.writes.refund(who, size)
+	}
 	if errors.Is(err, store.ErrConflict) {
 		if _, ok, gerr := m.st.Get(ctx, store.ClustersPrefix+cluster); gerr == nil && !ok {
 			return 0, notRegistered(cluster)
@@ -449,6 +459,9 @@ func (m *Manager) RecordHeartbeat(ctx context.Context, cluster string, hb Heartb
 	}
 	hb.Time = now.UTC()
 	b, _ := json.Marshal(hb)
+	if err := m.overBudget("cluster "+cluster, len(b)); err != nil {
+		return err
+	}
 	// A heartbeat racing a deregistration must not leave a status behind.
 	rev, err := m.st.Commit(ctx, []store.Cond{{Key: store.ClustersPrefix + cluster, Exists: true}},
 		[]store.Op{{Key: store.StatusPrefix + cluster, Value: b}})

@@ -44,6 +44,10 @@ type Options struct {
 	ReportGap time.Duration
 	// MaxClusterObjects bounds one cluster's inventory (default 500,000).
 	MaxClusterObjects int
+	// WriteBurst and WriteRate bound the bytes one cluster or agent makes
+	// the store keep: at once, and regained per hour (defaults 512 MiB and
+	// 256 MiB).
+	WriteBurst, WriteRate int64
 }
 
 // Manager is the running state. Its methods are safe for concurrent use.
@@ -56,6 +60,7 @@ type Manager struct {
 	// reportGap and maxObjects are the quotas of clusters and agents.
 	reportGap  time.Duration
 	maxObjects int
+	writes     *budgets
 
 	mu        sync.RWMutex
 	rev       int64
@@ -106,6 +111,7 @@ type Manager struct {
 	// heartbeat stored (reports.go).
 	reportMu   sync.Mutex
 	lastReport map[string]time.Time
+	lastStored map[string]storedReport
 
 	writeMu sync.Mutex
 	events  *eventLog
@@ -131,12 +137,12 @@ func New(o Options) *Manager {
 	if o.MaxClusterObjects <= 0 {
 		o.MaxClusterObjects = defaultMaxClusterObjects
 	}
-	m := &Manager{st: o.Store, log: o.Logger, now: o.Now, trust: o.Trust, seal: o.Seal, reportGap: o.ReportGap, maxObjects: o.MaxClusterObjects, events: newEventLog(o.EventHistory),
+	m := &Manager{st: o.Store, log: o.Logger, now: o.Now, trust: o.Trust, seal: o.Seal, reportGap: o.ReportGap, maxObjects: o.MaxClusterObjects, writes: newBudgets(o.WriteBurst, o.WriteRate), events: newEventLog(o.EventHistory),
 		applied: make(chan struct{}), cfg: model.NewConfig(), idx: membership.New(),
 		agents: map[string]*Agent{}, reports: map[string]AgentReport{}, spanChanged: make(chan struct{}), sent: map[string]*realization.Span{},
 		spans: map[string]*spanEntry{}, used: map[string]time.Time{}, usedStored: map[string]time.Time{},
 		vmAddrs: map[string][]netip.Addr{}, vmRefused: map[string][]RefusedAddress{}, vmObjs: map[string]*inventory.VirtualMachine{},
-		lastReport: map[string]time.Time{}, readyCh: make(chan struct{})}
+		lastReport: map[string]time.Time{}, lastStored: map[string]storedReport{}, readyCh: make(chan struct{})}
 	m.metrics = newMetrics(o.Registerer, m)
 	return m
 }

@@ -9,15 +9,19 @@ import (
 // Project is a tenant space (NSX multi-tenancy): its objects live under
 // /orgs/default/projects/<id>/infra and are invisible to other projects.
 type Project struct {
-	ID               string      `json:"id"`
-	DisplayName      string      `json:"display_name,omitempty"`
-	Description      string      `json:"description,omitempty"`
-	Tags             []model.Tag `json:"tags,omitempty"`
-	Path             string      `json:"path,omitempty"`
-	ResourceType     string      `json:"resource_type,omitempty"`
-	Revision         int64       `json:"_revision"`
-	CreateTime       int64       `json:"_create_time,omitempty"`
-	LastModifiedTime int64       `json:"_last_modified_time,omitempty"`
+	ID          string      `json:"id"`
+	DisplayName string      `json:"display_name,omitempty"`
+	Description string      `json:"description,omitempty"`
+	Tags        []model.Tag `json:"tags,omitempty"`
+	// Tier0s are the provider's tier-0 gateways the project's tier-1s may
+	// connect to (NSX's tier_0s): granted by the provider, never by the
+	// project.
+	Tier0s           []string `json:"tier_0s,omitempty"`
+	Path             string   `json:"path,omitempty"`
+	ResourceType     string   `json:"resource_type,omitempty"`
+	Revision         int64    `json:"_revision"`
+	CreateTime       int64    `json:"_create_time,omitempty"`
+	LastModifiedTime int64    `json:"_last_modified_time,omitempty"`
 }
 
 // Cluster is a cluster kordon holds inventory of.

@@ -126,6 +126,7 @@ func (m *Manager) RecordAgentReport(ctx context.Context, name string, rep AgentR
 	}
 	now := m.now()
 	rep.Time = now.UTC()
+	facts := rep.VM
 	m.mu.RLock()
 	a, ok := m.agents[name]
 	var cur Agent
@@ -153,24 +154,99 @@ func (m *Manager) RecordAgentReport(ctx context.Context, name string, rep AgentR
 	if rep.Dropped > 0 {
 		m.log.Debug("agent report named rules outside its span", "agent", name, "dropped", rep.Dropped)
 	}
-	ops := []store.Op{}
-	conds := []store.Cond{{Key: store.AgentsPrefix + name, Exists: true}}
-	if rep.VM != nil && cur.Role == realization.RoleVM && !rep.VM.equal(cur.VM) {
-		cur.VM = rep.VM
-		rec, _ := json.Marshal(cur)
-		ops = append(ops, store.Op{Key: store.AgentsPrefix + name, Value: rec})
-	}
 	rep.VM = nil
 	b, _ := json.Marshal(rep)
-	ops = append(ops, store.Op{Key: store.AgentReportPrefix + name, Value: b})
-	rev, err := m.st.Commit(ctx, conds, ops)
-	if errors.Is(err, store.ErrConflict) {
-		return &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("agent %q is not registered", name)}
+	if !factsChanged(cur, facts) && m.sameReport(name, rep, now) {
+		// Only counters and times moved: this manager shows them at once,
+		// the store (and so every other manager) with the next report
+		// that says something new or comes unchangedReportGap later.
+		m.mu.Lock()
+		if _, ok := m.agents[name]; ok {
+			m.reports[name] = rep
+		}
+		m.mu.Unlock()
+		return nil
 	}
-	if err != nil {
+	if err := m.overBudget("agent "+name, len(b)); err != nil {
 		return err
 	}
-	return m.WaitApplied(ctx, rev)
+	for attempt := 0; ; attempt++ {
+		ops, conds, err := m.reportOps(ctx, name, facts, b)
+		if err != nil {
+			return err
+		}
+		rev, err := m.st.Commit(ctx, conds, ops)
+		if errors.Is(err, store.ErrConflict) && attempt < maxRetries {
+			continue // the record changed (a rotation, an admin's update): read it again
+		}
+		if errors.Is(err, store.ErrConflict) {
+			return &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("agent %q changed while its report was stored; report again", name)}
+		}
+		if err != nil {
+			return err
+		}
+		m.reportStored(name, rep, now)
+		return m.WaitApplied(ctx, rev)
+	}
+}
+
+// reportOps writes a report and, when the VM's facts changed, the agent's
+// record with them, conditioned on the record being the one read: a report
+// never writes back a record a rotation or an admin's update replaced.
+func (m *Manager) reportOps(ctx context.Context, name string, facts *VMFacts, report []byte) ([]store.Op, []store.Cond, error) {
+	kv, ok, err := m.st.Get(ctx, store.AgentsPrefix+name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		return nil, nil, &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("agent %q is not registered", name)}
+	}
+	mod := kv.ModRevision
+	conds := []store.Cond{{Key: store.AgentsPrefix + name, ModRevision: &mod}}
+	ops := []store.Op{{Key: store.AgentReportPrefix + name, Value: report}}
+	var a Agent
+	if err := json.Unmarshal(kv.Value, &a); err != nil {
+		return nil, nil, fmt.Errorf("agent %q: its stored record cannot be read: %w", name, err)
+	}
+	if facts != nil && a.Role == realization.RoleVM && !facts.equal(a.VM) {
+		a.VM = facts
+		rec, _ := json.Marshal(a)
+		ops = append(ops, store.Op{Key: store.AgentsPrefix + name, Value: rec})
+	}
+	return ops, conds, nil
+}
+
+func factsChanged(a Agent, facts *VMFacts) bool {
+	return facts != nil && a.Role == realization.RoleVM && !facts.equal(a.VM)
+}
+
+// unchangedReportGap is how often a report that changes nothing but its
+// counters is stored.
+const unchangedReportGap = 30 * time.Second
+
+// sameReport reports whether rep says what the report last stored for the
+// agent said (its state, error, span and mode), and was stored less than
+// unchangedReportGap ago.
+func (m *Manager) sameReport(name string, rep AgentReport, now time.Time) bool {
+	m.reportMu.Lock()
+	defer m.reportMu.Unlock()
+	last, ok := m.lastStored[name]
+	return ok && now.Sub(last.at) < unchangedReportGap && last.key == reportKey(rep)
+}
+
+func (m *Manager) reportStored(name string, rep AgentReport, now time.Time) {
+	m.reportMu.Lock()
+	defer m.reportMu.Unlock()
+	m.lastStored[name] = storedReport{key: reportKey(rep), at: now}
+}
+
+type storedReport struct {
+	key string
+	at  time.Time
+}
+
+func reportKey(r AgentReport) string {
+	return fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%d\x00%d\x00%s", r.State, r.Error, r.Revision, r.Digest, r.Rules, r.Elements, r.Mode)
 }
 
 // allowReport admits one stored report or heartbeat per identity per
@@ -236,7 +312,7 @@ func (m *Manager) agentStatusLocked(a *Agent, now time.Time) AgentStatus {
 	switch {
 	case !ok:
 		st.State, st.Reason = RealizedUnknown, "the agent has not reported yet"
-	case now.Sub(rep.Time) > time.Duration(missedBeats)*rep.Interval:
+	case now.Sub(rep.Time) > time.Duration(missedBeats)*max(rep.Interval, unchangedReportGap):
 		st.State, st.Reason = RealizedUnknown, fmt.Sprintf("no report since %s", rep.Time.Format(time.RFC3339))
 	case rep.State == "error":
 		st.State, st.Reason = RealizedError, rep.Error
@@ -305,12 +381,21 @@ func (m *Manager) RuleStatistics(policyPath string) map[string]RuleCounters {
 	for _, rep := range m.reports {
 		for rule, c := range rep.Counters {
 			if strings.HasPrefix(rule, prefix) {
+				// Saturating: one agent's counts can make a total large,
+				// never wrap it around to hide the others'.
 				t := out[rule]
-				t.Packets += c.Packets
-				t.Bytes += c.Bytes
+				t.Packets = addSat(t.Packets, c.Packets)
+				t.Bytes = addSat(t.Bytes, c.Bytes)
 				out[rule] = t
 			}
 		}
 	}
 	return out
+}
+
+func addSat(a, b uint64) uint64 {
+	if a+b < a {
+		return ^uint64(0)
+	}
+	return a + b
 }

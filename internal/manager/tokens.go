@@ -175,36 +175,72 @@ func (m *Manager) tokenInfo(t *Token, now time.Time) TokenInfo {
 }
 
 // RevokeToken deletes a token: it authenticates nothing from the moment
-// the deletion is applied. The last admin token that has not expired
-// cannot be revoked, so the installation always has an administrator.
+// the deletion is applied. The last admin token without an expiry cannot
+// be revoked, so the installation always has an administrator: an admin
+// token that expires does not count, since it will not be one for long.
+// The rule is checked against the store, and the deletion is conditioned
+// on the admin tokens it counted, so two managers revoking the last two
+// at once cannot both succeed.
 func (m *Manager) RevokeToken(ctx context.Context, id string) error {
 	m.writeMu.Lock()
 	defer m.writeMu.Unlock()
-	t, ok := m.Token(id)
-	if !ok {
-		return &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("no token %q", id)}
-	}
-	if t.Role == access.Admin && !t.Expired {
-		admins := 0
-		for _, o := range m.Tokens() {
-			if o.Role == access.Admin && !o.Expired {
-				admins++
-			}
+	for attempt := 0; ; attempt++ {
+		conds, err := m.revocationConds(ctx, id)
+		if err != nil {
+			return err
 		}
-		if admins <= 1 {
-			return &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("token %q is the last admin token; create another admin token before revoking it", id)}
+		rev, err := m.st.Commit(ctx, conds,
+			[]store.Op{{Key: store.TokensPrefix + id, Delete: true}, {Key: store.TokenUsedPrefix + id, Delete: true}})
+		if errors.Is(err, store.ErrConflict) && attempt < maxRetries {
+			continue // a token changed since it was read: count again
 		}
+		if errors.Is(err, store.ErrConflict) {
+			return &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("tokens kept changing while token %q was revoked; try again", id)}
+		}
+		if err != nil {
+			return err
+		}
+		return m.WaitApplied(ctx, rev)
 	}
-	rev, err := m.st.Commit(ctx, []store.Cond{{Key: store.TokensPrefix + id, Exists: true}},
-		[]store.Op{{Key: store.TokensPrefix + id, Delete: true}, {Key: store.TokenUsedPrefix + id, Delete: true}})
-	if errors.Is(err, store.ErrConflict) {
-		return &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("no token %q", id)}
-	}
-	if err != nil {
-		return err
-	}
-	return m.WaitApplied(ctx, rev)
 }
+
+// revocationConds reads the tokens and returns the conditions under
+// which id may be deleted: it exists and, when it is an admin token
+// without expiry, every other such token it counted is unchanged.
+func (m *Manager) revocationConds(ctx context.Context, id string) ([]store.Cond, error) {
+	kvs, _, err := m.st.List(ctx, store.TokensPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var target *Token
+	var conds, admins []store.Cond
+	for _, kv := range kvs {
+		var t Token
+		if err := json.Unmarshal(kv.Value, &t); err != nil {
+			return nil, fmt.Errorf("token record %s cannot be read: %w", kv.Key, err)
+		}
+		mod := kv.ModRevision
+		switch {
+		case t.ID == id:
+			target = &t
+			conds = append(conds, store.Cond{Key: kv.Key, ModRevision: &mod})
+		case permanentAdmin(&t):
+			admins = append(admins, store.Cond{Key: kv.Key, ModRevision: &mod})
+		}
+	}
+	if target == nil {
+		return nil, &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("no token %q", id)}
+	}
+	if !permanentAdmin(target) {
+		return conds, nil
+	}
+	if len(admins) == 0 {
+		return nil, &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("token %q is the last admin token without an expiry; create another admin token (without --expires) before revoking it", id)}
+	}
+	return append(conds, admins...), nil
+}
+
+func permanentAdmin(t *Token) bool { return t.Role == access.Admin && t.Expires.IsZero() }
 
 // flushTokenUse writes the last-used times that moved by at least the
 // granularity since they were last stored. Each write is conditioned on

@@ -23,9 +23,12 @@ type RefusedAddress struct {
 
 // Address claims are decided by the manager, in this order: an address
 // outside the agent's allowed_addresses (when it has some) is refused; an
-// address inside exactly one agent's allowed_addresses belongs to that
-// agent, and every other claim of it is refused; an address several agents
-// claim otherwise is refused for all of them. No agent gains by claiming
+// address inside another agent's allowed_addresses is refused to an agent
+// that has none, whether or not that agent reports it now (a VM that is
+// rebooting or has not reported yet keeps its addresses); an address
+// inside exactly one claimant's allowed_addresses belongs to that agent,
+// and every other claim of it is refused; an address several agents claim
+// otherwise is refused for all of them. No agent gains by claiming
 // another's address, and the collision is a finding on each of them.
 func (m *Manager) refreshVMsLocked() {
 	if !m.vmsDirty {
@@ -36,23 +39,35 @@ func (m *Manager) refreshVMsLocked() {
 		agent  string
 		pinned bool
 	}
+	names := m.sortedAgentNamesLocked()
 	allowed := map[string]*netipx.IPSet{}
+	var pins netipx.IPSetBuilder
+	for _, n := range names {
+		if a := m.agents[n]; a.Role == realization.RoleVM {
+			if set := allowedSet(a.AllowedAddresses); set != nil {
+				allowed[n] = set
+				pins.AddSet(set)
+			}
+		}
+	}
+	pinned, _ := pins.IPSet()
 	claims := map[netip.Addr][]claim{}
 	refused := map[string][]RefusedAddress{}
-	names := m.sortedAgentNamesLocked()
 	for _, n := range names {
 		a := m.agents[n]
 		if a.Role != realization.RoleVM || a.VM == nil {
 			continue
 		}
-		set := allowedSet(a.AllowedAddresses)
-		allowed[n] = set
+		set := allowed[n]
 		for _, ad := range a.VM.Addresses {
-			if set != nil && !set.Contains(ad) {
+			switch {
+			case set != nil && !set.Contains(ad):
 				refused[n] = append(refused[n], RefusedAddress{ad, "outside the agent's allowed_addresses"})
-				continue
+			case set == nil && pinned.Contains(ad):
+				refused[n] = append(refused[n], RefusedAddress{ad, fmt.Sprintf("belongs to agent %s (in its allowed_addresses)", pinnedTo(allowed, ad))})
+			default:
+				claims[ad] = append(claims[ad], claim{n, set != nil})
 			}
-			claims[ad] = append(claims[ad], claim{n, set != nil})
 		}
 	}
 	effective := map[string][]netip.Addr{}
@@ -119,6 +134,19 @@ func (m *Manager) refreshVMsLocked() {
 			delete(m.vmAddrs, n)
 		}
 	}
+}
+
+// pinnedTo names the agents whose allowed_addresses hold ad; it is only
+// asked for refused claims, so a scan is cheap enough.
+func pinnedTo(allowed map[string]*netipx.IPSet, ad netip.Addr) string {
+	var owners []string
+	for n, set := range allowed {
+		if set.Contains(ad) {
+			owners = append(owners, n)
+		}
+	}
+	slices.Sort(owners)
+	return strings.Join(owners, ", ")
 }
 
 func allowedSet(list []string) *netipx.IPSet {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -102,33 +103,42 @@ type snapshot struct {
 	cfg       *model.Config
 	meta      map[string]ObjectMeta
 	configRev int64
-	projects  map[string]bool
+	projects  map[string]*Project
 	lic       *license.License
 }
 
 func (m *Manager) snapshot(paths []string) snapshot {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	s := snapshot{cfg: m.cfg, configRev: m.configRev, meta: map[string]ObjectMeta{}, projects: map[string]bool{}, lic: m.lic}
+	s := snapshot{cfg: m.cfg, configRev: m.configRev, meta: map[string]ObjectMeta{}, projects: map[string]*Project{}, lic: m.lic}
 	for _, p := range paths {
 		if md, ok := m.meta[p]; ok {
 			s.meta[p] = md
 		}
 	}
-	for id := range m.projects {
-		s.projects[id] = true
+	// Records are replaced, never modified: sharing them is safe.
+	for id, p := range m.projects {
+		s.projects[id] = p
 	}
 	return s
 }
 
 func (m *Manager) tryApply(ctx context.Context, req ApplyRequest) (*ApplyResult, error) {
 	snap := m.snapshot(append(keys(req.Expect), req.RequireExpect...))
-	if req.Project != "" && !snap.projects[req.Project] {
+	if req.Project != "" && snap.projects[req.Project] == nil {
 		return nil, &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("project %q does not exist (create it first)", req.Project)}
 	}
 	next, changes, err := snap.cfg.Apply(req.Project, req.Doc)
 	if err != nil {
 		return nil, &WriteError{Kind: ErrInvalid, Message: "the document cannot be applied", Details: model.AsErrors(err)}
+	}
+	if req.Project != "" {
+		// Before validation, which would tell a tier-0 that exists from
+		// one that does not: a project learns nothing of the provider's
+		// space beyond what it was granted.
+		if errs := grantedTier0s(snap.projects[req.Project], next, changes); len(errs) > 0 {
+			return nil, &WriteError{Kind: ErrInvalid, Message: "the change connects a tier-1 to a tier-0 the project was not granted", Details: errs}
+		}
 	}
 	if errs := next.Validate(); len(errs) > 0 {
 		return nil, &WriteError{Kind: ErrInvalid, Message: fmt.Sprintf("the change would leave the configuration invalid (%d problems)", len(errs)), Details: errs}
@@ -160,6 +170,24 @@ func (m *Manager) tryApply(ctx context.Context, req ApplyRequest) (*ApplyResult,
 	}
 	res.Revision = rev
 	return res, m.WaitApplied(ctx, rev)
+}
+
+// grantedTier0s checks the tier-1s a project's change writes: each may
+// connect only to a tier-0 in the project's tier_0s.
+func grantedTier0s(p *Project, next *model.Config, changes []model.Change) model.Errors {
+	var errs model.Errors
+	for _, c := range changes {
+		if c.Op != model.OpUpsert || c.Kind != model.KindTier1 {
+			continue
+		}
+		t := next.Tier1s[c.Path]
+		if t == nil || t.Tier0Path == "" || slices.Contains(p.Tier0s, t.Tier0Path) {
+			continue
+		}
+		errs = append(errs, model.Error{Path: c.Path, Field: "tier0_path",
+			Reason: fmt.Sprintf("%s is not one of project %s's tier_0s (the provider grants them on the project)", t.Tier0Path, p.ID)})
+	}
+	return errs
 }
 
 func keys[V any](m map[string]V) []string {
@@ -262,6 +290,10 @@ func (m *Manager) ops(req ApplyRequest, snap snapshot, next *model.Config, chang
 	now := m.now().UnixMilli()
 	configRev := snap.configRev
 	conds := []store.Cond{{Key: store.ConfigRevKey, ModRevision: &configRev}}
+	if req.Project != "" {
+		// Nothing is written into a project deleted since it was read.
+		conds = append(conds, store.Cond{Key: store.ProjectsPrefix + req.Project, Exists: true})
+	}
 	for p, want := range req.Expect {
 		if _, exists := snap.meta[p]; exists {
 			v := want + 1

@@ -18,6 +18,14 @@ func (v *validator) text(p, field, s string, max int, multiline bool) {
 	}
 }
 
+// CheckMeta checks the free text of an object kept outside the
+// configuration (a project, say) as an object's is checked.
+func CheckMeta(path string, m *Meta) Errors {
+	v := &validator{}
+	v.meta(path, m)
+	return v.errs
+}
+
 // meta checks the fields every object carries.
 func (v *validator) meta(p string, m *Meta) {
 	v.text(p, "display_name", m.DisplayName, MaxDisplayName, false)

@@ -19,10 +19,14 @@ type Options struct {
 	// Max is the most connections open at once (default 4096).
 	Max int
 	// Reserve is how many of them only authenticated connections may use
-	// (default a tenth of Max): new connections are refused once Max-Reserve
-	// of the open ones have not authenticated.
+	// (default a tenth of Max).
 	Reserve int
-	Logger  *slog.Logger
+	// PerPrincipal is how many connections one principal may hold (default
+	// Max/32, at least 16): its oldest is closed to make room for more, so
+	// that no one identity can fill the budget with authenticated
+	// connections.
+	PerPrincipal int
+	Logger       *slog.Logger
 }
 
 // Listener caps the connections of an inner listener.
@@ -36,12 +40,14 @@ type Options struct {
 // authenticated is a new one refused.
 type Listener struct {
 	net.Listener
-	max, unauthMax int
-	log            *slog.Logger
+	max, unauthMax, perMax int
+	log                    *slog.Logger
 
-	mu      sync.Mutex
-	open    int
-	unauth  list.List // of *conn, oldest first
+	mu     sync.Mutex
+	open   int
+	unauth list.List // of *conn, oldest first
+	// byWho are each principal's connections, oldest first.
+	byWho   map[string]*list.List
 	refused atomic.Uint64
 	evicted atomic.Uint64
 	// lastErr is when a failed accept was last logged.
@@ -56,10 +62,13 @@ func Listen(l net.Listener, o Options) *Listener {
 	if o.Reserve <= 0 || o.Reserve >= o.Max {
 		o.Reserve = max(1, o.Max/10)
 	}
+	if o.PerPrincipal <= 0 {
+		o.PerPrincipal = max(16, o.Max/32)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Listener{Listener: l, max: o.Max, unauthMax: o.Max - o.Reserve, log: o.Logger}
+	return &Listener{Listener: l, max: o.Max, unauthMax: o.Max - o.Reserve, perMax: o.PerPrincipal, log: o.Logger, byWho: map[string]*list.List{}}
 }
 
 // Accept returns the next connection within the budget, making room by
@@ -118,6 +127,13 @@ func (l *Listener) releaseLocked(c *conn) {
 	if c.elem != nil {
 		l.unauth.Remove(c.elem)
 		c.elem = nil
+	}
+	if c.whoElem != nil {
+		l.byWho[c.who].Remove(c.whoElem)
+		if l.byWho[c.who].Len() == 0 {
+			delete(l.byWho, c.who)
+		}
+		c.whoElem = nil
 	}
 }
 
@@ -185,10 +201,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 type conn struct {
 	net.Conn
 	l *Listener
-	// elem (its place among the unauthenticated) and closed are guarded
-	// by l.mu.
-	elem   *list.Element
-	closed bool
+	// elem (its place among the unauthenticated), who and whoElem (its
+	// principal and its place among that principal's) and closed are
+	// guarded by l.mu.
+	elem    *list.Element
+	who     string
+	whoElem *list.Element
+	closed  bool
 }
 
 func (c *conn) Close() error {
@@ -198,13 +217,34 @@ func (c *conn) Close() error {
 	return c.Conn.Close()
 }
 
-func (c *conn) authenticated() {
-	c.l.mu.Lock()
+func (c *conn) authenticated(who string) {
+	l := c.l
+	l.mu.Lock()
+	if c.closed || c.whoElem != nil {
+		l.mu.Unlock()
+		return
+	}
 	if c.elem != nil {
-		c.l.unauth.Remove(c.elem)
+		l.unauth.Remove(c.elem)
 		c.elem = nil
 	}
-	c.l.mu.Unlock()
+	c.who = who
+	conns := l.byWho[who]
+	if conns == nil {
+		conns = list.New()
+		l.byWho[who] = conns
+	}
+	c.whoElem = conns.PushBack(c)
+	var victim *conn
+	if conns.Len() > l.perMax {
+		victim = conns.Front().Value.(*conn)
+		l.releaseLocked(victim)
+	}
+	l.mu.Unlock()
+	if victim != nil {
+		l.evicted.Add(1)
+		victim.Conn.Close()
+	}
 }
 
 type ctxKey struct{}
@@ -225,10 +265,11 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 }
 
 // Authenticated moves the connection of a request to the authenticated
-// part of the budget. Requests on connections of another listener are
-// left alone.
-func Authenticated(ctx context.Context) {
+// part of the budget, as one of who's (a principal's name); the first
+// principal to authenticate on a connection is the one it counts for.
+// Requests on connections of another listener are left alone.
+func Authenticated(ctx context.Context, who string) {
 	if c, ok := ctx.Value(ctxKey{}).(*conn); ok {
-		c.authenticated()
+		c.authenticated(who)
 	}
 }

@@ -2,6 +2,7 @@ package netlimit
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ func TestBudgetAndReserve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := Listen(inner, Options{Max: 10, Reserve: 4})
+	l := Listen(inner, Options{Max: 10, Reserve: 4, PerPrincipal: 8})
 	defer l.Close()
 	accepted := make(chan net.Conn, 100)
 	go func() {
@@ -68,8 +69,8 @@ func TestBudgetAndReserve(t *testing.T) {
 	}
 	// Authenticated connections are never closed to make room.
 	for _, c := range server[1:5] {
-		Authenticated(ConnContext(context.Background(), c))
-		Authenticated(ConnContext(context.Background(), c)) // counted once
+		Authenticated(ConnContext(context.Background(), c), "admin")
+		Authenticated(ConnContext(context.Background(), c), "admin") // counted once
 	}
 	if s := l.Stats(); s.Unauthenticated != 2 {
 		t.Fatalf("after authenticating four: %+v", s)
@@ -88,8 +89,8 @@ func TestBudgetAndReserve(t *testing.T) {
 	}
 	// With every connection of the budget authenticated, a new one is
 	// refused.
-	for _, c := range server {
-		Authenticated(ConnContext(context.Background(), c))
+	for i, c := range server {
+		Authenticated(ConnContext(context.Background(), c), fmt.Sprint("p", i))
 	}
 	refusedConn := dial(t, addr, 1)
 	if !closedByServer(refusedConn[0]) || l.Stats().Refused != 1 {
@@ -105,5 +106,44 @@ func TestBudgetAndReserve(t *testing.T) {
 	}
 	if s := l.Stats(); s.Open != 0 || s.Unauthenticated != 0 {
 		t.Fatalf("after closing all: %+v", s)
+	}
+}
+
+// TestOnePrincipalCannotFillTheBudget: a principal's connections beyond
+// its share close its oldest, not anyone else's.
+func TestOnePrincipalCannotFillTheBudget(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Listen(inner, Options{Max: 100, PerPrincipal: 3})
+	defer l.Close()
+	accepted := make(chan net.Conn, 100)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	clients := dial(t, inner.Addr().String(), 5)
+	var server []net.Conn
+	for range 5 {
+		server = append(server, <-accepted)
+	}
+	Authenticated(ConnContext(context.Background(), server[0]), "admin")
+	for _, c := range server[1:] {
+		Authenticated(ConnContext(context.Background(), c), "flooder")
+	}
+	if !closedByServer(clients[1]) || closedByServer(clients[2]) || closedByServer(clients[4]) || closedByServer(clients[0]) {
+		t.Fatal("the flooder's oldest connection should be the one closed, and only it")
+	}
+	if s := l.Stats(); s.Open != 4 || s.Evicted != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	for _, c := range append(clients, server...) {
+		c.Close()
 	}
 }

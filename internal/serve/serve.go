@@ -66,7 +66,10 @@ type Options struct {
 	MaxConnections int
 	// MaxClusterObjects is each cluster's inventory quota.
 	MaxClusterObjects int
-	Logger            *slog.Logger
+	// WriteBurstMiB and WriteRateMiB bound what one cluster or agent makes
+	// the store keep: at once, and regained per hour.
+	WriteBurstMiB, WriteRateMiB int64
+	Logger                      *slog.Logger
 	// Out receives the messages a person starting the manager must see.
 	Out io.Writer
 	// UnsafeNoFsync is for tests only.
@@ -124,7 +127,8 @@ func Run(ctx context.Context, o Options) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), ln.Collector())
 	mon := store.NewMonitor(st, o.Logger)
 	reg.MustRegister(mon)
-	m := manager.New(manager.Options{Store: st, Logger: o.Logger, Trust: trust, Registerer: reg, Seal: boot.Ring, MaxClusterObjects: o.MaxClusterObjects})
+	m := manager.New(manager.Options{Store: st, Logger: o.Logger, Trust: trust, Registerer: reg, Seal: boot.Ring, MaxClusterObjects: o.MaxClusterObjects,
+		WriteBurst: o.WriteBurstMiB << 20, WriteRate: o.WriteRateMiB << 20})
 
 	var wg sync.WaitGroup
 	defer wg.Wait()

@@ -335,12 +335,16 @@ type Op struct {
 
 // Cond is a precondition of a Commit: the key's current ModRevision (0
 // when the key must not exist) or its Version, or (Exists) that the key
-// exists.
+// exists; or (NotAfter) that no key under the prefix Key was written
+// after a revision, the revision a List of the prefix answered at: a
+// decision made from the list still holds (a key deleted since does not
+// count).
 type Cond struct {
 	Key         string
 	ModRevision *int64
 	Version     *int64
 	Exists      bool
+	NotAfter    *int64
 }
 
 // Commit applies ops atomically if every condition holds, and returns the
@@ -360,6 +364,9 @@ func (s *Store) Commit(ctx context.Context, conds []Cond, ops []Op) (int64, erro
 		}
 		if c.Exists {
 			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(c.Key), ">", 0))
+		}
+		if c.NotAfter != nil {
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(c.Key), "<", *c.NotAfter+1).WithPrefix())
 		}
 	}
 	var puts []clientv3.Op

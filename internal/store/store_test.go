@@ -166,3 +166,35 @@ func TestOpenErrors(t *testing.T) {
 	}
 	_ = clientv3.WithPrefix
 }
+
+// TestNotAfter: a decision made from a List of a prefix commits only if
+// nothing under the prefix was written since; deletions do not count.
+func TestNotAfter(t *testing.T) {
+	s := open(t, Options{DataDir: t.TempDir(), UnsafeNoFsync: true})
+	ctx := context.Background()
+	p := Root + "n/"
+	if _, err := s.Commit(ctx, nil, []Op{{Key: p + "a", Value: []byte("1")}, {Key: p + "b", Value: []byte("1")}}); err != nil {
+		t.Fatal(err)
+	}
+	_, rev, err := s.List(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond := []Cond{{Key: p, NotAfter: &rev}}
+	if _, err := s.Commit(ctx, nil, []Op{{Key: p + "b", Delete: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(ctx, cond, []Op{{Key: Root + "decided", Value: []byte("1")}}); err != nil {
+		t.Fatalf("a deletion under the prefix failed the condition: %v", err)
+	}
+	if _, err := s.Commit(ctx, nil, []Op{{Key: p + "c", Value: []byte("new")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(ctx, cond, []Op{{Key: Root + "decided", Value: []byte("2")}}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a key written after the list: %v, want a conflict", err)
+	}
+	empty := []Cond{{Key: Root + "nothing-here/", NotAfter: &rev}}
+	if _, err := s.Commit(ctx, empty, []Op{{Key: Root + "decided", Value: []byte("3")}}); err != nil {
+		t.Fatalf("an empty prefix: %v", err)
+	}
+}
