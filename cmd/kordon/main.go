@@ -1,5 +1,5 @@
-// Command kordon is the single kordon binary: the manager, the agents and
-// the command line.
+// Command kordon is kordon's binary: the manager, the adapter, the agent
+// and the command line. cmd/kordon-agent is the agent alone.
 package main
 
 import (
@@ -7,11 +7,12 @@ import (
 	"os"
 
 	"github.com/kordon-dev/kordon/internal/cli"
+	"github.com/kordon-dev/kordon/internal/cmdutil"
 )
 
 func main() {
 	if err := cli.NewRoot(os.Stdout, os.Stderr).Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "kordon:", err)
-		os.Exit(cli.ExitCode(err))
+		os.Exit(cmdutil.ExitCode(err))
 	}
 }

@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kordon-dev/kordon/internal/inventory"
-	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // Options configure an adapter.
@@ -455,7 +455,7 @@ func (a *Adapter) heartbeat(ctx context.Context) error {
 	if status != a.status {
 		a.status, a.since = status, time.Now()
 	}
-	hb := manager.Heartbeat{Status: status, Error: reason, Interval: a.o.Heartbeat, Since: a.since, LastSync: a.lastSync,
+	hb := wire.Heartbeat{Status: status, Error: reason, Interval: a.o.Heartbeat, Since: a.since, LastSync: a.lastSync,
 		APIs: map[string]string{}, Counts: map[string]int{}, Adapter: a.o.Version}
 	for k, s := range a.kinds {
 		hb.APIs[string(k)] = s.version

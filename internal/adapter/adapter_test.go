@@ -1,4 +1,4 @@
-package adapter
+package adapter_test
 
 import (
 	"context"
@@ -27,12 +27,15 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kordon-dev/kordon/internal/adapter"
 	"github.com/kordon-dev/kordon/internal/address"
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/manager"
 	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/pki"
+	"github.com/kordon-dev/kordon/internal/serve"
 	"github.com/kordon-dev/kordon/internal/store"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // servedAPIs is a discovery client whose served CRD versions a test
@@ -88,16 +91,7 @@ type fakeCluster struct {
 	watches map[string]int // resource -> watches started
 }
 
-var listKinds = map[schema.GroupVersionResource]string{}
-
-func init() {
-	for _, ck := range crdKinds {
-		kind := map[string]string{"gateways": "Gateway", "egresses": "Egress", "externalippools": "ExternalIPPool", "ippools": "IPPool"}[ck.resource]
-		for _, v := range ck.versions {
-			listKinds[ck.gvr(v)] = kind + "List"
-		}
-	}
-}
+var listKinds = adapter.CRDListKinds()
 
 func newFakeCluster(objs ...runtime.Object) *fakeCluster {
 	kube := kubefake.NewClientset(objs...)
@@ -224,12 +218,12 @@ func (m *mgr) expect(t *testing.T, want map[string]string) {
 }
 
 // run starts an adapter for cluster c1, reporting to m.
-func run(t *testing.T, m *mgr, fc *fakeCluster, sink Sink) (*Adapter, chan error) {
+func run(t *testing.T, m *mgr, fc *fakeCluster, sink adapter.Sink) (*adapter.Adapter, chan error) {
 	t.Helper()
 	if sink == nil {
-		sink = &LocalSink{M: m.m, Cluster: "c1"}
+		sink = &serve.LocalSink{M: m.m, Cluster: "c1"}
 	}
-	a := New(Options{Cluster: "c1", Kube: fc.kube, Dynamic: fc.dyn, Discovery: fc.disc, Sink: sink,
+	a := adapter.New(adapter.Options{Cluster: "c1", Kube: fc.kube, Dynamic: fc.dyn, Discovery: fc.disc, Sink: sink,
 		Heartbeat: time.Second, Batch: 10 * time.Millisecond, Rediscover: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -432,9 +426,7 @@ func TestAdapterFollowsCluster(t *testing.T) {
 			if err != nil {
 				return false, err.Error()
 			}
-			a.mu.Lock()
-			want := a.snapshotLocked()
-			a.mu.Unlock()
+			want := a.Snapshot()
 			if len(have) != len(want) {
 				return false, fmt.Sprintf("manager %d objects, cluster %d", len(have), len(want))
 			}
@@ -448,7 +440,7 @@ func TestAdapterFollowsCluster(t *testing.T) {
 	})
 }
 
-func heartbeatOf(m *mgr, cluster string) *manager.Heartbeat {
+func heartbeatOf(m *mgr, cluster string) *wire.Heartbeat {
 	for _, c := range m.m.ClusterStatuses() {
 		if c.Name == cluster {
 			return c.Heartbeat
@@ -548,7 +540,7 @@ func TestAdapterRevoked(t *testing.T) {
 	}
 	select {
 	case err := <-done:
-		if !errors.Is(err, ErrRevoked) || !strings.Contains(err.Error(), "not registered") {
+		if !errors.Is(err, adapter.ErrRevoked) || !strings.Contains(err.Error(), "not registered") {
 			t.Fatalf("Run returned %v", err)
 		}
 		done <- err // for the cleanup
@@ -603,7 +595,7 @@ func TestAdapterHealth(t *testing.T) {
 
 // failingSink refuses writes while told to, as an unreachable manager.
 type failingSink struct {
-	Sink
+	adapter.Sink
 	mu   sync.Mutex
 	fail bool
 }
@@ -635,7 +627,7 @@ func TestAdapterCatchesUpAfterManagerOutage(t *testing.T) {
 	if _, _, err := m.m.RegisterCluster(m.ctx, "c1", manager.SourceInProcess); err != nil {
 		t.Fatal(err)
 	}
-	sink := &failingSink{Sink: &LocalSink{M: m.m, Cluster: "c1"}}
+	sink := &failingSink{Sink: &serve.LocalSink{M: m.m, Cluster: "c1"}}
 	a, _ := run(t, m, fc, sink)
 	m.expect(t, map[string]string{"nodes": "10.0.0.1", "web": "192.168.1.10"})
 	eventually(t, func() (bool, string) { return a.Synced(), "not synced" })
@@ -651,63 +643,6 @@ func TestAdapterCatchesUpAfterManagerOutage(t *testing.T) {
 	}
 	sink.set(false)
 	m.expect(t, map[string]string{"nodes": "10.0.0.1-10.0.0.2", "web": ""})
-}
-
-// TestTransformCachesRecords: the informer caches an object's identity
-// and its record, the same record the whole object gives; an object
-// kordon cannot read caches no record.
-func TestTransformCachesRecords(t *testing.T) {
-	a := New(Options{Cluster: "c1"})
-	full := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "p", UID: "u1", ResourceVersion: "42", Labels: map[string]string{"app": "web"},
-		Annotations:   map[string]string{inventory.AnnotationNPL: `[{"podPort":80,"nodeIP":"10.0.0.1","nodePort":61000}]`, "other": strings.Repeat("x", 1000)},
-		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}},
-		Spec:   corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "nginx", Env: []corev1.EnvVar{{Name: "A", Value: "b"}}}}},
-		Status: corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: "10.244.0.5"}, {IP: "fd00::5"}}, Conditions: []corev1.PodCondition{{Type: corev1.PodReady}}}}
-	broken := full.DeepCopy()
-	broken.Annotations[inventory.AnnotationNPL] = "not json"
-	egress := unstr(t, egress("v1alpha2", "10.1.0.5"))
-	for _, tt := range []struct {
-		obj      runtime.Object
-		readable bool
-	}{
-		{full, true}, {broken, false}, {node("n1", "10.0.0.1"), true}, {lbService("web", "192.168.1.1"), true},
-		{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"team": "a"}}}, true}, {egress, true},
-	} {
-		got, err := a.transform(tt.obj.DeepCopyObject())
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := got.(*cached)
-		m, _ := metaOf(tt.obj)
-		if c.Name != m.GetName() || c.Namespace != m.GetNamespace() || c.ResourceVersion != m.GetResourceVersion() || c.Labels != nil || c.ManagedFields != nil {
-			t.Errorf("%T: cached metadata %+v", tt.obj, c.ObjectMeta)
-		}
-		if !tt.readable {
-			if c.enc != nil {
-				t.Errorf("%T: unreadable object cached a record", tt.obj)
-			}
-			continue
-		}
-		o, err := convert("c1", tt.obj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, _ := inventory.Encode(o)
-		if string(c.enc) != string(want) {
-			t.Errorf("%T: cached record\n%s\nwant\n%s", tt.obj, c.enc, want)
-		}
-		if again, _ := a.transform(c); again != c {
-			t.Errorf("%T: transforming a cached object changed it", tt.obj)
-		}
-	}
-}
-
-func metaOf(obj any) (metav1.Object, error) {
-	o, ok := obj.(metav1.Object)
-	if !ok {
-		return nil, errors.New("no metadata")
-	}
-	return o, nil
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -12,6 +12,8 @@
 // Unknown.
 //
 // The manager is reached through a Sink: over HTTPS with the cluster's
-// client certificate (kordon adapter), or in process (kordon serve
-// --cluster).
+// client certificate (HTTPSink, on internal/client; kordon adapter), or
+// in process (serve.LocalSink; kordon serve --cluster). What it sends is
+// shaped by internal/wire. It never imports the manager (internal/arch
+// holds that): the manager is a peer behind an API, even in process.
 package adapter

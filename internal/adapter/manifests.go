@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // Rules are the permissions the adapter needs: read and watch exactly the
@@ -44,7 +44,7 @@ func Rules() []rbacv1.PolicyRule {
 
 // ManifestOptions shape the manifests of a cluster's adapter.
 type ManifestOptions struct {
-	Bundle    manager.Bundle
+	Bundle    wire.Bundle
 	Image     string
 	Namespace string
 }

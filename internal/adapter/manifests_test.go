@@ -12,11 +12,11 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 func TestManifests(t *testing.T) {
-	b := manager.Bundle{Cluster: "east", Server: "https://kordon.example:8443", CA: "CA PEM", Cert: "CERT PEM", Key: "KEY PEM"}
+	b := wire.Bundle{Cluster: "east", Server: "https://kordon.example:8443", CA: "CA PEM", Cert: "CERT PEM", Key: "KEY PEM"}
 	out, err := Manifests(ManifestOptions{Bundle: b, Image: "registry.example/kordon:v1"})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func TestManifests(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "bundle.yaml")
 	os.WriteFile(path, []byte(secret.StringData["bundle.yaml"]), 0o600)
-	if got, err := ReadBundle(path); err != nil || got != b {
+	if got, err := wire.ReadBundle(path, wire.ClusterIdentity); err != nil || got != b {
 		t.Fatalf("bundle from the Secret: %+v, %v", got, err)
 	}
 	var dep appsv1.Deployment
@@ -73,25 +73,5 @@ func TestManifests(t *testing.T) {
 	}
 	if _, err := Manifests(ManifestOptions{Bundle: b}); err == nil {
 		t.Fatal("no image accepted")
-	}
-}
-
-func TestReadBundle(t *testing.T) {
-	dir := t.TempDir()
-	for _, tt := range []struct{ name, content, want string }{
-		{"ok.yaml", "cluster: a\nserver: https://m\nca: x\ncert: y\nkey: z\n", ""},
-		{"missing.yaml", "cluster: a\nserver: https://m\n", "needs cluster, server, ca, cert and key"},
-		{"unknown.yaml", "cluster: a\nserver: https://m\nca: x\ncert: y\nkey: z\ncolour: red\n", "colour"},
-		{"broken.yaml", "cluster: [", "broken.yaml"},
-	} {
-		p := filepath.Join(dir, tt.name)
-		os.WriteFile(p, []byte(tt.content), 0o600)
-		_, err := ReadBundle(p)
-		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
-			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
-		}
-	}
-	if _, err := ReadBundle(filepath.Join(dir, "absent.yaml")); err == nil {
-		t.Error("absent file accepted")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/manager"
 	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/realization"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // SpanResponse is what an agent receives: its span, or only the delta
@@ -83,7 +84,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	var rep manager.AgentReport
+	var rep wire.AgentReport
 	if err := strictJSON(body, &rep); err != nil {
 		writeError(w, badRequest("the report cannot be decoded: "+err.Error(), nil))
 		return
@@ -154,7 +155,7 @@ func (s *Server) registerAgent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("the registration cannot be decoded: "+err.Error(), nil))
 		return
 	}
-	s.answerIdentity(w, r, q.Server, func(ctx context.Context, b *manager.Bundle) (string, any, error) {
+	s.answerIdentity(w, r, q.Server, func(ctx context.Context, b *wire.Bundle) (string, any, error) {
 		a, creds, err := s.m.RegisterAgent(ctx, q.AgentSpec)
 		b.Agent, b.Role, b.Cert, b.Key = a.Name, a.Role, creds.Cert, creds.Key
 		return "agent", a, err
@@ -169,7 +170,7 @@ func (s *Server) rotateAgent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	s.answerIdentity(w, r, server, func(ctx context.Context, b *manager.Bundle) (string, any, error) {
+	s.answerIdentity(w, r, server, func(ctx context.Context, b *wire.Bundle) (string, any, error) {
 		a, creds, err := s.m.RotateAgent(ctx, r.PathValue("agent"))
 		b.Agent, b.Role, b.Cert, b.Key = a.Name, a.Role, creds.Cert, creds.Key
 		return "agent", a, err

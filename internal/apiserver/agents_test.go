@@ -12,6 +12,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/manager"
 	"github.com/kordon-dev/kordon/internal/realization"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 const agentsPath = "/policy/api/v1/kordon/agents"
@@ -30,10 +31,10 @@ const agentPolicy = `{"resource_type":"Infra","children":[
     {"id":"to-web","source_groups":["/infra/domains/default/groups/vms"],"destination_groups":["/infra/domains/default/groups/web"],"action":"DROP"}]}}
  ]}}]}`
 
-func (a *mtlsAPI) registerAgent(name, role, gateway string) manager.Bundle {
+func (a *mtlsAPI) registerAgent(name, role, gateway string) wire.Bundle {
 	a.t.Helper()
 	var out struct {
-		Bundle manager.Bundle `json:"bundle"`
+		Bundle wire.Bundle `json:"bundle"`
 	}
 	body := a.expect("POST", agentsPath, fmt.Sprintf(`{"name":%q,"role":%q,"gateway":%q}`, name, role, gateway), 200)
 	if err := json.Unmarshal([]byte(body), &out); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/access"
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // certPrincipal authenticates a verified client certificate: its common
@@ -86,7 +87,7 @@ func (s *Server) inventoryDigest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"revision": rev, "objects": objs})
+	writeJSON(w, http.StatusOK, wire.InventoryDigest{Revision: rev, Objects: objs})
 }
 
 // heartbeatBody limits a heartbeat: a status, a few versions and counts.
@@ -98,7 +99,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	var hb manager.Heartbeat
+	var hb wire.Heartbeat
 	if err := strictJSON(body, &hb); err != nil {
 		writeError(w, badRequest("the heartbeat cannot be decoded: "+err.Error(), nil))
 		return
@@ -150,7 +151,7 @@ func (s *Server) registerCluster(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("the registration cannot be decoded: "+err.Error(), nil))
 		return
 	}
-	s.answerIdentity(w, r, q.Server, func(ctx context.Context, b *manager.Bundle) (string, any, error) {
+	s.answerIdentity(w, r, q.Server, func(ctx context.Context, b *wire.Bundle) (string, any, error) {
 		c, creds, err := s.m.RegisterCluster(ctx, q.Name, manager.SourceAdapter)
 		b.Cluster, b.Cert, b.Key = c.Name, creds.Cert, creds.Key
 		return "cluster", c, err
@@ -166,7 +167,7 @@ func (s *Server) rotateCluster(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	s.answerIdentity(w, r, server, func(ctx context.Context, b *manager.Bundle) (string, any, error) {
+	s.answerIdentity(w, r, server, func(ctx context.Context, b *wire.Bundle) (string, any, error) {
 		c, creds, err := s.m.RotateCluster(ctx, r.PathValue("cluster"))
 		b.Cluster, b.Cert, b.Key = c.Name, creds.Cert, creds.Key
 		return "cluster", c, err
@@ -175,7 +176,7 @@ func (s *Server) rotateCluster(w http.ResponseWriter, r *http.Request) {
 
 // answerIdentity answers a registration or rotation with the identity's
 // record and its bundle: issue registers or rotates and fills the bundle.
-func (s *Server) answerIdentity(w http.ResponseWriter, r *http.Request, server string, issue func(context.Context, *manager.Bundle) (string, any, error)) {
+func (s *Server) answerIdentity(w http.ResponseWriter, r *http.Request, server string, issue func(context.Context, *wire.Bundle) (string, any, error)) {
 	b, err := s.bundleFor(r, server)
 	if err != nil {
 		writeError(w, err)
@@ -193,33 +194,20 @@ func (s *Server) answerIdentity(w http.ResponseWriter, r *http.Request, server s
 
 // bundleFor starts a bundle: the manager URL the identity will use (the
 // one given, else the one this request came to) and the CA.
-func (s *Server) bundleFor(r *http.Request, server string) (manager.Bundle, error) {
+func (s *Server) bundleFor(r *http.Request, server string) (wire.Bundle, error) {
 	if server == "" {
 		server = "https://" + r.Host
 	}
 	u, err := url.Parse(server)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
-		return manager.Bundle{}, badRequest("server: "+strconv.Quote(server)+" is not an https://HOST[:PORT] URL", nil)
+		return wire.Bundle{}, badRequest("server: "+strconv.Quote(server)+" is not an https://HOST[:PORT] URL", nil)
 	}
-	return manager.Bundle{Server: "https://" + u.Host, CA: string(s.caPEM)}, nil
-}
-
-// InventoryWrite is an adapter's change to its cluster's inventory.
-type InventoryWrite struct {
-	// BaseRevision is the inventory revision the change is based on (from
-	// the digest, or the previous write).
-	BaseRevision int64 `json:"base_revision"`
-	// Sync marks the end of a full synchronisation.
-	Sync bool `json:"sync,omitempty"`
-	// Upserts are objects in their stored form.
-	Upserts []json.RawMessage `json:"upserts,omitempty"`
-	// Deletes are object ids: kind/namespace/name.
-	Deletes []string `json:"deletes,omitempty"`
+	return wire.Bundle{Server: "https://" + u.Host, CA: string(s.caPEM)}, nil
 }
 
 func (s *Server) writeInventory(w http.ResponseWriter, r *http.Request) {
 	cluster := r.PathValue("cluster")
-	var q InventoryWrite
+	var q wire.InventoryWrite
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&q); err != nil {

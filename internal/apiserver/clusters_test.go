@@ -19,6 +19,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/manager"
 	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/store"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // mtlsAPI serves the API as `kordon serve` does: a server certificate from
@@ -65,7 +66,7 @@ func newMTLSAPI(t *testing.T) *mtlsAPI {
 }
 
 // as returns a client presenting a bundle's certificate.
-func (a *mtlsAPI) as(b manager.Bundle) *http.Client {
+func (a *mtlsAPI) as(b wire.Bundle) *http.Client {
 	a.t.Helper()
 	cert, err := tls.X509KeyPair([]byte(b.Cert), []byte(b.Key))
 	if err != nil {
@@ -101,10 +102,10 @@ func gzipped(s string) []byte {
 
 const clustersPath = "/policy/api/v1/kordon/clusters"
 
-func (a *mtlsAPI) register(name string) manager.Bundle {
+func (a *mtlsAPI) register(name string) wire.Bundle {
 	a.t.Helper()
 	var out struct {
-		Bundle manager.Bundle `json:"bundle"`
+		Bundle wire.Bundle `json:"bundle"`
 	}
 	body := a.expect("POST", clustersPath, `{"name":"`+name+`"}`, 200)
 	if err := json.Unmarshal([]byte(body), &out); err != nil {
@@ -132,7 +133,7 @@ func TestClusterRegistrationAPI(t *testing.T) {
 	a.expect("POST", clustersPath+"/east", `{}`, 405)
 	rot := a.expect("POST", clustersPath+"/east/rotate", `{"server":"https://other:1"}`, 200, `"server": "https://other:1"`, "PRIVATE KEY")
 	var rotated struct {
-		Bundle manager.Bundle `json:"bundle"`
+		Bundle wire.Bundle `json:"bundle"`
 	}
 	json.Unmarshal([]byte(rot), &rotated)
 	if s1, _ := pki.SerialOf([]byte(b.Cert)); a.m.ClusterIdentity("east", s1) == nil {
@@ -241,7 +242,7 @@ func TestClusterCertificateAuth(t *testing.T) {
 	// bearer token rules apply, and there is no token.
 	other, _ := pki.NewCA("elsewhere")
 	forged, _ := other.IssueClient("west", "cluster", 1)
-	if code, _ := call(t, a.as(manager.Bundle{Cert: string(forged.CertPEM), Key: string(forged.KeyPEM)}), "GET", a.srv.URL+clustersPath+"/west/inventory/digest", nil, false); code != 401 {
+	if code, _ := call(t, a.as(wire.Bundle{Cert: string(forged.CertPEM), Key: string(forged.KeyPEM)}), "GET", a.srv.URL+clustersPath+"/west/inventory/digest", nil, false); code != 401 {
 		t.Fatalf("forged certificate: %d", code)
 	}
 	if code, _ := call(t, a.as(west), "GET", a.srv.URL+clustersPath+"/west/inventory/digest", nil, false); code != 200 {

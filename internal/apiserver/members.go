@@ -57,7 +57,7 @@ func effective(v manager.View, p string) Effective {
 func (s *Server) members(w http.ResponseWriter, r *http.Request) {
 	group := model.Ref{Project: space(r), Domain: r.PathValue("domain"), Kind: model.KindGroup, ID: r.PathValue("id")}.Path()
 	typ := r.PathValue("type")
-	if typ != membersEffective && typ != membersConsolidated && !membership.KnownMemberEndpoint(typ) {
+	if typ != membersEffective && typ != membersConsolidated && !model.IsMemberEndpoint(typ) {
 		writeError(w, notFound(fmt.Sprintf("no member type %q (use %s, %s or %s)", typ, strings.Join(model.MemberEndpoints, ", "), membersConsolidated, membersEffective)))
 		return
 	}

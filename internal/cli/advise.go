@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kordon-dev/kordon/internal/advise"
+	"github.com/kordon-dev/kordon/internal/cmdutil"
 	"github.com/kordon-dev/kordon/internal/policy"
 	"github.com/kordon-dev/kordon/internal/whatif"
 )
@@ -78,7 +79,7 @@ With --policy it works offline on files; without, it asks the manager.
 			}
 			for _, f := range fs {
 				if failOn == advise.Info || failOn == advise.Warning && f.Severity == advise.Warning {
-					return &ExitError{Code: 3, Err: fmt.Errorf("advise found %s", plural(len(fs), "finding"))}
+					return &cmdutil.ExitError{Code: 3, Err: fmt.Errorf("advise found %s", plural(len(fs), "finding"))}
 				}
 			}
 			return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/realization"
 	"github.com/kordon-dev/kordon/internal/store"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // TestAgentCannotForgeAgentList: an agent's report error may hold line
@@ -26,7 +27,7 @@ func TestAgentCannotForgeAgentList(t *testing.T) {
 	}
 	forged := "nft: syntax error\r\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\n" +
 		"db-1   vm   [172.16.10.5]   SUCCESS   9   18   40"
-	if err := m.RecordAgentReport(ctx, "evil", manager.AgentReport{State: "error", Error: forged, Interval: 10 * time.Second}); err != nil {
+	if err := m.RecordAgentReport(ctx, "evil", wire.AgentReport{State: "error", Error: forged, Interval: 10 * time.Second}); err != nil {
 		t.Fatalf("the manager refused the report: %v", err)
 	}
 	out, errOut, code := run(t, "--server", srvURL, "--token", adminToken, "--insecure-skip-verify", "agent", "list")

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kordon-dev/kordon/internal/cmdutil"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -26,7 +28,7 @@ func run(t *testing.T, args ...string) (string, string, int) {
 	cmd.SetArgs(args)
 	code := 0
 	if err := cmd.Execute(); err != nil {
-		code = ExitCode(err)
+		code = cmdutil.ExitCode(err)
 		errOut.WriteString(err.Error() + "\n")
 	}
 	return out.String(), errOut.String(), code

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kordon-dev/kordon/internal/adapter"
 	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 const clustersAPI = "/policy/api/v1/kordon/clusters"
@@ -62,7 +63,7 @@ run 'kordon adapter --bundle FILE' outside the cluster.`,
 			}
 			var out struct {
 				Cluster manager.Cluster `json:"cluster"`
-				Bundle  manager.Bundle  `json:"bundle"`
+				Bundle  wire.Bundle     `json:"bundle"`
 			}
 			if err := c.Do(cmd.Context(), http.MethodPost, clustersAPI, map[string]string{"name": args[0], "server": managerURL}, &out); err != nil {
 				return remoteErr(err)
@@ -102,7 +103,7 @@ of the cluster's key. The output holds that key.`,
 			if bundle == "" {
 				return failf(2, "--bundle: the cluster's bundle, as 'kordon cluster register NAME --bundle-out FILE' wrote it")
 			}
-			b, err := adapter.ReadBundle(bundle)
+			b, err := wire.ReadBundle(bundle, wire.ClusterIdentity)
 			if err != nil {
 				return failf(2, "--bundle: %v", err)
 			}
@@ -136,7 +137,7 @@ func newClusterRotateCmd(conn *connFlags) *cobra.Command {
 				return err
 			}
 			var out struct {
-				Bundle manager.Bundle `json:"bundle"`
+				Bundle wire.Bundle `json:"bundle"`
 			}
 			if err := c.Do(cmd.Context(), http.MethodPost, clustersAPI+"/"+url.PathEscape(args[0])+"/rotate", map[string]string{"server": managerURL}, &out); err != nil {
 				return remoteErr(err)
@@ -346,7 +347,7 @@ $KUBECONFIG, ~/.kube/config).`,
 			if bundle == "" {
 				return failf(2, "--bundle is required (kordon cluster register NAME --bundle-out FILE writes one)")
 			}
-			b, err := adapter.ReadBundle(bundle)
+			b, err := wire.ReadBundle(bundle, wire.ClusterIdentity)
 			if err != nil {
 				return failf(2, "--bundle: %v", err)
 			}

@@ -1,4 +1,9 @@
-// Package cli owns kordon's command line: one file per verb, each a cobra
-// command that parses flags, calls the packages that do the work, and
-// prints tables, JSON or YAML. Commands return errors; only main exits.
+// Package cli owns kordon's command line: cobra commands that parse
+// flags, call the packages that do the work, and print tables, JSON or
+// YAML. A verb with subcommands has its file (agent.go, cluster.go,
+// admin.go for projects, tokens and licenses); remote.go holds the small
+// verbs that each make one API call (login, apply, get, delete, status,
+// watch); output.go how anything is printed. Text that comes from
+// outside (a manager, an agent, a file) is printed on one line with
+// control characters escaped. Commands return errors; only main exits.
 package cli

@@ -8,48 +8,11 @@ import (
 	"time"
 
 	"github.com/kordon-dev/kordon/internal/client"
+	"github.com/kordon-dev/kordon/internal/cmdutil"
 	"github.com/kordon-dev/kordon/internal/manager"
 	"github.com/kordon-dev/kordon/internal/realization"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
-
-func TestOneLine(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                        "",
-		"plain text, café ✓":      "plain text, café ✓",
-		`C:\path`:                 `C:\path`,
-		"a\nb\r\tc":               `a\nb\r\tc`,
-		"\x1b[2Jclear":            `\u001b[2Jclear`,
-		"del\x7f":                 `del\u007f`,
-		"c1 \u009b31m":            `c1 \u009b31m`,
-		"abc\u202edcba":           `abc\u202edcba`,
-		"zero\u200bwidth\ufeff":   `zero\u200bwidth\ufeff`,
-		"line\u2028para\u2029":    `line\u2028para\u2029`,
-		"tag\U000e0041":           `tag\U000e0041`,
-		"bad \xff\xc3 utf-8":      `bad \xff\xc3 utf-8`,
-		"\ufffd is a real U+FFFD": "\ufffd is a real U+FFFD",
-	} {
-		if got := oneLine(in); got != want {
-			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)
-		}
-	}
-	for _, tt := range []struct {
-		in    string
-		width int
-		want  string
-	}{
-		{"abcd", 4, "abcd"},
-		{"abcdef", 4, "abc…"},
-		{"a\nbcdef", 4, `a\n…`},
-		{"ab\x1b", 4, "ab…"},
-		{"ab\x1b", 8, `ab\u001b`},
-		{"ééééé", 3, "éé…"},
-		{"anything", 0, "anything"},
-	} {
-		if got := oneLineMax(tt.in, tt.width); got != tt.want {
-			t.Errorf("oneLineMax(%q, %d) = %q, want %q", tt.in, tt.width, got, tt.want)
-		}
-	}
-}
 
 // TestClusterStatusOneLine: an adapter's heartbeat error over lines, and
 // its versions and API names, print as one line each.
@@ -59,7 +22,7 @@ func TestClusterStatusOneLine(t *testing.T) {
 	printClusterStatus(&b, manager.ClusterStatus{
 		Cluster: manager.Cluster{Name: "east", Source: "adapter"},
 		State:   "Down", Since: now, Reason: "down: boom\r\nkubernetes   v1.99 (forged)",
-		Heartbeat: &manager.Heartbeat{Kubernetes: "v1.31\n\x1b[31m", Adapter: "x\ty", APIs: map[string]string{"pods\nforged": "v1"}},
+		Heartbeat: &wire.Heartbeat{Kubernetes: "v1.31\n\x1b[31m", Adapter: "x\ty", APIs: map[string]string{"pods\nforged": "v1"}},
 	}, now)
 	out := b.String()
 	t.Logf("\n%s", out)
@@ -86,7 +49,7 @@ func TestRemoteErrorOneLine(t *testing.T) {
 	if !errors.As(err, &got) || got != ce {
 		t.Error("the manager's error is no longer reachable with errors.As")
 	}
-	if ExitCode(remoteErr(&client.Error{Status: 404, Message: "gone"})) != 3 {
+	if cmdutil.ExitCode(remoteErr(&client.Error{Status: 404, Message: "gone"})) != 3 {
 		t.Error("a 404 no longer exits 3")
 	}
 	if e := failf(1, "reading %s", "dump\x1b]0;title\a"); e.Error() != `reading dump\u001b]0;title\u0007` {
@@ -102,7 +65,7 @@ func TestAgentShowOneLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	report := "nft: error\r\nstate        SUCCESS\n" + strings.Repeat("x", 300)
-	if err := m.RecordAgentReport(ctx, "evil", manager.AgentReport{State: "error", Error: report, Interval: 10 * time.Second}); err != nil {
+	if err := m.RecordAgentReport(ctx, "evil", wire.AgentReport{State: "error", Error: report, Interval: 10 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	conn := []string{"--server", srvURL, "--token", adminToken, "--insecure-skip-verify"}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kordon-dev/kordon/internal/client"
+	"github.com/kordon-dev/kordon/internal/cmdutil"
 	"github.com/kordon-dev/kordon/internal/model"
 )
 
@@ -33,7 +34,7 @@ func newLoginCmd(conn *connFlags) *cobra.Command {
 			}
 			var st map[string]any
 			if err := c.Do(cmd.Context(), http.MethodGet, "/policy/api/v1/kordon/status", nil, &st); err != nil {
-				return &ExitError{Code: 1, Err: printableErr(err)}
+				return &cmdutil.ExitError{Code: 1, Err: printableErr(err)}
 			}
 			cfg := client.Config{Server: conn.server, Token: conn.token, InsecureSkipVerify: conn.insecure}
 			if conn.caFile != "" {
@@ -181,9 +182,9 @@ func remoteErr(err error) error {
 		if ce.Status == http.StatusNotFound {
 			code = 3
 		}
-		return &ExitError{Code: code, Err: printableErr(ce)}
+		return &cmdutil.ExitError{Code: code, Err: printableErr(ce)}
 	}
-	return &ExitError{Code: 1, Err: printableErr(err)}
+	return &cmdutil.ExitError{Code: 1, Err: printableErr(err)}
 }
 
 // printableErr makes an error from a manager, or from reaching one, safe

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kordon-dev/kordon/internal/cmdutil"
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/model"
 )
@@ -83,7 +84,7 @@ func reportValidation(cmd *cobra.Command, format string, cfg *model.Config, errs
 		}
 	}
 	if !rep.Valid {
-		return &ExitError{Code: 1, Err: fmt.Errorf("%d policy problem(s), %d inventory problem(s)", len(errs), len(problems))}
+		return &cmdutil.ExitError{Code: 1, Err: fmt.Errorf("%d policy problem(s), %d inventory problem(s)", len(errs), len(problems))}
 	}
 	return nil
 }

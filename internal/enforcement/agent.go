@@ -1,56 +1,32 @@
 package enforcement
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/netip"
-	"net/url"
-	"os"
-	"strconv"
 	"sync"
 	"time"
 
 	"sigs.k8s.io/knftables"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kordon-dev/kordon/internal/enforcement/nft"
-	"github.com/kordon-dev/kordon/internal/manager"
-	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/realization"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
-
-// ErrRevoked: the manager refuses the agent's identity.
-var ErrRevoked = errors.New("the manager refused this agent's identity")
-
-// ReadBundle reads an agent's bundle file (YAML or JSON).
-func ReadBundle(path string) (manager.Bundle, error) {
-	var b manager.Bundle
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return b, err
-	}
-	if err := yaml.UnmarshalStrict(data, &b); err != nil {
-		return b, fmt.Errorf("%s: %w", path, err)
-	}
-	if b.Agent == "" || b.Server == "" || b.Cert == "" || b.Key == "" || b.CA == "" {
-		return b, fmt.Errorf("%s: an agent's bundle needs agent, server, ca, cert and key (kordon agent register --bundle-out writes one)", path)
-	}
-	return b, nil
-}
 
 // Options configure an agent.
 type Options struct {
-	Bundle manager.Bundle
+	// Bundle is the agent's identity: its name and role, and how it
+	// reaches the manager unless Upstream is given.
+	Bundle wire.Bundle
 	NFT    knftables.Interface
+	// Upstream is where spans come from and reports go; nil: the manager
+	// the bundle names, over HTTPS with the bundle's certificate.
+	Upstream Upstream
 	// VM is what a VM's agent reports about its host; nil on a gateway.
-	VM *manager.VMFacts
+	VM *wire.VMFacts
 	// Report is how often the agent reports (default 10 s); Wait how
 	// long one span request waits for a change (default 30 s).
 	Report, Wait time.Duration
@@ -71,27 +47,22 @@ const (
 	FailClosed = "closed"
 )
 
-// Modes an agent reports: what its table holds.
-const (
-	ModeEnforcing  = "enforcing"   // a span this run applied
-	ModeKept       = "kept"        // the table an earlier run applied
-	ModeFailClosed = "fail-closed" // nothing applied: new connections dropped
-	ModeFailOpen   = "fail-open"   // nothing applied: nothing enforced
-)
-
 // minReportGap spaces an agent's reports: a burst of changes is
 // reported once it settles, never faster than the manager takes them.
 const minReportGap = time.Second
 
 // Agent follows its span and enforces it.
 type Agent struct {
-	o    Options
-	http *http.Client
+	o  Options
+	up Upstream
+	// pause is the first wait after a failure, doubled while failures
+	// last (to 30 s); tests shorten it.
+	pause time.Duration
 
 	// mu serialises every use of the applier: the table has one writer.
 	mu      sync.Mutex
 	applier *nft.Applier
-	report  manager.AgentReport
+	report  wire.AgentReport
 	kick    chan struct{}
 }
 
@@ -118,13 +89,17 @@ func New(o Options) (*Agent, error) {
 	if o.FailMode == FailClosed && o.Bundle.Role != realization.RoleVM && o.Bundle.Role != realization.RoleGateway {
 		return nil, errors.New("the bundle does not say whether the agent is a VM's or a gateway's, so it cannot fail closed: issue a new one (kordon agent rotate)")
 	}
-	tc, err := pki.ClientTLS([]byte(o.Bundle.CA), []byte(o.Bundle.Cert), []byte(o.Bundle.Key))
-	if err != nil {
-		return nil, err
+	up := o.Upstream
+	if up == nil {
+		var err error
+		if up, err = NewHTTPUpstream(o.Bundle, o.Wait); err != nil {
+			return nil, err
+		}
 	}
-	return &Agent{o: o, applier: nft.NewApplierWith(o.NFT, nft.Options{Manager: o.Manager}), kick: make(chan struct{}, 1),
-		http:   &http.Client{Timeout: o.Wait + time.Minute, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}},
-		report: manager.AgentReport{State: "success", VM: o.VM, Interval: o.Report}}, nil
+	applier := nft.NewApplierWith(o.NFT, nft.Options{Manager: o.Manager})
+	applier.SetLogger(o.Logger)
+	return &Agent{o: o, up: up, pause: time.Second, applier: applier, kick: make(chan struct{}, 1),
+		report: wire.AgentReport{State: "success", VM: o.VM, Interval: o.Report}}, nil
 }
 
 // Run follows the span until ctx ends or the identity is revoked. When
@@ -142,14 +117,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	reported := make(chan error, 1)
 	go func() { reported <- a.reportLoop(ctx) }()
 	have := ""
-	backoff := time.Second
+	backoff := a.pause
 	for ctx.Err() == nil {
 		select {
 		case err := <-reported:
 			return err
 		default:
 		}
-		resp, err := a.fetch(ctx, have)
+		resp, err := a.up.Span(ctx, have, a.o.Wait)
 		if errors.Is(err, ErrRevoked) {
 			return err
 		}
@@ -162,14 +137,14 @@ func (a *Agent) Run(ctx context.Context) error {
 			backoff = min(backoff*2, 30*time.Second)
 			continue
 		}
-		backoff = time.Second
+		backoff = a.pause
 		if resp == nil {
 			continue // nothing changed while we waited
 		}
 		if err := a.apply(ctx, resp); err != nil {
 			a.o.Logger.Error("the span could not be applied; the previous rules stay in force", "error", err)
 			have = "" // ask for a whole snapshot
-			sleep(ctx, time.Second)
+			sleep(ctx, a.pause)
 			continue
 		}
 		have = a.applier.Current().Digest
@@ -193,22 +168,22 @@ func (a *Agent) start(ctx context.Context) error {
 	role := a.o.Bundle.Role
 	switch {
 	case kept:
-		a.report.Mode = ModeKept
+		a.report.Mode = wire.ModeKept
 		a.o.Logger.Warn("the table an earlier run applied stays in force until this run applies its first span")
 	case a.o.FailMode == FailClosed:
 		if err := a.applier.FailClosed(ctx, role); err != nil {
 			return err
 		}
-		a.report.Mode = ModeFailClosed
+		a.report.Mode = wire.ModeFailClosed
 		a.o.Logger.Warn("no ruleset applied yet: failing closed (new connections dropped, the manager reachable) until the first span is applied")
 	default:
-		a.report.Mode = ModeFailOpen
+		a.report.Mode = wire.ModeFailOpen
 		a.o.Logger.Warn("no ruleset applied yet: failing open (nothing enforced) until the first span is applied; --fail-mode closed drops new connections instead")
 	}
 	return nil
 }
 
-func (a *Agent) apply(ctx context.Context, resp *spanResponse) error {
+func (a *Agent) apply(ctx context.Context, resp *Update) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	start := time.Now()
@@ -228,7 +203,7 @@ func (a *Agent) apply(ctx context.Context, resp *spanResponse) error {
 	} else {
 		s := a.applier.Current()
 		rules, elements := s.Count()
-		a.report.State, a.report.Error, a.report.Mode = "success", "", ModeEnforcing
+		a.report.State, a.report.Error, a.report.Mode = "success", "", wire.ModeEnforcing
 		a.report.Revision, a.report.Digest, a.report.Realized = s.Revision, s.Digest, time.Now().UTC()
 		a.report.Rules, a.report.Elements = rules, elements
 		a.o.Logger.Info("span applied", "revision", s.Revision, "rules", rules, "elements", elements,
@@ -271,85 +246,16 @@ func (a *Agent) send(ctx context.Context) error {
 	rep := a.report
 	a.mu.Unlock()
 	if err == nil && len(counts) > 0 {
-		rep.Counters = make(map[string]manager.RuleCounters, len(counts))
+		rep.Counters = make(map[string]wire.RuleCounters, len(counts))
 		for r, c := range counts {
-			rep.Counters[r] = manager.RuleCounters{Packets: c.Packets, Bytes: c.Bytes}
+			rep.Counters[r] = wire.RuleCounters{Packets: c.Packets, Bytes: c.Bytes}
 		}
 	}
-	err = a.do(ctx, http.MethodPost, "report", rep, nil)
+	err = a.up.Report(ctx, rep)
 	if err != nil && ctx.Err() == nil {
 		a.o.Logger.Warn("reporting to the manager", "error", err)
 	}
 	return err
-}
-
-type spanResponse struct {
-	Span  *realization.Span  `json:"span"`
-	Delta *realization.Delta `json:"delta"`
-}
-
-// fetch asks for the span once it differs from have; nil when the wait
-// ended with no change.
-func (a *Agent) fetch(ctx context.Context, have string) (*spanResponse, error) {
-	q := url.Values{"digest": {have}, "wait": {strconv.Itoa(int(a.o.Wait / time.Second))}}
-	var out spanResponse
-	if err := a.do(ctx, http.MethodGet, "span?"+q.Encode(), nil, &out); err != nil {
-		if errors.Is(err, errNotModified) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	return &out, nil
-}
-
-var errNotModified = errors.New("not modified")
-
-func (a *Agent) do(ctx context.Context, method, sub string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		if err := json.NewEncoder(zw).Encode(body); err != nil {
-			return err
-		}
-		zw.Close()
-		rd = &buf
-	}
-	u := a.o.Bundle.Server + "/policy/api/v1/kordon/agents/" + url.PathEscape(a.o.Bundle.Agent) + "/" + sub
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Content-Encoding", "gzip")
-	}
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-		if out == nil {
-			return nil
-		}
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			return fmt.Errorf("the manager's answer cannot be read: %w", err)
-		}
-		return nil
-	case http.StatusNotModified:
-		return errNotModified
-	}
-	var e struct {
-		Message string `json:"error_message"`
-	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	_ = json.Unmarshal(b, &e)
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return fmt.Errorf("%w: %s", ErrRevoked, e.Message)
-	}
-	return fmt.Errorf("manager answered %s: %s", resp.Status, e.Message)
 }
 
 func sleep(ctx context.Context, d time.Duration) {

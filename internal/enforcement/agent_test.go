@@ -19,21 +19,21 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/kordon-dev/kordon/internal/enforcement/nft"
-	"github.com/kordon-dev/kordon/internal/manager"
 	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/policy"
 	"github.com/kordon-dev/kordon/internal/realization"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // fakeManager serves one agent's span and takes its reports, over mTLS
 // as the manager does; down makes it answer 503.
 type fakeManager struct {
 	srv     *httptest.Server
-	bundle  manager.Bundle
+	bundle  wire.Bundle
 	mu      sync.Mutex
 	span    *realization.Span
 	down    bool
-	reports []manager.AgentReport
+	reports []wire.AgentReport
 }
 
 func newFakeManager(t *testing.T, role string) *fakeManager {
@@ -62,7 +62,7 @@ func newFakeManager(t *testing.T, role string) *fakeManager {
 		json.NewEncoder(w).Encode(map[string]any{"span": sp})
 	})
 	mux.HandleFunc("POST /policy/api/v1/kordon/agents/a1/report", func(w http.ResponseWriter, r *http.Request) {
-		var rep manager.AgentReport
+		var rep wire.AgentReport
 		if err := json.NewDecoder(gunzip(t, r)).Decode(&rep); err != nil {
 			http.Error(w, err.Error(), 400)
 			return
@@ -77,7 +77,7 @@ func newFakeManager(t *testing.T, role string) *fakeManager {
 	f.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool()}
 	f.srv.StartTLS()
 	t.Cleanup(f.srv.Close)
-	f.bundle = manager.Bundle{Agent: "a1", Role: role, Server: f.srv.URL, CA: string(ca.CertPEM), Cert: string(agentCert.CertPEM), Key: string(agentCert.KeyPEM)}
+	f.bundle = wire.Bundle{Agent: "a1", Role: role, Server: f.srv.URL, CA: string(ca.CertPEM), Cert: string(agentCert.CertPEM), Key: string(agentCert.KeyPEM)}
 	return f
 }
 
@@ -87,20 +87,44 @@ func (f *fakeManager) set(sp *realization.Span, down bool) {
 	f.mu.Unlock()
 }
 
-func (f *fakeManager) lastReport() (manager.AgentReport, bool) {
+func (f *fakeManager) lastReport() (wire.AgentReport, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.reports) == 0 {
-		return manager.AgentReport{}, false
+		return wire.AgentReport{}, false
 	}
 	return f.reports[len(f.reports)-1], true
 }
 
-// flakyNFT is the knftables fake, whose transactions fail on demand.
+// flakyNFT is the knftables fake, whose transactions fail on demand and
+// whose counters count what a test says.
 type flakyNFT struct {
 	*knftables.Fake
-	mu   sync.Mutex
-	fail bool
+	mu             sync.Mutex
+	fail           bool
+	packets, bytes uint64
+}
+
+// ListCounters reports every counter at the counts setCounts gave: the
+// fake's own are shared with its table, so a test cannot change them
+// while the agent reads them.
+func (n *flakyNFT) ListCounters(ctx context.Context) ([]*knftables.Counter, error) {
+	cs, err := n.Fake.ListCounters(ctx)
+	n.mu.Lock()
+	p, b := n.packets, n.bytes
+	n.mu.Unlock()
+	for _, c := range cs {
+		if c != nil && p > 0 {
+			c.Packets, c.Bytes = knftables.PtrTo(p), knftables.PtrTo(b)
+		}
+	}
+	return cs, err
+}
+
+func (n *flakyNFT) setCounts(packets, bytes uint64) {
+	n.mu.Lock()
+	n.packets, n.bytes = packets, bytes
+	n.mu.Unlock()
 }
 
 func (n *flakyNFT) Run(ctx context.Context, tx *knftables.Transaction) error {
@@ -164,21 +188,24 @@ func TestGatewayFailsClosedUntilItsFirstSpan(t *testing.T) {
 	if d := n.Dump(); !strings.Contains(d, "hook forward priority 0 ; policy drop") || !strings.Contains(d, "ct state established,related accept") {
 		t.Fatalf("fail-closed table:\n%s", d)
 	}
-	eventually(t, "a report of the mode", func() bool { r, ok := m.lastReport(); return ok && r.Mode == ModeFailClosed })
+	eventually(t, "a report of the mode", func() bool { r, ok := m.lastReport(); return ok && r.Mode == wire.ModeFailClosed })
 	m.set(gatewaySpan("r1"), false)
 	eventually(t, "the span replacing the fail-closed table", func() bool {
 		d := n.Dump()
 		return !strings.Contains(d, "failing closed") && strings.Contains(d, "rules/r1")
 	})
-	eventually(t, "a report of enforcing", func() bool { r, ok := m.lastReport(); return ok && r.Mode == ModeEnforcing && r.State == "success" })
+	eventually(t, "a report of enforcing", func() bool {
+		r, ok := m.lastReport()
+		return ok && r.Mode == wire.ModeEnforcing && r.State == "success"
+	})
 }
 
 func TestVMFailsOpenByDefault(t *testing.T) {
 	m := newFakeManager(t, realization.RoleVM)
 	m.set(nil, true)
 	n := &flakyNFT{Fake: knftables.NewFake(knftables.InetFamily, nft.DefaultTable)}
-	stop := run(t, Options{Bundle: m.bundle, NFT: n, VM: &manager.VMFacts{}})
-	eventually(t, "a report of the mode", func() bool { r, ok := m.lastReport(); return ok && r.Mode == ModeFailOpen })
+	stop := run(t, Options{Bundle: m.bundle, NFT: n, VM: &wire.VMFacts{}})
+	eventually(t, "a report of the mode", func() bool { r, ok := m.lastReport(); return ok && r.Mode == wire.ModeFailOpen })
 	stop()
 	if d := n.Dump(); strings.TrimSpace(d) != "" {
 		t.Fatalf("a VM failing open installed:\n%s", d)
@@ -187,7 +214,7 @@ func TestVMFailsOpenByDefault(t *testing.T) {
 	// exempt.
 	n2 := &flakyNFT{Fake: knftables.NewFake(knftables.InetFamily, nft.DefaultTable)}
 	mgr, _ := managerAddrPort(m.srv.URL)
-	stop = run(t, Options{Bundle: m.bundle, NFT: n2, VM: &manager.VMFacts{}, FailMode: FailClosed, Manager: mgr})
+	stop = run(t, Options{Bundle: m.bundle, NFT: n2, VM: &wire.VMFacts{}, FailMode: FailClosed, Manager: mgr})
 	defer stop()
 	eventually(t, "the fail-closed table", func() bool { return strings.Contains(n2.Dump(), "failing closed") })
 	d := n2.Dump()
@@ -207,7 +234,7 @@ func TestKeepsTheTableOfAnEarlierRun(t *testing.T) {
 	}
 	before := n.Dump()
 	stop := run(t, Options{Bundle: m.bundle, NFT: n})
-	eventually(t, "a report of the mode", func() bool { r, ok := m.lastReport(); return ok && r.Mode == ModeKept })
+	eventually(t, "a report of the mode", func() bool { r, ok := m.lastReport(); return ok && r.Mode == wire.ModeKept })
 	stop()
 	if n.Dump() != before {
 		t.Fatalf("the earlier table changed with the manager away:\n%s", n.Dump())

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/realization"
 	"github.com/kordon-dev/kordon/internal/store"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // Agent is an enforcement point: a VM the distributed firewall protects,
@@ -36,7 +36,7 @@ type Agent struct {
 	CertSerial string    `json:"cert_serial,omitempty"`
 	AgentAttributes
 	// VM is what a VM's agent last reported about itself.
-	VM *VMFacts `json:"vm,omitempty"`
+	VM *wire.VMFacts `json:"vm,omitempty"`
 }
 
 // AgentAttributes are what the manager decides about an agent.
@@ -71,24 +71,11 @@ type AgentUpdate struct {
 	AllowedAddresses *[]string    `json:"allowed_addresses,omitempty"`
 }
 
-// VMFacts is what a VM's agent reports about its host.
-type VMFacts struct {
-	Addresses []netip.Addr `json:"ip_addresses"`
-	// OSName and ComputerName as the agent sees them: shown, never used
-	// to select the VM.
-	OSName       string `json:"os_name,omitempty"`
-	ComputerName string `json:"computer_name,omitempty"`
-	// Tags is refused when set: an agent does not choose its tags.
-	Tags []model.Tag `json:"tags,omitempty"`
-}
-
-// MaxVMAddresses bounds the addresses one VM may report.
-const MaxVMAddresses = 64
-
-func (f *VMFacts) equal(o *VMFacts) bool {
-	a, _ := json.Marshal(f)
-	b, _ := json.Marshal(o)
-	return string(a) == string(b)
+// sameFacts compares a VM's facts as they are stored.
+func sameFacts(a, b *wire.VMFacts) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
 }
 
 func invalidf(f string, a ...any) error {
@@ -117,8 +104,8 @@ func checkAttributes(a *AgentAttributes) error {
 	if err := model.CheckText(a.ComputerName, model.MaxTextField, false); err != nil {
 		return invalidf("computer_name: %v", err)
 	}
-	if len(a.AllowedAddresses) > MaxVMAddresses {
-		return invalidf("allowed_addresses: %d; at most %d", len(a.AllowedAddresses), MaxVMAddresses)
+	if len(a.AllowedAddresses) > wire.MaxVMAddresses {
+		return invalidf("allowed_addresses: %d; at most %d", len(a.AllowedAddresses), wire.MaxVMAddresses)
 	}
 	for i, s := range a.AllowedAddresses {
 		if _, err := address.ParseRange(s); err != nil {
@@ -322,12 +309,11 @@ func (m *Manager) applyAgentLocked(ev store.Event) bool {
 	switch {
 	case strings.HasPrefix(ev.Key, store.AgentsPrefix):
 		name := strings.TrimPrefix(ev.Key, store.AgentsPrefix)
-		m.spanMu.Lock()
-		delete(m.spans, name)
-		m.spanMu.Unlock()
+		m.retireSpan(name)
 		m.vmsDirty = true
 		if ev.Deleted {
 			delete(m.agents, name)
+			m.dropSpan(name)
 			return true
 		}
 		var a Agent
@@ -339,7 +325,7 @@ func (m *Manager) applyAgentLocked(ev store.Event) bool {
 		return true
 	case strings.HasPrefix(ev.Key, store.AgentReportPrefix):
 		name := strings.TrimPrefix(ev.Key, store.AgentReportPrefix)
-		var rep AgentReport
+		var rep wire.AgentReport
 		if ev.Deleted {
 			delete(m.reports, name)
 		} else if json.Unmarshal(ev.Value, &rep) == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/access"
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/model"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // TestPinnedAddressWhileItsAgentIsSilent: an address pinned to an agent
@@ -249,8 +250,8 @@ func TestAgentCannotRewriteAnotherAgentsCounters(t *testing.T) {
 	e.vm(t, AgentSpec{Name: "evil"}, "172.16.0.11")
 	send := func(name string, packets uint64) {
 		e.clock.advance(time.Second)
-		if err := e.m.RecordAgentReport(e.ctx, name, AgentReport{State: "success", Interval: 10 * time.Second,
-			Counters: map[string]RuleCounters{rule: {Packets: packets, Bytes: packets}}}); err != nil {
+		if err := e.m.RecordAgentReport(e.ctx, name, wire.AgentReport{State: "success", Interval: 10 * time.Second,
+			Counters: map[string]wire.RuleCounters{rule: {Packets: packets, Bytes: packets}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -286,7 +287,7 @@ func TestReportDoesNotRevertRotation(t *testing.T) {
 			}
 			e.clock.advance(time.Second)
 			addr := netipAddr(fmt.Sprintf("172.16.0.%d", 1+i%2))
-			_ = e.m.RecordAgentReport(e.ctx, "vm", AgentReport{State: "success", Interval: 10 * time.Second, VM: &VMFacts{Addresses: []netip.Addr{addr}}})
+			_ = e.m.RecordAgentReport(e.ctx, "vm", wire.AgentReport{State: "success", Interval: 10 * time.Second, VM: &wire.VMFacts{Addresses: []netip.Addr{addr}}})
 		}
 	}()
 	reverted, lost := 0, 0

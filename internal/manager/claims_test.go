@@ -12,6 +12,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/realization"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // claimsDoc: the database's group by tag, and a DFW policy applied to it
@@ -45,12 +46,12 @@ func (e *env) vm(t *testing.T, spec AgentSpec, addrs ...string) {
 
 func (e *env) report(t *testing.T, name string, addrs ...string) {
 	t.Helper()
-	f := &VMFacts{}
+	f := &wire.VMFacts{}
 	for _, a := range addrs {
 		f.Addresses = append(f.Addresses, netip.MustParseAddr(a))
 	}
 	e.clock.advance(time.Second)
-	if err := e.m.RecordAgentReport(e.ctx, name, AgentReport{State: "success", Interval: 10 * time.Second, VM: f}); err != nil {
+	if err := e.m.RecordAgentReport(e.ctx, name, wire.AgentReport{State: "success", Interval: 10 * time.Second, VM: f}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -91,8 +92,8 @@ func TestAgentsCannotPromoteThemselves(t *testing.T) {
 	// An attacker's agent claims the database's address and a trusted
 	// VM's, and reports tags: it gains nothing.
 	e.vm(t, AgentSpec{Name: "evil"}, "172.16.20.99")
-	if err := e.m.RecordAgentReport(e.ctx, "evil", AgentReport{State: "success", Interval: 10 * time.Second,
-		VM: &VMFacts{Addresses: []netip.Addr{netip.MustParseAddr("172.16.20.99")}, Tags: []model.Tag{{Scope: "role", Tag: "trusted"}}}}); !errors.Is(err, ErrInvalid) {
+	if err := e.m.RecordAgentReport(e.ctx, "evil", wire.AgentReport{State: "success", Interval: 10 * time.Second,
+		VM: &wire.VMFacts{Addresses: []netip.Addr{netip.MustParseAddr("172.16.20.99")}, Tags: []model.Tag{{Scope: "role", Tag: "trusted"}}}}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("a report with tags: %v", err)
 	}
 	e.report(t, "evil", "172.16.10.5", "172.16.20.10", "172.16.20.99")
@@ -137,7 +138,7 @@ func TestAgentsCannotPromoteThemselves(t *testing.T) {
 func TestVMReportsAreBounded(t *testing.T) {
 	e := newEnv(t)
 	e.vm(t, AgentSpec{Name: "vm"}, "172.16.0.1")
-	many := make([]string, MaxVMAddresses+1)
+	many := make([]string, wire.MaxVMAddresses+1)
 	for i := range many {
 		many[i] = netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String()
 	}
@@ -149,24 +150,24 @@ func TestVMReportsAreBounded(t *testing.T) {
 		"mapped":      {"::ffff:10.0.0.1"},
 		"twice":       {"10.0.0.1", "10.0.0.1"},
 	} {
-		f := &VMFacts{}
+		f := &wire.VMFacts{}
 		for _, a := range addrs {
 			f.Addresses = append(f.Addresses, netip.MustParseAddr(a))
 		}
 		e.clock.advance(time.Second)
-		if err := e.m.RecordAgentReport(e.ctx, "vm", AgentReport{State: "success", Interval: 10 * time.Second, VM: f}); !errors.Is(err, ErrInvalid) {
+		if err := e.m.RecordAgentReport(e.ctx, "vm", wire.AgentReport{State: "success", Interval: 10 * time.Second, VM: f}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	// Reports come at most every ReportGap.
 	e.report(t, "vm", "172.16.0.1")
-	if err := e.m.RecordAgentReport(e.ctx, "vm", AgentReport{State: "success", Interval: 10 * time.Second}); !errors.Is(err, ErrTooFrequent) {
+	if err := e.m.RecordAgentReport(e.ctx, "vm", wire.AgentReport{State: "success", Interval: 10 * time.Second}); !errors.Is(err, ErrTooFrequent) {
 		t.Fatalf("a report right after another: %v", err)
 	}
 	// Counters of rules outside the agent's span are dropped.
 	e.clock.advance(time.Second)
-	if err := e.m.RecordAgentReport(e.ctx, "vm", AgentReport{State: "success", Interval: 10 * time.Second,
-		Counters: map[string]RuleCounters{"/infra/domains/default/gateway-policies/x/rules/y": {Packets: 1 << 40}}}); err != nil {
+	if err := e.m.RecordAgentReport(e.ctx, "vm", wire.AgentReport{State: "success", Interval: 10 * time.Second,
+		Counters: map[string]wire.RuleCounters{"/infra/domains/default/gateway-policies/x/rules/y": {Packets: 1 << 40}}}); err != nil {
 		t.Fatal(err)
 	}
 	if st := e.status(t, "vm"); st.Report == nil || len(st.Report.Counters) != 0 || st.Report.Dropped != 1 {
@@ -209,7 +210,7 @@ func TestClustersAreBounded(t *testing.T) {
 	if _, _, err := e.m.RegisterCluster(e.ctx, "east", SourceAdapter); err != nil {
 		t.Fatal(err)
 	}
-	hb := Heartbeat{Status: "up", Interval: 10 * time.Second}
+	hb := wire.Heartbeat{Status: "up", Interval: 10 * time.Second}
 	if err := e.m.RecordHeartbeat(e.ctx, "east", hb); err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func TestClustersAreBounded(t *testing.T) {
 	for i := range maxHeartbeatEntries + 1 {
 		apis[strings.Repeat("k", i+1)] = "v1"
 	}
-	for name, bad := range map[string]Heartbeat{
+	for name, bad := range map[string]wire.Heartbeat{
 		"many apis":     {Status: "up", Interval: time.Second, APIs: apis},
 		"escape":        {Status: "up", Interval: time.Second, Kubernetes: "v1.30\x1b[2J"},
 		"long error":    {Status: "down", Interval: time.Second, Error: strings.Repeat("e", maxHeartbeatError+1)},

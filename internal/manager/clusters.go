@@ -16,6 +16,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/store"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // clusterName: cluster names appear in paths and certificates; NSX
@@ -411,7 +412,7 @@ func (m *Manager) checkQuota(cluster string, upserts []inventory.Object, deletes
 }
 
 // checkHeartbeat validates an adapter's heartbeat before it is kept.
-func checkHeartbeat(hb *Heartbeat) error {
+func checkHeartbeat(hb *wire.Heartbeat) error {
 	if hb.Status != "up" && hb.Status != "down" {
 		return invalidf(`status must be "up" or "down"`)
 	}
@@ -449,7 +450,7 @@ func checkHeartbeat(hb *Heartbeat) error {
 }
 
 // RecordHeartbeat stores an adapter's heartbeat.
-func (m *Manager) RecordHeartbeat(ctx context.Context, cluster string, hb Heartbeat) error {
+func (m *Manager) RecordHeartbeat(ctx context.Context, cluster string, hb wire.Heartbeat) error {
 	if err := checkHeartbeat(&hb); err != nil {
 		return err
 	}

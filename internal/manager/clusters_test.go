@@ -12,6 +12,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/store"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 func TestRegisterCluster(t *testing.T) {
@@ -218,7 +219,7 @@ func TestClusterHealth(t *testing.T) {
 	}
 	beat := func(status, reason string, since time.Time) {
 		t.Helper()
-		hb := Heartbeat{Status: status, Error: reason, Interval: 10 * time.Second, Since: since, Kubernetes: "v1.37.2", APIs: map[string]string{"Service": "v1"}}
+		hb := wire.Heartbeat{Status: status, Error: reason, Interval: 10 * time.Second, Since: since, Kubernetes: "v1.37.2", APIs: map[string]string{"Service": "v1"}}
 		if err := e.m.RecordHeartbeat(e.ctx, "east", hb); err != nil {
 			t.Fatal(err)
 		}
@@ -248,18 +249,18 @@ func TestClusterHealth(t *testing.T) {
 		t.Fatalf("after a down heartbeat: %+v", st)
 	}
 	for _, tt := range []struct {
-		hb   Heartbeat
+		hb   wire.Heartbeat
 		want error
 	}{
-		{Heartbeat{Status: "sideways", Interval: time.Second}, ErrInvalid},
-		{Heartbeat{Status: "up", Interval: time.Millisecond}, ErrInvalid},
-		{Heartbeat{Status: "up", Interval: 2 * time.Hour}, ErrInvalid},
+		{wire.Heartbeat{Status: "sideways", Interval: time.Second}, ErrInvalid},
+		{wire.Heartbeat{Status: "up", Interval: time.Millisecond}, ErrInvalid},
+		{wire.Heartbeat{Status: "up", Interval: 2 * time.Hour}, ErrInvalid},
 	} {
 		if err := e.m.RecordHeartbeat(e.ctx, "east", tt.hb); !errors.Is(err, tt.want) {
 			t.Errorf("%+v: %v, want %v", tt.hb, err, tt.want)
 		}
 	}
-	if err := e.m.RecordHeartbeat(e.ctx, "west", Heartbeat{Status: "up", Interval: time.Second}); !errors.Is(err, ErrNotFound) {
+	if err := e.m.RecordHeartbeat(e.ctx, "west", wire.Heartbeat{Status: "up", Interval: time.Second}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("heartbeat of an unregistered cluster: %v", err)
 	}
 }
@@ -301,7 +302,7 @@ children:
 	if _, err := e.m.WriteInventory(e.ctx, "east", 0, []inventory.Object{lbService("a", "192.168.1.1"), lbService("b", "192.168.1.2")}, nil, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.m.RecordHeartbeat(e.ctx, "east", Heartbeat{Status: "up", Interval: 10 * time.Second}); err != nil {
+	if err := e.m.RecordHeartbeat(e.ctx, "east", wire.Heartbeat{Status: "up", Interval: 10 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	_, sub, err := e.m.Subscribe(e.m.Revision())

@@ -20,8 +20,8 @@ import (
 	"github.com/kordon-dev/kordon/internal/membership"
 	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/pki"
-	"github.com/kordon-dev/kordon/internal/realization"
 	"github.com/kordon-dev/kordon/internal/store"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // Options configure a manager.
@@ -75,12 +75,12 @@ type Manager struct {
 	lic       *license.License
 	licErr    error
 	// heartbeats holds each cluster's last adapter heartbeat.
-	heartbeats map[string]Heartbeat
+	heartbeats map[string]wire.Heartbeat
 	idx        *membership.Index
 	status     map[string]GroupStatus
 	applied    chan struct{} // closed and replaced after each applied revision
 	agents     map[string]*Agent
-	reports    map[string]AgentReport
+	reports    map[string]wire.AgentReport
 	// vmAddrs are each VM's addresses that count, vmRefused the ones that
 	// do not, vmObjs the objects groups select (vmaddrs.go); vmsDirty says
 	// agent records changed since they were computed.
@@ -91,15 +91,21 @@ type Manager struct {
 	// spanChanged is closed and replaced when a change may alter spans:
 	// configuration, inventory or agents, not reports or heartbeats.
 	spanChanged chan struct{}
-	// sent holds the span last sent to each agent, to send the next as a
-	// delta.
-	sentMu sync.Mutex
-	sent   map[string]*realization.Span
-	// spans caches each agent's span until something it reads changes
-	// (see spanLocked); readers fill it under the read lock, so it has
-	// its own mutex, and apply empties it under the write lock.
-	spanMu sync.Mutex
-	spans  map[string]*spanEntry
+	// spans holds each agent's published span (spans.go): apply patches
+	// the element changes of memberships into it and retires the spans
+	// whose rules may have changed; a retired span is computed again when
+	// first read, under the read lock, so spans and retired have their
+	// own mutex.
+	spanMu  sync.Mutex
+	spans   map[string]*spanEntry
+	retired map[string]*spanEntry
+	// recomputeSpans makes membership changes retire the spans they reach
+	// instead of patching them, as kordon did before: the baseline of
+	// BenchmarkSpanDelta.
+	recomputeSpans bool
+	// scopeGroups caches the groups Applied To names, per configuration.
+	scopeGroups map[string]bool
+	scopeOf     *model.Config
 
 	// used holds when each token last authenticated here; usedStored
 	// what the store says (any manager's); see tokens.go.
@@ -139,7 +145,7 @@ func New(o Options) *Manager {
 	}
 	m := &Manager{st: o.Store, log: o.Logger, now: o.Now, trust: o.Trust, seal: o.Seal, reportGap: o.ReportGap, maxObjects: o.MaxClusterObjects, writes: newBudgets(o.WriteBurst, o.WriteRate), events: newEventLog(o.EventHistory),
 		applied: make(chan struct{}), cfg: model.NewConfig(), idx: membership.New(),
-		agents: map[string]*Agent{}, reports: map[string]AgentReport{}, spanChanged: make(chan struct{}), sent: map[string]*realization.Span{},
+		agents: map[string]*Agent{}, reports: map[string]wire.AgentReport{}, spanChanged: make(chan struct{}), retired: map[string]*spanEntry{},
 		spans: map[string]*spanEntry{}, used: map[string]time.Time{}, usedStored: map[string]time.Time{},
 		vmAddrs: map[string][]netip.Addr{}, vmRefused: map[string][]RefusedAddress{}, vmObjs: map[string]*inventory.VirtualMachine{},
 		lastReport: map[string]time.Time{}, lastStored: map[string]storedReport{}, readyCh: make(chan struct{})}
@@ -203,7 +209,7 @@ type loaded struct {
 	inv        []inventory.Object
 	license    []byte
 	configRev  int64
-	heartbeats map[string]Heartbeat
+	heartbeats map[string]wire.Heartbeat
 	agentKVs   []store.KV
 	tokenUsed  map[string]time.Time
 }
@@ -216,7 +222,7 @@ func (m *Manager) load(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("loading state: %w", err)
 	}
 	l := &loaded{cfg: model.NewConfig(), meta: map[string]ObjectMeta{}, projects: map[string]*Project{},
-		clusters: map[string]*Cluster{}, tokens: map[string]*Token{}, storedKey: map[string]ed25519.PublicKey{}, heartbeats: map[string]Heartbeat{}, tokenUsed: map[string]time.Time{}}
+		clusters: map[string]*Cluster{}, tokens: map[string]*Token{}, storedKey: map[string]ed25519.PublicKey{}, heartbeats: map[string]wire.Heartbeat{}, tokenUsed: map[string]time.Time{}}
 	for _, kv := range kvs {
 		if err := l.add(kv); err != nil {
 			m.log.Error("skipping unreadable stored value", "key", kv.Key, "error", err)
@@ -235,7 +241,7 @@ func (m *Manager) load(ctx context.Context) (int64, error) {
 	}
 	m.licRaw = l.license
 	m.setLicenseLocked(l.license)
-	m.agents, m.reports = map[string]*Agent{}, map[string]AgentReport{}
+	m.agents, m.reports = map[string]*Agent{}, map[string]wire.AgentReport{}
 	m.vmAddrs, m.vmRefused, m.vmObjs = map[string][]netip.Addr{}, map[string][]RefusedAddress{}, map[string]*inventory.VirtualMachine{}
 	for _, kv := range l.agentKVs {
 		m.applyAgentLocked(store.Event{KV: kv})
@@ -243,7 +249,7 @@ func (m *Manager) load(ctx context.Context) (int64, error) {
 	m.vmsDirty = true
 	m.refreshVMsLocked()
 	m.idx.TakeDeltas() // a load is not a change
-	m.forgetSpansLocked(nil)
+	m.retireSpansLocked()
 	m.broadcastLocked()
 	m.spansChangedLocked()
 	m.mu.Unlock()
@@ -304,7 +310,7 @@ func (l *loaded) add(kv store.KV) error {
 		}
 		l.storedKey[kv.Key] = k
 	case strings.HasPrefix(kv.Key, store.StatusPrefix):
-		var hb Heartbeat
+		var hb wire.Heartbeat
 		if err := json.Unmarshal(kv.Value, &hb); err != nil {
 			return err
 		}
@@ -395,7 +401,7 @@ func (m *Manager) apply(b store.Batch) {
 			licenseChanged = true
 		case strings.HasPrefix(key, store.StatusPrefix):
 			name := strings.TrimPrefix(key, store.StatusPrefix)
-			var hb Heartbeat
+			var hb wire.Heartbeat
 			if ev.Deleted {
 				delete(m.heartbeats, name)
 			} else if json.Unmarshal(ev.Value, &hb) == nil {
@@ -426,13 +432,9 @@ func (m *Manager) apply(b store.Batch) {
 	}
 	deltas := m.idx.TakeDeltas()
 	if cloned {
-		m.forgetSpansLocked(nil)
+		m.retireSpansLocked()
 	} else if len(deltas) > 0 {
-		changed := make(map[string]bool, len(deltas))
-		for _, d := range deltas {
-			changed[d.Group] = true
-		}
-		m.forgetSpansLocked(changed)
+		m.patchSpansLocked(deltas, b.Revision)
 	}
 	for _, d := range deltas {
 		evs = append(evs, Event{Revision: b.Revision, Time: now, Type: "membership", Path: d.Group, Group: groupDelta(d)})

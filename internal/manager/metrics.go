@@ -11,6 +11,7 @@ type metrics struct {
 	load    prometheus.Gauge
 	changes prometheus.Counter
 	spans   prometheus.Counter
+	patched prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, m *Manager) *metrics {
@@ -21,11 +22,12 @@ func newMetrics(reg prometheus.Registerer, m *Manager) *metrics {
 		load:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "kordon_state_load_seconds", Help: "Time the last full state load took."}),
 		changes: prometheus.NewCounter(prometheus.CounterOpts{Name: "kordon_store_changes_total", Help: "Stored keys changed, as applied from the store's watch."}),
 		spans:   prometheus.NewCounter(prometheus.CounterOpts{Name: "kordon_span_computations_total", Help: "Enforcement-point spans computed (the others were reused unchanged)."}),
+		patched: prometheus.NewCounter(prometheus.CounterOpts{Name: "kordon_span_patches_total", Help: "Enforcement-point spans changed by membership element changes alone, without compiling rules."}),
 	}
 	if reg == nil {
 		return mt
 	}
-	reg.MustRegister(mt.apply, mt.load, mt.changes, mt.spans,
+	reg.MustRegister(mt.apply, mt.load, mt.changes, mt.spans, mt.patched,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kordon_store_revision", Help: "Store revision the state reflects."},
 			func() float64 { return float64(m.Revision()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kordon_groups", Help: "Groups defined, in every space."},
@@ -46,3 +48,5 @@ func (mt *metrics) applied(d time.Duration, keys int) {
 func (mt *metrics) loaded(d time.Duration) { mt.load.Set(d.Seconds()) }
 
 func (mt *metrics) spanComputed() { mt.spans.Inc() }
+
+func (mt *metrics) spanPatched() { mt.patched.Inc() }

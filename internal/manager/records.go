@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/kordon-dev/kordon/internal/model"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // Project is a tenant space (NSX multi-tenancy): its objects live under
@@ -47,25 +48,6 @@ const (
 	SourceDemo      = "demo"
 )
 
-// Heartbeat is what an adapter reports about itself and its cluster.
-type Heartbeat struct {
-	// Status is "up", or "down" when the adapter cannot do its job
-	// (Error says why).
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
-	// Interval is how often the adapter heartbeats.
-	Interval time.Duration `json:"interval"`
-	Time     time.Time     `json:"time"`
-	// Since is when Status last changed.
-	Since time.Time `json:"since"`
-	// LastSync is when the adapter last completed a full synchronisation.
-	LastSync   time.Time         `json:"last_sync,omitempty"`
-	Kubernetes string            `json:"kubernetes_version,omitempty"`
-	APIs       map[string]string `json:"apis,omitempty"`
-	Counts     map[string]int    `json:"counts,omitempty"`
-	Adapter    string            `json:"adapter_version,omitempty"`
-}
-
 // Cluster states, as NSX reports them.
 const (
 	StateUp      = "Up"
@@ -76,11 +58,11 @@ const (
 // ClusterStatus is a cluster with its health.
 type ClusterStatus struct {
 	Cluster
-	State     string         `json:"state"`
-	Since     time.Time      `json:"since,omitzero"`
-	Reason    string         `json:"reason,omitempty"`
-	Heartbeat *Heartbeat     `json:"last_heartbeat,omitempty"`
-	Objects   map[string]int `json:"objects"`
+	State     string          `json:"state"`
+	Since     time.Time       `json:"since,omitzero"`
+	Reason    string          `json:"reason,omitempty"`
+	Heartbeat *wire.Heartbeat `json:"last_heartbeat,omitempty"`
+	Objects   map[string]int  `json:"objects"`
 }
 
 // Credentials are a cluster's identity: a client certificate whose common
@@ -88,21 +70,6 @@ type ClusterStatus struct {
 type Credentials struct {
 	Cert string `json:"cert"`
 	Key  string `json:"key"`
-}
-
-// Bundle is what a cluster's adapter needs to reach the manager as that
-// cluster: the manager's URL and CA, and the cluster's identity. It is
-// the Secret that `kordon cluster manifests` writes.
-type Bundle struct {
-	Cluster string `json:"cluster,omitempty"`
-	// Agent names an enforcement agent's bundle (Cluster is then empty),
-	// Role its role (vm or gateway).
-	Agent  string `json:"agent,omitempty"`
-	Role   string `json:"role,omitempty"`
-	Server string `json:"server"`
-	CA     string `json:"ca"`
-	Cert   string `json:"cert"`
-	Key    string `json:"key"`
 }
 
 // ObjectMeta is what the store knows of an object beyond its content.

@@ -12,39 +12,8 @@ import (
 	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/realization"
 	"github.com/kordon-dev/kordon/internal/store"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
-
-// AgentReport is what an agent says about its realization.
-type AgentReport struct {
-	// State is "success" or "error" (Error says why).
-	State string `json:"state"`
-	Error string `json:"error,omitempty"`
-	// Revision and Digest identify the span the agent enforces.
-	Revision int64     `json:"revision"`
-	Digest   string    `json:"digest"`
-	Realized time.Time `json:"realized,omitzero"`
-	Rules    int       `json:"rules"`
-	Elements int       `json:"elements"`
-	// Counters are per rule path, summed over the agent's hooks, since
-	// the agent started. Only rules of the agent's span are kept.
-	Counters map[string]RuleCounters `json:"rule_statistics,omitempty"`
-	VM       *VMFacts                `json:"vm,omitempty"`
-	Interval time.Duration           `json:"interval"`
-	Time     time.Time               `json:"time"`
-	// Dropped counts the counters the manager did not keep: rules that
-	// are not in the agent's span.
-	Dropped int `json:"dropped_counters,omitempty"`
-	// Mode is what the host's table holds: "enforcing" (a span this run
-	// applied), "kept" (the table an earlier run applied), "fail-closed"
-	// or "fail-open" (nothing applied yet).
-	Mode string `json:"mode,omitempty"`
-}
-
-// RuleCounters count what a rule decided.
-type RuleCounters struct {
-	Packets uint64 `json:"packet_count"`
-	Bytes   uint64 `json:"byte_count"`
-}
 
 // Realization states, as NSX names them.
 const (
@@ -60,9 +29,9 @@ type AgentStatus struct {
 	State  string `json:"realization_state"`
 	Reason string `json:"reason,omitempty"`
 	// SpanRevision and SpanDigest are what the agent should enforce now.
-	SpanRevision int64        `json:"span_revision"`
-	SpanDigest   string       `json:"span_digest"`
-	Report       *AgentReport `json:"last_report,omitempty"`
+	SpanRevision int64             `json:"span_revision"`
+	SpanDigest   string            `json:"span_digest"`
+	Report       *wire.AgentReport `json:"last_report,omitempty"`
 	// Addresses are the VM's addresses that count: members of its groups,
 	// deciding its Applied To. Refused are the ones that do not, and why.
 	Addresses []string         `json:"effective_addresses,omitempty"`
@@ -89,7 +58,7 @@ func checkTextField(field, s string) error {
 }
 
 // checkReport validates a report before anything of it is kept.
-func checkReport(rep *AgentReport) error {
+func checkReport(rep *wire.AgentReport) error {
 	if rep.State != "success" && rep.State != "error" {
 		return invalidf(`state must be "success" or "error"`)
 	}
@@ -120,7 +89,7 @@ func checkReport(rep *AgentReport) error {
 // reported facts, when they changed, update its record (and so its
 // addresses) in the same write. Counters of rules that are not in the
 // agent's span are dropped: an agent reports on its own rules only.
-func (m *Manager) RecordAgentReport(ctx context.Context, name string, rep AgentReport) error {
+func (m *Manager) RecordAgentReport(ctx context.Context, name string, rep wire.AgentReport) error {
 	if err := checkReport(&rep); err != nil {
 		return err
 	}
@@ -142,7 +111,7 @@ func (m *Manager) RecordAgentReport(ctx context.Context, name string, rep AgentR
 	if !m.allowReport("agent:"+name, now) {
 		return &WriteError{Kind: ErrTooFrequent, Message: fmt.Sprintf("agent %q reports more often than every %s", name, m.reportGap)}
 	}
-	kept := make(map[string]RuleCounters, min(len(rep.Counters), len(rules)))
+	kept := make(map[string]wire.RuleCounters, min(len(rep.Counters), len(rules)))
 	for r, c := range rep.Counters {
 		if rules[r] {
 			kept[r] = c
@@ -193,7 +162,7 @@ func (m *Manager) RecordAgentReport(ctx context.Context, name string, rep AgentR
 // reportOps writes a report and, when the VM's facts changed, the agent's
 // record with them, conditioned on the record being the one read: a report
 // never writes back a record a rotation or an admin's update replaced.
-func (m *Manager) reportOps(ctx context.Context, name string, facts *VMFacts, report []byte) ([]store.Op, []store.Cond, error) {
+func (m *Manager) reportOps(ctx context.Context, name string, facts *wire.VMFacts, report []byte) ([]store.Op, []store.Cond, error) {
 	kv, ok, err := m.st.Get(ctx, store.AgentsPrefix+name)
 	if err != nil {
 		return nil, nil, err
@@ -208,7 +177,7 @@ func (m *Manager) reportOps(ctx context.Context, name string, facts *VMFacts, re
 	if err := json.Unmarshal(kv.Value, &a); err != nil {
 		return nil, nil, fmt.Errorf("agent %q: its stored record cannot be read: %w", name, err)
 	}
-	if facts != nil && a.Role == realization.RoleVM && !facts.equal(a.VM) {
+	if facts != nil && a.Role == realization.RoleVM && !sameFacts(facts, a.VM) {
 		a.VM = facts
 		rec, _ := json.Marshal(a)
 		ops = append(ops, store.Op{Key: store.AgentsPrefix + name, Value: rec})
@@ -216,8 +185,8 @@ func (m *Manager) reportOps(ctx context.Context, name string, facts *VMFacts, re
 	return ops, conds, nil
 }
 
-func factsChanged(a Agent, facts *VMFacts) bool {
-	return facts != nil && a.Role == realization.RoleVM && !facts.equal(a.VM)
+func factsChanged(a Agent, facts *wire.VMFacts) bool {
+	return facts != nil && a.Role == realization.RoleVM && !sameFacts(facts, a.VM)
 }
 
 // unchangedReportGap is how often a report that changes nothing but its
@@ -227,14 +196,14 @@ const unchangedReportGap = 30 * time.Second
 // sameReport reports whether rep says what the report last stored for the
 // agent said (its state, error, span and mode), and was stored less than
 // unchangedReportGap ago.
-func (m *Manager) sameReport(name string, rep AgentReport, now time.Time) bool {
+func (m *Manager) sameReport(name string, rep wire.AgentReport, now time.Time) bool {
 	m.reportMu.Lock()
 	defer m.reportMu.Unlock()
 	last, ok := m.lastStored[name]
 	return ok && now.Sub(last.at) < unchangedReportGap && last.key == reportKey(rep)
 }
 
-func (m *Manager) reportStored(name string, rep AgentReport, now time.Time) {
+func (m *Manager) reportStored(name string, rep wire.AgentReport, now time.Time) {
 	m.reportMu.Lock()
 	defer m.reportMu.Unlock()
 	m.lastStored[name] = storedReport{key: reportKey(rep), at: now}
@@ -245,7 +214,7 @@ type storedReport struct {
 	at  time.Time
 }
 
-func reportKey(r AgentReport) string {
+func reportKey(r wire.AgentReport) string {
 	return fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%d\x00%d\x00%s", r.State, r.Error, r.Revision, r.Digest, r.Rules, r.Elements, r.Mode)
 }
 
@@ -373,10 +342,10 @@ func spanHolds(s *realization.Span, policyPath string) bool {
 
 // RuleStatistics sums the counters every agent reports for the rules of
 // a policy, by rule path.
-func (m *Manager) RuleStatistics(policyPath string) map[string]RuleCounters {
+func (m *Manager) RuleStatistics(policyPath string) map[string]wire.RuleCounters {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	out := map[string]RuleCounters{}
+	out := map[string]wire.RuleCounters{}
 	prefix := policyPath + "/"
 	for _, rep := range m.reports {
 		for rule, c := range rep.Counters {

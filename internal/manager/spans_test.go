@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/realization"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 const spansDoc = `
@@ -31,9 +33,10 @@ children:
     - {resource_type: ChildGatewayPolicy, GatewayPolicy: {id: p3, scope: [/infra/tier-1s/t3], rules: [{id: r, destination_groups: [/infra/domains/default/groups/outer], action: DROP}]}}
 `
 
-// TestSpansIncremental: a membership change recomputes only the spans of
-// the agents whose rules read the group (directly or through a group
-// that includes it); the others are reused; a configuration change
+// TestSpansIncremental: a membership change compiles no span: the spans
+// of the agents whose rules read the group (directly or through a group
+// that includes it) get its element changes, the others are kept, and an
+// agent that has an earlier span gets a delta; a configuration change
 // recomputes every span. Every span still carries the current revision.
 func TestSpansIncremental(t *testing.T) {
 	e := newEnv(t)
@@ -65,16 +68,34 @@ func TestSpansIncremental(t *testing.T) {
 	if again := spans(); computed() != n0 || again["gw1"].Digest != before["gw1"].Digest {
 		t.Fatalf("reading spans again recomputed %d", computed()-n0)
 	}
+	patched := func() int { return int(testutil.ToFloat64(e.m.metrics.patched)) }
+	p0 := patched()
 	// Service a moves: gw1 (group a) and gw3 (outer includes a) change.
 	if _, err := e.m.UpdateInventory(e.ctx, "east", []inventory.Object{lbService("a", "192.168.1.9")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	after := spans()
-	if got := computed() - n0; got != 2 {
-		t.Errorf("a change of group a recomputed %d spans, want 2 (gw1, gw3)", got)
+	if got, p := computed()-n0, patched()-p0; got != 0 || p != 2 {
+		t.Errorf("a change of group a compiled %d spans and patched %d, want 0 and 2 (gw1, gw3)", got, p)
 	}
+	// An agent one or two changes behind gets a delta that leads to the
+	// current span.
+	if _, err := e.m.UpdateInventory(e.ctx, "east", []inventory.Object{lbService("a", "192.168.1.10")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []*realization.Span{before["gw1"], after["gw1"]} {
+		cur, d, err := e.m.WaitSpan(e.ctx, "gw1", from.Digest)
+		if err != nil || d == nil {
+			t.Fatalf("from %s: no delta (%v)", from.Digest, err)
+		}
+		got, err := from.Apply(d)
+		if err != nil || got.Digest != cur.Digest {
+			t.Fatalf("the delta from %s: %v", from.Digest, err)
+		}
+	}
+	after = spans()
 	for _, n := range []string{"gw1", "gw3"} {
-		if after[n].Digest == before[n].Digest || !strings.Contains(spanAddrs(after[n]), "192.168.1.9") {
+		if after[n].Digest == before[n].Digest || !strings.Contains(spanAddrs(after[n]), "192.168.1.10") {
 			t.Errorf("%s did not follow the change: %s", n, spanAddrs(after[n]))
 		}
 	}
@@ -96,7 +117,7 @@ func TestSpansIncremental(t *testing.T) {
 	if got := computed() - n1; got != 3 {
 		t.Errorf("a configuration change recomputed %d spans, want 3", got)
 	}
-	if !strings.Contains(spanAddrs(last["gw2"]), "192.168.1.9") {
+	if !strings.Contains(spanAddrs(last["gw2"]), "192.168.1.10") {
 		t.Errorf("gw2 did not follow the new group b: %s", spanAddrs(last["gw2"]))
 	}
 }
@@ -143,8 +164,8 @@ func TestVMSpansIncremental(t *testing.T) {
 	if _, _, err := e.m.RegisterAgent(e.ctx, AgentSpec{Name: "vm1", Role: realization.RoleVM}); err != nil {
 		t.Fatal(err)
 	}
-	vm := &VMFacts{Addresses: []netip.Addr{netipAddr("172.16.0.5")}}
-	if err := e.m.RecordAgentReport(e.ctx, "vm1", AgentReport{State: "success", Interval: 10 * time.Second, VM: vm}); err != nil {
+	vm := &wire.VMFacts{Addresses: []netip.Addr{netipAddr("172.16.0.5")}}
+	if err := e.m.RecordAgentReport(e.ctx, "vm1", wire.AgentReport{State: "success", Interval: 10 * time.Second, VM: vm}); err != nil {
 		t.Fatal(err)
 	}
 	// The VM's tags are the manager's to set.
@@ -179,11 +200,79 @@ func TestVMSpansIncremental(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ := e.m.Span("vm1")
-	if got := computed() - n0; got != 1 || !strings.Contains(spanAddrs(s), "192.168.1.4") {
-		t.Errorf("a change of the rule's group: %d recomputations, addresses %s", got, spanAddrs(s))
+	if got := computed() - n0; got != 0 || !strings.Contains(spanAddrs(s), "192.168.1.4") {
+		t.Errorf("a change of the rule's group: %d recomputations (want 0: element changes), addresses %s", got, spanAddrs(s))
 	}
 	report("db") // the VM leaves the Applied To group
 	if n := rules(); n != 0 {
 		t.Errorf("a VM no longer tagged tier|app has %d rules, want 0", n)
+	}
+}
+
+const coverDoc = `
+resource_type: Infra
+children:
+- resource_type: ChildDomain
+  Domain:
+    id: default
+    children:
+    - {resource_type: ChildGroup, Group: {id: web, expression: [{resource_type: Condition, member_type: KubernetesService, key: Name, operator: EQUALS, value: a}]}}
+    - {resource_type: ChildGroup, Group: {id: near, expression: [{resource_type: Condition, member_type: KubernetesService, key: Name, operator: EQUALS, value: c}]}}
+    - resource_type: ChildSecurityPolicy
+      SecurityPolicy:
+        id: app
+        category: Application
+        scope: [/infra/domains/default/groups/near]
+        rules: [{id: to-web, destination_groups: [/infra/domains/default/groups/web], action: ALLOW, direction: OUT}]
+`
+
+// TestVMCoverageFollowsMembership: when an Applied To group's members
+// come to hold a VM's address (or stop), the rules that apply to the VM
+// change: its span is compiled again, not patched; other VMs are patched.
+func TestVMCoverageFollowsMembership(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, coverDoc)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.UpdateInventory(e.ctx, "east", []inventory.Object{lbService("a", "192.168.1.1"), lbService("c", "192.168.9.9")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"vm1", "vm2"} {
+		if _, _, err := e.m.RegisterAgent(e.ctx, AgentSpec{Name: name, Role: realization.RoleVM}); err != nil {
+			t.Fatal(err)
+		}
+		vm := &wire.VMFacts{Addresses: []netip.Addr{netipAddr(fmt.Sprintf("172.16.0.%d", 5+i))}}
+		if err := e.m.RecordAgentReport(e.ctx, name, wire.AgentReport{State: "success", Interval: 10 * time.Second, VM: vm}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules := func(name string) int {
+		s, err := e.m.Span(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := s.Count()
+		return n
+	}
+	if rules("vm1") != 0 || rules("vm2") != 0 {
+		t.Fatal("no VM is in the Applied To group yet")
+	}
+	computed := func() int { return int(testutil.ToFloat64(e.m.metrics.spans)) }
+	n0 := computed()
+	// Service c takes vm1's address: group near now holds vm1.
+	if _, err := e.m.UpdateInventory(e.ctx, "east", []inventory.Object{lbService("c", "172.16.0.5")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rules("vm1") != 1 || rules("vm2") != 0 {
+		t.Fatalf("vm1 %d rules, vm2 %d; want 1 and 0", rules("vm1"), rules("vm2"))
+	}
+	if got := computed() - n0; got != 1 {
+		t.Errorf("%d spans compiled, want 1 (vm1's)", got)
+	}
+	if _, err := e.m.UpdateInventory(e.ctx, "east", []inventory.Object{lbService("c", "192.168.9.9")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rules("vm1") != 0 {
+		t.Fatal("vm1 left the Applied To group but keeps its rule")
 	}
 }

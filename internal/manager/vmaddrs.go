@@ -12,6 +12,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/address"
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/realization"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // RefusedAddress is an address a VM's agent reported that does not count:
@@ -123,9 +124,7 @@ func (m *Manager) refreshVMsLocked() {
 		}
 		m.vmObjs[n] = vm
 		m.idx.Upsert(vm)
-		m.spanMu.Lock()
-		delete(m.spans, n)
-		m.spanMu.Unlock()
+		m.retireSpan(n)
 	}
 	for n, old := range m.vmObjs {
 		if !seen[n] {
@@ -182,12 +181,12 @@ func sameVM(a, b *inventory.VirtualMachine) bool {
 }
 
 // checkFacts validates what a VM's agent reports about itself.
-func checkFacts(f *VMFacts) error {
+func checkFacts(f *wire.VMFacts) error {
 	if len(f.Tags) > 0 {
 		return invalidf("vm.tags: an agent does not report its tags; set them on its record (kordon agent register --tag, or kordon agent set-tags)")
 	}
-	if len(f.Addresses) > MaxVMAddresses {
-		return invalidf("vm.ip_addresses: %d addresses; a VM reports at most %d", len(f.Addresses), MaxVMAddresses)
+	if len(f.Addresses) > wire.MaxVMAddresses {
+		return invalidf("vm.ip_addresses: %d addresses; a VM reports at most %d", len(f.Addresses), wire.MaxVMAddresses)
 	}
 	seen := map[netip.Addr]bool{}
 	for i, a := range f.Addresses {

@@ -1,5 +1,7 @@
 package membership
 
+import "github.com/kordon-dev/kordon/internal/model"
+
 // An anchor is an index key under which a criterion is filed so that an
 // object change finds the groups it may affect without testing every
 // group. A criterion is filed under its most selective condition; an
@@ -30,7 +32,7 @@ type anchorKey struct {
 // KubernetesCluster EQUALS condition narrows any of them to its cluster.
 func chooseAnchors(c *criterion) []anchorKey {
 	cluster := ""
-	if c.cluster != nil && c.cluster.op == opEquals {
+	if c.cluster != nil && c.cluster.op == model.OperatorEquals {
 		cluster = c.cluster.value
 	}
 	key := func(k anchorKind, a, b string) anchorKey {
@@ -59,9 +61,9 @@ func nameAnchors(conds []cond, k anchorKind, key func(anchorKind, string, string
 			continue
 		}
 		switch r.name.op {
-		case opEquals:
+		case model.OperatorEquals:
 			return []anchorKey{key(k, r.name.value, "")}
-		case opIn:
+		case model.OperatorIn:
 			keys := make([]anchorKey, 0, len(r.name.values))
 			for _, v := range r.name.values {
 				keys = append(keys, key(k, v, ""))

@@ -12,97 +12,94 @@ import (
 	"github.com/kordon-dev/kordon/internal/model"
 )
 
-// memberType is a resource member type, with KubernetesNode split by key:
-// a node is a member for its IPs and, separately, for its pod CIDRs.
+// memberType is a member kind (model.MemberKinds): a resource member type
+// and, for a type whose keys say what its objects are members for, the
+// key; a node is a member for its IPs and, separately, for its pod CIDRs.
+// It indexes kinds and names a bit of memberBits.
 type memberType uint8
 
-const (
-	mtService memberType = iota
-	mtIngress
-	mtGateway
-	mtNodeIP
-	mtNodeCIDR
-	mtEgress
-	mtIPPool
-	mtVM
-	numMemberTypes
-)
+// kinds lists the member kinds. What membership knows of a member type
+// besides how to match and resolve its objects comes from model's table.
+var kinds = model.MemberKinds()
 
-// nsxMemberType names the NSX member type (and, for nodes, the key).
-var nsxMemberType = [numMemberTypes]string{
-	mtService:  model.MemberKubernetesService,
-	mtIngress:  model.MemberKubernetesIngress,
-	mtGateway:  model.MemberKubernetesGateway,
-	mtNodeIP:   model.MemberKubernetesNode,
-	mtNodeCIDR: model.MemberKubernetesNode,
-	mtEgress:   model.MemberAntreaEgress,
-	mtIPPool:   model.MemberAntreaIPPool,
-	mtVM:       model.MemberVirtualMachine,
-}
+// memberBits holds one bit per member kind: the kinds an entity is in a
+// group as.
+type memberBits uint32
 
-func memberTypeOf(c *model.Condition) (memberType, bool) {
-	switch c.MemberType {
-	case model.MemberKubernetesService:
-		return mtService, true
-	case model.MemberKubernetesIngress:
-		return mtIngress, true
-	case model.MemberKubernetesGateway:
-		return mtGateway, true
-	case model.MemberKubernetesNode:
-		if c.Key == model.KeyPodCidr {
-			return mtNodeCIDR, true
-		}
-		return mtNodeIP, true
-	case model.MemberAntreaEgress:
-		return mtEgress, true
-	case model.MemberAntreaIPPool:
-		return mtIPPool, true
-	case model.MemberVirtualMachine:
-		return mtVM, true
+func init() {
+	if len(kinds) > 32 {
+		panic("membership: more member kinds than memberBits has bits")
 	}
-	return 0, false
 }
 
-type opCode uint8
-
-const (
-	opEquals opCode = iota
-	opNotEquals
-	opContains
-	opStartsWith
-	opEndsWith
-	opIn
-	opNotIn
-	opMatches
+// The kinds membership has code of its own for: a Service's NodePort and
+// NodePortLocal members, and which of a node's addresses it contributes.
+var (
+	mtService = kindOf(model.MemberKubernetesService, "")
+	mtNodeIP  = kindOf(model.MemberKubernetesNode, model.KeyIPAddress)
 )
 
-var opCodes = map[string]opCode{
-	model.OpEquals: opEquals, model.OpNotEquals: opNotEquals, model.OpContains: opContains,
-	model.OpStartsWith: opStartsWith, model.OpEndsWith: opEndsWith, model.OpIn: opIn,
-	model.OpNotIn: opNotIn, model.OpMatches: opMatches,
+func kindOf(name, key string) memberType {
+	mt, ok := memberTypeOf(&model.Condition{MemberType: name, Key: key})
+	if !ok {
+		panic("membership: no member kind for " + name)
+	}
+	return mt
 }
+
+// memberTypeOf returns the kind a condition selects. A type whose keys
+// each name a kind gives its first for a key it does not know (validation
+// refuses those).
+func memberTypeOf(c *model.Condition) (memberType, bool) {
+	first, found := memberType(0), false
+	for i, k := range kinds {
+		if k.Type.Name != c.MemberType {
+			continue
+		}
+		if k.Key == "" || k.Key == c.Key {
+			return memberType(i), true
+		}
+		if !found {
+			first, found = memberType(i), true
+		}
+	}
+	return first, found
+}
+
+// invKinds[mt] is the inventory kind whose objects are members as kind
+// mt; typesByKind is the reverse, the kinds an object of an inventory kind
+// is a member as.
+var invKinds, typesByKind = func() ([]inventory.Kind, map[inventory.Kind][]memberType) {
+	inv := make([]inventory.Kind, len(kinds))
+	by := map[inventory.Kind][]memberType{}
+	for i, k := range kinds {
+		inv[i] = inventory.Kind(k.Type.Inventory)
+		by[inv[i]] = append(by[inv[i]], memberType(i))
+	}
+	return inv, by
+}()
 
 // matcher is a compiled string test; values are lower-cased so that
 // matching is case-insensitive, as NSX's is.
 type matcher struct {
-	op     opCode
+	op     model.Operator
 	value  string
 	values []string
 	re     *regexp.Regexp
 }
 
 func newMatcher(op, value string) (matcher, error) {
-	code, ok := opCodes[op]
+	code, ok := model.LookupOperator(op)
 	if !ok {
 		return matcher{}, fmt.Errorf("unknown operator %q", op)
 	}
 	m := matcher{op: code, value: strings.ToLower(value)}
-	switch code {
-	case opIn, opNotIn:
+	switch info := model.Operators[code]; {
+	case info.List:
 		for _, v := range strings.Split(value, ",") {
 			m.values = append(m.values, strings.ToLower(strings.TrimSpace(v)))
 		}
-	case opMatches:
+	case info.Pattern:
 		re, err := model.CompilePattern(value)
 		if err != nil {
 			return matcher{}, err
@@ -112,50 +109,51 @@ func newMatcher(op, value string) (matcher, error) {
 	return m, nil
 }
 
-// positive returns the matcher with NOTEQUALS/NOTIN turned into
-// EQUALS/IN, and whether it was negative. Negative tag conditions mean
-// "no tag matches", not "some tag does not match".
+// positive returns the matcher with a negative operator (NOTEQUALS,
+// NOTIN) turned into its positive one, and whether it was negative.
+// Negative tag conditions mean "no tag matches", not "some tag does not
+// match".
 func (m matcher) positive() (matcher, bool) {
-	switch m.op {
-	case opNotEquals:
-		m.op = opEquals
-		return m, true
-	case opNotIn:
-		m.op = opIn
+	if info := model.Operators[m.op]; info.Negative {
+		m.op = info.Positive
 		return m, true
 	}
 	return m, false
 }
 
-// match tests a lower-cased string.
+// match tests a lower-cased string. An operator without a case here
+// matches nothing: TestEveryOperatorMatches fails for one added to
+// model.Operators and not here.
 func (m *matcher) match(s string) bool {
 	switch m.op {
-	case opEquals:
+	case model.OperatorEquals:
 		return s == m.value
-	case opNotEquals:
+	case model.OperatorNotEquals:
 		return s != m.value
-	case opContains:
+	case model.OperatorContains:
 		return strings.Contains(s, m.value)
-	case opStartsWith:
+	case model.OperatorStartsWith:
 		return strings.HasPrefix(s, m.value)
-	case opEndsWith:
+	case model.OperatorEndsWith:
 		return strings.HasSuffix(s, m.value)
-	case opIn:
+	case model.OperatorIn:
 		for _, v := range m.values {
 			if s == v {
 				return true
 			}
 		}
 		return false
-	case opNotIn:
+	case model.OperatorNotIn:
 		for _, v := range m.values {
 			if s == v {
 				return false
 			}
 		}
 		return true
+	case model.OperatorMatches:
+		return m.re.MatchString(s)
 	}
-	return m.re.MatchString(s)
+	return false
 }
 
 // tag is a lower-cased tag.
@@ -182,7 +180,7 @@ func newTagMatcher(c *model.Condition) (tagMatcher, error) {
 	}
 	t := tagMatcher{anyScope: scope == "", scope: strings.ToLower(scope), scopeNeq: c.ScopeOperator == model.OpNotEquals, anyValue: value == ""}
 	t.value, t.negative = m.positive()
-	t.anchorable = !t.negative && !t.scopeNeq && !t.anyValue && t.value.op == opEquals
+	t.anchorable = !t.negative && !t.scopeNeq && !t.anyValue && t.value.op == model.OperatorEquals
 	return t, nil
 }
 
@@ -232,14 +230,23 @@ func compileCond(c *model.Condition) (cond, error) {
 		return cond{isTag: true, tag: t}, err
 	}
 	m, err := newMatcher(c.Operator, c.Value)
-	a := attrName
-	switch c.Key {
-	case model.KeyOSName:
-		a = attrOSName
-	case model.KeyComputerName:
-		a = attrComputerName
-	}
+	a, _ := attrOf(c.Key)
 	return cond{name: m, attr: a}, err
+}
+
+// attrOf returns the attribute a non-tag key tests; the name for a key it
+// does not know (validation refuses those, and TestEveryMemberTypeIsHandled
+// fails for a table key with no attribute here).
+func attrOf(key string) (attr, bool) {
+	switch key {
+	case model.KeyName:
+		return attrName, true
+	case model.KeyOSName:
+		return attrOSName, true
+	case model.KeyComputerName:
+		return attrComputerName, true
+	}
+	return attrName, false
 }
 
 // criterion is one compiled criterion: resource conditions on objects of
@@ -384,8 +391,8 @@ func compileCriterion(conds []*model.Condition, project string) (*criterion, err
 				return nil, nil
 			}
 			cr.mt, found = mt, true
-			if mt == mtNodeIP || mt == mtNodeCIDR {
-				continue // MATCHES "*": every node
+			if kinds[mt].Type.SelectsAll() {
+				continue // MATCHES "*": every object of the kind
 			}
 			cc, err := compileCond(c)
 			if err != nil {
@@ -397,8 +404,10 @@ func compileCriterion(conds []*model.Condition, project string) (*criterion, err
 	if !found {
 		return nil, nil
 	}
-	if cr.mt == mtVM {
-		vms := matcher{op: opEquals, value: strings.ToLower(inventory.VMClusterFor(project))}
+	if !kinds[cr.mt].Type.Kubernetes {
+		// Objects of the other types (VMs) belong to a space, kept in the
+		// index as a pseudo-cluster.
+		vms := matcher{op: model.OperatorEquals, value: strings.ToLower(inventory.VMClusterFor(project))}
 		cr.cluster = &vms
 	}
 	cr.anchors = chooseAnchors(cr)

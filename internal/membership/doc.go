@@ -17,7 +17,11 @@
 //
 // KubernetesCluster and KubernetesNamespace conditions scope a criterion
 // by AND. Groups also take literal addresses (IPAddressExpression) and
-// other groups (PathExpression).
+// other groups (PathExpression). Which member types exist, with their
+// keys, operators, inventory kinds and NSX endpoints, comes from model's
+// member-type table (model.MemberKinds); this package holds how objects
+// match (criteria.go), what they resolve to (contrib.go) and their NSX
+// member shapes (nsx.go).
 //
 // The Index is incremental: an inventory or group change touches only the
 // groups it can affect (found through an index of each criterion's most

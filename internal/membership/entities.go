@@ -158,25 +158,9 @@ func kindOrder(k inventory.Kind) int {
 	return 2
 }
 
-func typesOf(k inventory.Kind) []memberType {
-	switch k {
-	case inventory.KindService:
-		return []memberType{mtService}
-	case inventory.KindIngress:
-		return []memberType{mtIngress}
-	case inventory.KindGateway:
-		return []memberType{mtGateway}
-	case inventory.KindNode:
-		return []memberType{mtNodeIP, mtNodeCIDR}
-	case inventory.KindEgress:
-		return []memberType{mtEgress}
-	case inventory.KindIPPool:
-		return []memberType{mtIPPool}
-	case inventory.KindVirtualMachine:
-		return []memberType{mtVM}
-	}
-	return nil
-}
+// typesOf returns the member kinds an object of kind k is a member as;
+// entities share the slice and must not change it.
+func typesOf(k inventory.Kind) []memberType { return typesByKind[k] }
 
 func (x *Index) upsertEntity(c *cluster, key inventory.Key, o inventory.Object) {
 	e := x.entities[key]

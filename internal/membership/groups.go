@@ -190,7 +190,7 @@ func (x *Index) reevalGroup(g *group) {
 // entitiesNamed adds the cluster's entities of a member type with a
 // (lower-case) name.
 func (x *Index) entitiesNamed(c *cluster, mt memberType, name string, seen map[*entity]struct{}) {
-	kind := kindOf[mt]
+	kind := invKinds[mt]
 	if !kind.Namespaced() {
 		if e := x.entities[inventory.Key{Cluster: c.name, Kind: kind, Name: name}]; e != nil {
 			seen[e] = struct{}{}
@@ -204,18 +204,12 @@ func (x *Index) entitiesNamed(c *cluster, mt memberType, name string, seen map[*
 	}
 }
 
-var kindOf = [numMemberTypes]inventory.Kind{
-	mtService: inventory.KindService, mtIngress: inventory.KindIngress, mtGateway: inventory.KindGateway,
-	mtNodeIP: inventory.KindNode, mtNodeCIDR: inventory.KindNode, mtEgress: inventory.KindEgress, mtIPPool: inventory.KindIPPool,
-	mtVM: inventory.KindVirtualMachine,
-}
-
 // reeval decides again whether entity e belongs to g as member type mt
 // (the i-th of its types). old, when set, is the contribution e had
 // before its latest change.
 func (x *Index) reeval(g *group, e *entity, i int, mt memberType, old *contribution) {
 	in := g.def != nil && g.def.matches(e, mt)
-	bit := uint8(1) << mt
+	bit := memberBits(1) << mt
 	was := e.bitsIn(g)&bit != 0
 	cur := &e.contrib[i]
 	if old == nil {

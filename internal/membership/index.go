@@ -110,11 +110,11 @@ func (e *entity) attr(a attr) string {
 
 type groupBits struct {
 	g    *group
-	bits uint8
+	bits memberBits
 }
 
 // bitsIn returns the member-type bits the entity has in g.
-func (e *entity) bitsIn(g *group) uint8 {
+func (e *entity) bitsIn(g *group) memberBits {
 	for _, gb := range e.groups {
 		if gb.g == g {
 			return gb.bits
@@ -124,7 +124,7 @@ func (e *entity) bitsIn(g *group) uint8 {
 }
 
 // setBits sets the member-type bits the entity has in g (0 removes it).
-func (e *entity) setBits(g *group, bits uint8) {
+func (e *entity) setBits(g *group, bits memberBits) {
 	for i := range e.groups {
 		if e.groups[i].g != g {
 			continue

@@ -9,36 +9,31 @@ import (
 	"github.com/kordon-dev/kordon/internal/model"
 )
 
-// endpointFilter selects the members one NSX members endpoint lists.
-var endpointFilter = map[string]func(Member) bool{
-	model.MembersKubernetesServices:    func(m Member) bool { return m.Type == model.MemberKubernetesService },
-	model.MembersKubernetesIngresses:   func(m Member) bool { return m.Type == model.MemberKubernetesIngress },
-	model.MembersKubernetesGateways:    func(m Member) bool { return m.Type == model.MemberKubernetesGateway },
-	model.MembersAntreaEgresses:        func(m Member) bool { return m.Type == model.MemberAntreaEgress },
-	model.MembersAntreaIPPools:         func(m Member) bool { return m.Type == model.MemberAntreaIPPool },
-	model.MembersKubernetesNodeIPs:     func(m Member) bool { return m.ConditionKey == model.KeyIPAddress },
-	model.MembersKubernetesNodePodCIDR: func(m Member) bool { return m.ConditionKey == model.KeyPodCidr },
-}
-
-// KnownMemberEndpoint reports whether name is an NSX members endpoint.
-func KnownMemberEndpoint(name string) bool {
-	_, ok := endpointFilter[name]
-	return ok
-}
+// endpointKinds maps each NSX members endpoint to the member kind it lists.
+var endpointKinds = func() map[string]memberType {
+	m := map[string]memberType{}
+	for i, k := range kinds {
+		if k.Endpoint != "" {
+			m[k.Endpoint] = memberType(i)
+		}
+	}
+	return m
+}()
 
 // NSXMembers returns a group's members of one endpoint type (such as
 // "kubernetes-services") in NSX's shape, for every cluster or, with
 // cluster set, one. clusterID maps a cluster name to the id NSX shows as
 // external_id (nil: the name).
 func (x *Index) NSXMembers(path, endpoint, cluster string, clusterID func(string) string) model.MemberList {
-	keep := endpointFilter[endpoint]
 	out := model.MemberList{Clusters: []model.MemberCluster{}}
-	if keep == nil {
+	mt, ok := endpointKinds[endpoint]
+	if !ok {
 		return out
 	}
+	kind := kinds[mt]
 	byCluster := map[string][]Member{}
 	for _, m := range x.Members(path) {
-		if keep(m) && (cluster == "" || m.Key.Cluster == cluster) {
+		if m.Type == kind.Type.Name && m.ConditionKey == kind.Key && (cluster == "" || m.Key.Cluster == cluster) {
 			byCluster[m.Key.Cluster] = append(byCluster[m.Key.Cluster], m)
 		}
 	}

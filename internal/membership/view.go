@@ -8,18 +8,11 @@ import (
 
 	"github.com/kordon-dev/kordon/internal/address"
 	"github.com/kordon-dev/kordon/internal/inventory"
-	"github.com/kordon-dev/kordon/internal/model"
 )
 
 func toMember(m member) Member {
-	out := Member{Type: nsxMemberType[m.mt], Key: m.e.key}
-	switch m.mt {
-	case mtNodeIP:
-		out.ConditionKey = model.KeyIPAddress
-	case mtNodeCIDR:
-		out.ConditionKey = model.KeyPodCidr
-	}
-	return out
+	k := kinds[m.mt]
+	return Member{Type: k.Type.Name, ConditionKey: k.Key, Key: m.e.key}
 }
 
 func sortMembers(l []Member) {

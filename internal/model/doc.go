@@ -10,6 +10,12 @@
 // a typo never silently changes a policy. Validation reports every problem
 // at once, each naming the object path, the field and the reason.
 //
+// The member-type and operator tables (membertypes.go) say what each
+// Condition member type accepts, whether it is a Kubernetes type, where
+// it may be used, which inventory kind its objects are (by name: the
+// package does not import inventory) and which NSX members endpoint lists
+// them; validation, membership and the API read them.
+//
 // The package knows nothing about inventory, membership or evaluation; it
 // is the contract those stages read.
 package model

@@ -26,41 +26,6 @@ func (g *Group) UnmarshalJSON(b []byte) error {
 	return unmarshalStrict(b, (*plain)(g))
 }
 
-// Member types (Condition.member_type) kordon evaluates.
-const (
-	MemberKubernetesCluster   = "KubernetesCluster"
-	MemberKubernetesNamespace = "KubernetesNamespace"
-	MemberKubernetesService   = "KubernetesService"
-	MemberKubernetesIngress   = "KubernetesIngress"
-	MemberKubernetesGateway   = "KubernetesGateway"
-	MemberKubernetesNode      = "KubernetesNode"
-	MemberAntreaEgress        = "AntreaEgress"
-	MemberAntreaIPPool        = "AntreaIPPool"
-	MemberVirtualMachine      = "VirtualMachine"
-)
-
-// Condition keys.
-const (
-	KeyName         = "Name"
-	KeyTag          = "Tag"
-	KeyIPAddress    = "IPAddress"
-	KeyPodCidr      = "PodCidr"
-	KeyOSName       = "OSName"
-	KeyComputerName = "ComputerName"
-)
-
-// Condition operators. Matching is case-insensitive for all of them.
-const (
-	OpEquals     = "EQUALS"
-	OpNotEquals  = "NOTEQUALS"
-	OpContains   = "CONTAINS"
-	OpStartsWith = "STARTSWITH"
-	OpEndsWith   = "ENDSWITH"
-	OpIn         = "IN"
-	OpNotIn      = "NOTIN"
-	OpMatches    = "MATCHES"
-)
-
 // Conjunctions.
 const (
 	ConjAnd = "AND"

@@ -124,7 +124,3 @@ const (
 	MembersKubernetesNodeIPs     = "kubernetes-node-ips"
 	MembersKubernetesNodePodCIDR = "kubernetes-node-pod-cidrs"
 )
-
-// MemberEndpoints lists the member endpoint names in a fixed order.
-var MemberEndpoints = []string{MembersKubernetesServices, MembersKubernetesIngresses, MembersKubernetesGateways,
-	MembersAntreaEgresses, MembersAntreaIPPools, MembersKubernetesNodeIPs, MembersKubernetesNodePodCIDR}

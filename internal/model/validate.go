@@ -84,12 +84,15 @@ func projectOf(path string) string {
 }
 
 func (v *validator) group(p string, g *Group) {
-	errs, k8s := validateGroupShape(p, g)
+	errs, use := validateGroupShape(p, g)
 	v.errs = append(v.errs, errs...)
 	ref, _ := ParsePath(p)
-	if k8s && ref.Project != "" {
+	switch t := use.notInProjects; {
+	case ref.Project != "" && t != nil && t.Kubernetes:
 		v.fail(p, "expression", "Kubernetes inventory is not exposed to projects, so a group with Kubernetes member types cannot be created inside project %q; create it in the default space (/infra/domains/default/groups/...) and use it in default-space DFW or gateway firewall policies", ref.Project)
-	} else if k8s && ref.Domain != DefaultDomain {
+	case ref.Project != "" && t != nil:
+		v.fail(p, "expression", "%s members are not available in projects, so the group cannot be created inside project %q; create it in the default space", t.Name, ref.Project)
+	case use.kubernetes && ref.Domain != DefaultDomain:
 		v.fail(p, "expression", "groups with Kubernetes member types must be in domain %q, not %q", DefaultDomain, ref.Domain)
 	}
 	for i, e := range g.Expression {

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/kordon-dev/kordon/internal/address"
@@ -19,67 +20,27 @@ const (
 	maxPathsPerExpression = 500  // groups a PathExpression includes
 )
 
-// memberScope says how a member type takes part in a criterion.
-type memberScope int
-
-const (
-	scopeCluster   memberScope = iota // cluster-scoped resource (Egress, IPPool, Node)
-	scopeNamespace                    // namespace-scoped resource (Service, Ingress, Gateway)
-	scopeScoping                      // KubernetesCluster / KubernetesNamespace: AND conditions only
-	scopeNSX                          // an NSX (non-Kubernetes) member type
-)
-
-type memberInfo struct {
-	scope memberScope
-	keys  []string
-}
-
-var memberTypes = map[string]memberInfo{
-	MemberKubernetesCluster:   {scopeScoping, []string{KeyName}},
-	MemberKubernetesNamespace: {scopeScoping, []string{KeyName, KeyTag}},
-	MemberKubernetesService:   {scopeNamespace, []string{KeyName, KeyTag}},
-	MemberKubernetesIngress:   {scopeNamespace, []string{KeyName, KeyTag}},
-	MemberKubernetesGateway:   {scopeNamespace, []string{KeyName, KeyTag}},
-	MemberKubernetesNode:      {scopeCluster, []string{KeyIPAddress, KeyPodCidr}},
-	MemberAntreaEgress:        {scopeCluster, []string{KeyName, KeyTag}},
-	MemberAntreaIPPool:        {scopeCluster, []string{KeyName, KeyTag}},
-	MemberVirtualMachine:      {scopeNSX, []string{KeyName, KeyTag, KeyOSName, KeyComputerName}},
-}
-
-// nsxOnlyMemberTypes are member types NSX defines that kordon has no
-// inventory for.
-var nsxOnlyMemberTypes = map[string]bool{
-	"IPSet": true, "LogicalPort": true, "LogicalSwitch": true, "Segment": true,
-	"SegmentPort": true, "Pod": true, "Service": true, "Namespace": true,
-	"TransportNode": true, "Group": true, "DVPG": true, "DVPort": true,
-	"IPAddress": true, "VpcSubnet": true, "VpcSubnetPort": true,
-	"BareMetalServer": true, "BareMetalServerInterface": true, "Tier0": true, "Tier1": true,
-}
-
-var allOperators = []string{OpEquals, OpNotEquals, OpContains, OpStartsWith, OpEndsWith, OpIn, OpNotIn, OpMatches}
-
-// IsKubernetesMemberType reports whether t is one of the Kubernetes member
-// types (including the Cluster and Namespace scoping types).
-func IsKubernetesMemberType(t string) bool {
-	i, ok := memberTypes[t]
-	return ok && i.scope != scopeNSX
-}
-
 type groupValidator struct {
-	path   string
-	errs   Errors
-	conds  int  // conditions in the whole group
-	hasK8s bool // some criterion uses a Kubernetes member type
+	path  string
+	errs  Errors
+	conds int // conditions in the whole group
+	use   groupUse
+}
+
+// groupUse is what a group's member types say about where it may be.
+type groupUse struct {
+	kubernetes    bool        // some criterion uses a Kubernetes member type
+	notInProjects *MemberType // a member type that projects may not use, if any
 }
 
 func (v *groupValidator) fail(field, format string, args ...any) {
 	v.errs = append(v.errs, Error{Path: v.path, Field: field, Reason: fmt.Sprintf(format, args...)})
 }
 
-// validateGroupShape checks a group on its own (references are checked by
-// the caller, which knows the configuration). It returns the problems and
-// whether the group uses Kubernetes member types.
-func validateGroupShape(path string, g *Group) (Errors, bool) {
+// validateGroupShape checks a group on its own (references and where it
+// is are checked by the caller, which knows the configuration). It returns
+// the problems and what its member types say about where it may be.
+func validateGroupShape(path string, g *Group) (Errors, groupUse) {
 	v := &groupValidator{path: path}
 	for i, t := range g.GroupType {
 		switch t {
@@ -109,7 +70,7 @@ func validateGroupShape(path string, g *Group) (Errors, bool) {
 	if v.conds > maxConditionsInGroup {
 		v.fail("expression", "%d conditions; a group may hold at most %d", v.conds, maxConditionsInGroup)
 	}
-	return v.errs, v.hasK8s
+	return v.errs, v.use
 }
 
 // list checks a top-level expression list: criteria at even indexes,
@@ -178,7 +139,8 @@ func (v *groupValidator) list(field string, list ExpressionList) {
 }
 
 // andBetween checks NSX's rule for AND between criteria: both must be
-// single conditions of the same member type (and, for nodes, key).
+// single conditions of the same member type (and, for a type whose keys
+// say what its objects are members for, such as nodes, of the same key).
 func (v *groupValidator) andBetween(field string, left, right Expression) {
 	l, ok1 := left.(*Condition)
 	r, ok2 := right.(*Condition)
@@ -186,7 +148,8 @@ func (v *groupValidator) andBetween(field string, left, right Expression) {
 		v.fail(field, "AND between criteria is allowed only when both are single Conditions of the same member type; use OR, or put the conditions into one NestedExpression")
 		return
 	}
-	if l.MemberType != r.MemberType || (l.MemberType == MemberKubernetesNode && l.Key != r.Key) {
+	t, known := LookupMemberType(l.MemberType)
+	if l.MemberType != r.MemberType || (known && t.byKey() && l.Key != r.Key) {
 		v.fail(field, "AND between criteria of different member types (%s, %s) is not allowed; use OR, or one NestedExpression", l.MemberType, r.MemberType)
 	}
 }
@@ -237,18 +200,21 @@ func (v *groupValidator) criterion(field string, conds []*Condition, fields []st
 			continue
 		}
 		counts[c.MemberType]++
-		info := memberTypes[c.MemberType]
-		if info.scope == scopeNSX {
-			nsx++
-		} else {
+		t, _ := LookupMemberType(c.MemberType) // condition refused unknown types
+		if t.Kubernetes {
 			k8s++
+		} else {
+			nsx++
 		}
-		if info.scope == scopeCluster || info.scope == scopeNamespace || info.scope == scopeNSX {
+		if !t.InProjects && v.use.notInProjects == nil {
+			v.use.notInProjects = t
+		}
+		if !t.Scoping {
 			resources = append(resources, c.MemberType)
 		}
 	}
 	if k8s > 0 {
-		v.hasK8s = true
+		v.use.kubernetes = true
 	}
 	if k8s > 0 && nsx > 0 {
 		v.fail(field, "a criterion cannot mix Kubernetes member types with NSX member types; put them in separate criteria joined by OR")
@@ -270,7 +236,8 @@ func (v *groupValidator) criterion(field string, conds []*Condition, fields []st
 
 func (v *groupValidator) kubernetesCriterion(field string, counts map[string]int, resources []string) {
 	if len(resources) == 0 {
-		v.fail(field, "a criterion with only KubernetesCluster/KubernetesNamespace conditions selects nothing; add a resource condition (KubernetesService, KubernetesIngress, KubernetesGateway, KubernetesNode, AntreaEgress or AntreaIPPool)")
+		v.fail(field, "a criterion with only KubernetesCluster/KubernetesNamespace conditions selects nothing; add a resource condition (%s)",
+			orList(typeNames(func(t *MemberType) bool { return t.Kubernetes && !t.Scoping })))
 		return
 	}
 	res := resources[0]
@@ -283,28 +250,30 @@ func (v *groupValidator) kubernetesCriterion(field string, counts map[string]int
 	if counts[MemberKubernetesCluster] > 1 {
 		v.fail(field, "at most one KubernetesCluster condition per criterion (use IN to match several clusters)")
 	}
-	if res == MemberKubernetesNode {
-		if counts[MemberKubernetesNode] > 1 {
-			v.fail(field, "exactly one KubernetesNode condition per criterion")
+	t, _ := LookupMemberType(res)
+	if t.SelectsAll() {
+		if counts[res] > 1 {
+			v.fail(field, "exactly one %s condition per criterion", res)
 		}
 		if counts[MemberKubernetesNamespace] > 0 {
-			v.fail(field, "a KubernetesNode condition can only be combined with a KubernetesCluster condition, not with KubernetesNamespace")
+			v.fail(field, "a %s condition can only be combined with a KubernetesCluster condition, not with KubernetesNamespace", res)
 		}
 	}
-	if counts[MemberKubernetesNamespace] > 0 && memberTypes[res].scope != scopeNamespace {
-		v.fail(field, "KubernetesNamespace conditions apply only to namespace-scoped resources (KubernetesService, KubernetesIngress, KubernetesGateway), not to %s", res)
+	if counts[MemberKubernetesNamespace] > 0 && !t.Namespaced {
+		v.fail(field, "KubernetesNamespace conditions apply only to namespace-scoped resources (%s), not to %s",
+			strings.Join(typeNames(func(t *MemberType) bool { return t.Namespaced }), ", "), res)
 	}
 }
 
-// condition checks one Condition on its own and reports whether its member
-// type is one kordon evaluates.
+// condition checks one Condition on its own against the member-type table
+// and reports whether its member type is one kordon evaluates.
 func (v *groupValidator) condition(field string, c *Condition) bool {
-	info, ok := memberTypes[c.MemberType]
+	t, ok := LookupMemberType(c.MemberType)
 	switch {
 	case c.MemberType == "":
 		v.fail(field+".member_type", "missing")
 		return false
-	case !ok && nsxOnlyMemberTypes[c.MemberType]:
+	case !ok && unsupportedMemberTypes[c.MemberType]:
 		v.fail(field+".member_type", "%s is an NSX member type kordon has no inventory for; kordon evaluates %s", c.MemberType, knownMemberTypes())
 		return false
 	case !ok:
@@ -318,50 +287,58 @@ func (v *groupValidator) condition(field string, c *Condition) bool {
 	if len(c.Exclude) > 0 && string(c.Exclude) != "null" {
 		v.fail(field+".exclude", "excluded members are not supported")
 	}
-	if !contains(info.keys, c.Key) {
-		v.fail(field+".key", "%s conditions use key %s, not %q", c.MemberType, strings.Join(info.keys, " or "), c.Key)
+	rule, ok := t.Rule(c.Key)
+	if !ok {
+		v.fail(field+".key", "%s conditions use key %s, not %q", c.MemberType, strings.Join(t.keyNames(), " or "), c.Key)
 		return true
 	}
-	if c.ScopeOperator != "" && c.Key != KeyTag {
+	if c.ScopeOperator != "" && rule.Value != ValueTag {
 		v.fail(field+".scope_operator", "only Tag conditions have a scope operator")
 	}
-	if c.ScopeOperator != "" && c.ScopeOperator != OpEquals && c.ScopeOperator != OpNotEquals {
-		v.fail(field+".scope_operator", "must be EQUALS or NOTEQUALS, got %q", c.ScopeOperator)
+	if sop, ok := LookupOperator(c.ScopeOperator); c.ScopeOperator != "" && (!ok || !Operators[sop].Scope) {
+		v.fail(field+".scope_operator", "must be %s, got %q", orList(scopeOperatorNames()), c.ScopeOperator)
 	}
-	if !contains(allOperators, c.Operator) {
-		v.fail(field+".operator", "unknown operator %q (use %s)", c.Operator, strings.Join(allOperators, ", "))
+	op, ok := LookupOperator(c.Operator)
+	if !ok {
+		v.fail(field+".operator", "unknown operator %q (use %s)", c.Operator, strings.Join(operatorNames(allOperators), ", "))
 		return true
 	}
-	switch {
-	case c.MemberType == MemberKubernetesNode:
-		if c.Operator != OpMatches || c.Value != "*" {
-			v.fail(field, "a KubernetesNode condition must be operator MATCHES with value \"*\" (it selects every node; scope it with a KubernetesCluster condition)")
+	allowed := slices.Contains(rule.Operators, op)
+	switch rule.Value {
+	case ValueAll:
+		if !allowed || c.Value != "*" {
+			v.fail(field, "a %s condition must be operator MATCHES with value \"*\" (it selects every %s; scope it with a KubernetesCluster condition)", c.MemberType, strings.ToLower(t.Inventory))
 		}
-		return true
-	case c.MemberType == MemberKubernetesCluster:
-		v.clusterCondition(field, c)
-		return true
-	case c.Key == KeyTag:
-		v.tagCondition(field, c, info.scope != scopeNSX)
-		return true
+	case ValueClusters:
+		v.clusterCondition(field, c, rule, op, allowed)
+	case ValueTag:
+		v.tagCondition(field, c, t, rule, op, allowed)
+	default:
+		if !allowed {
+			v.refuseOperator(field, c, rule)
+			return true
+		}
+		v.value(field, c, op)
 	}
-	v.value(field, c)
 	return true
 }
 
-func (v *groupValidator) clusterCondition(field string, c *Condition) {
-	switch c.Operator {
-	case OpEquals, OpStartsWith, OpEndsWith:
-		if c.Value == "" {
-			v.fail(field+".value", "missing cluster name")
-		}
-	case OpIn:
+// refuseOperator reports an operator the key does not take.
+func (v *groupValidator) refuseOperator(field string, c *Condition, rule *KeyRule) {
+	v.fail(field+".operator", "a %s condition uses %s, not %s", c.MemberType, orList(operatorNames(rule.Operators)), c.Operator)
+}
+
+func (v *groupValidator) clusterCondition(field string, c *Condition, rule *KeyRule, op Operator, allowed bool) {
+	switch {
+	case !allowed:
+		v.refuseOperator(field, c, rule)
+	case Operators[op].List:
 		if strings.ContainsAny(c.Value, " \t") {
-			v.fail(field+".value", "IN takes comma-separated cluster names without spaces")
+			v.fail(field+".value", "%s takes comma-separated cluster names without spaces", c.Operator)
 		}
 		vals := strings.Split(c.Value, ",")
 		if len(vals) > maxClusterInValues {
-			v.fail(field+".value", "%d clusters; IN takes at most %d", len(vals), maxClusterInValues)
+			v.fail(field+".value", "%d clusters; %s takes at most %d", len(vals), c.Operator, maxClusterInValues)
 		}
 		for _, s := range vals {
 			if s == "" {
@@ -369,12 +346,12 @@ func (v *groupValidator) clusterCondition(field string, c *Condition) {
 				break
 			}
 		}
-	default:
-		v.fail(field+".operator", "a KubernetesCluster condition uses EQUALS, IN, STARTSWITH or ENDSWITH, not %s", c.Operator)
+	case c.Value == "":
+		v.fail(field+".value", "missing cluster name")
 	}
 }
 
-func (v *groupValidator) tagCondition(field string, c *Condition, k8s bool) {
+func (v *groupValidator) tagCondition(field string, c *Condition, t *MemberType, rule *KeyRule, op Operator, allowed bool) {
 	scope, tag, ok := strings.Cut(c.Value, "|")
 	if !ok {
 		v.fail(field+".value", "a Tag value is \"scope|tag\" (or \"|tag\" for any scope), got %q", c.Value)
@@ -383,36 +360,41 @@ func (v *groupValidator) tagCondition(field string, c *Condition, k8s bool) {
 	if scope == "" && tag == "" {
 		v.fail(field+".value", "a Tag value needs a scope, a tag or both")
 	}
-	if k8s {
-		if c.Operator != OpEquals {
-			v.fail(field+".operator", "Kubernetes tag conditions support only EQUALS, got %s", c.Operator)
-		}
-		if c.ScopeOperator != "" && c.ScopeOperator != OpEquals {
-			v.fail(field+".scope_operator", "Kubernetes tag conditions support only EQUALS")
-		}
-		return
-	}
-	if c.Operator == OpIn || c.Operator == OpNotIn {
+	switch {
+	case allowed:
+	case t.Kubernetes:
+		v.fail(field+".operator", "Kubernetes tag conditions support only %s, got %s", orList(operatorNames(rule.Operators)), c.Operator)
+	default:
 		v.fail(field+".operator", "%s is not supported for tags", c.Operator)
 	}
-	if c.Operator == OpMatches {
+	// A scope operator unknown as one is reported by condition.
+	if sop, known := LookupOperator(c.ScopeOperator); c.ScopeOperator != "" && !(known && slices.Contains(rule.ScopeOperators, sop)) {
+		switch {
+		case t.Kubernetes:
+			v.fail(field+".scope_operator", "Kubernetes tag conditions support only %s", orList(operatorNames(rule.ScopeOperators)))
+		case known && Operators[sop].Scope:
+			v.fail(field+".scope_operator", "%s tag conditions support only %s", c.MemberType, orList(operatorNames(rule.ScopeOperators)))
+		}
+	}
+	if allowed && Operators[op].Pattern {
 		if _, err := compilePattern(tag); err != nil {
 			v.fail(field+".value", "%v", err)
 		}
 	}
 }
 
-// value checks the value of a Name/OSName/ComputerName condition.
-func (v *groupValidator) value(field string, c *Condition) {
-	switch c.Operator {
-	case OpIn, OpNotIn:
+// value checks the value of a ValueText condition (Name, OSName,
+// ComputerName).
+func (v *groupValidator) value(field string, c *Condition, op Operator) {
+	switch {
+	case Operators[op].List:
 		for _, s := range strings.Split(c.Value, ",") {
 			if strings.TrimSpace(s) == "" {
 				v.fail(field+".value", "%s takes comma-separated values; %q has an empty one", c.Operator, c.Value)
 				return
 			}
 		}
-	case OpMatches:
+	case Operators[op].Pattern:
 		if _, err := compilePattern(c.Value); err != nil {
 			v.fail(field+".value", "%v", err)
 		}
@@ -454,16 +436,17 @@ func cause(err error) string {
 	return msg
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+func memberTypeNames() []string { return sortedKeys(memberTypeByName) }
+
+func scopeOperatorNames() []string {
+	var out []string
+	for _, o := range Operators {
+		if o.Scope {
+			out = append(out, o.Name)
 		}
 	}
-	return false
+	return out
 }
-
-func memberTypeNames() []string { return sortedKeys(memberTypes) }
 
 func knownMemberTypes() string { return strings.Join(memberTypeNames(), ", ") }
 

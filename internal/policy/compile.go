@@ -324,6 +324,17 @@ func (c *compiler) group(path string) *groupSets {
 	return g
 }
 
+// CompileEndpoint compiles a source or destination list (group paths and
+// literal addresses) on its own, as Compile compiles a rule's: what an
+// endpoint holds depends on nothing else, so a membership change can
+// recompute the endpoints that name a changed group without compiling a
+// whole ruleset.
+func CompileEndpoint(list []string, m Members) Endpoint {
+	c := &compiler{m: m, groups: map[string]*groupSets{}}
+	e, _ := c.endpoint(list, false)
+	return e
+}
+
 // endpoint compiles a source or destination list.
 func (c *compiler) endpoint(list []string, negate bool) (Endpoint, []string) {
 	if model.IsAny(list) {

@@ -3,6 +3,7 @@ package realization
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"go4.org/netipx"
 
@@ -58,6 +59,69 @@ func Diff(old, cur *Span) (*Delta, bool) {
 	return d, true
 }
 
+// WithSets returns the span with some of its sets' elements replaced, at
+// revision, and the delta to it; s is not modified. It is how a
+// membership change reaches a span without compiling its rules again:
+// the sets that name a changed group are computed again (SetFor) and put
+// in. Sets s does not have are ignored. The delta is nil when no element
+// changed.
+func (s *Span) WithSets(sets []Set, revision int64) (*Span, *Delta) {
+	out := *s
+	out.Sets = slices.Clone(s.Sets)
+	d := &Delta{Point: s.Point, From: s.Digest, Revision: revision}
+	for _, n := range sets {
+		i, ok := slices.BinarySearchFunc(out.Sets, n.Name, func(a Set, name string) int { return strings.Compare(a.Name, name) })
+		if !ok {
+			continue
+		}
+		c := SetChange{Set: n.Name}
+		c.RemovedRanges, c.AddedRanges = diffSorted(out.Sets[i].Ranges, n.Ranges, compareRange)
+		c.RemovedIPPorts, c.AddedIPPorts = diffSorted(out.Sets[i].IPPorts, n.IPPorts, compareIPPort)
+		if len(c.RemovedRanges)+len(c.AddedRanges)+len(c.RemovedIPPorts)+len(c.AddedIPPorts) == 0 {
+			continue
+		}
+		st := out.Sets[i]
+		st.Ranges, st.IPPorts, st.hash = n.Ranges, n.IPPorts, ""
+		out.Sets[i] = st
+		d.Changes = append(d.Changes, c)
+	}
+	if len(d.Changes) == 0 {
+		return s, nil
+	}
+	slices.SortFunc(d.Changes, func(a, b SetChange) int { return strings.Compare(a.Set, b.Set) })
+	out.Revision = revision
+	out.Digest = out.digest()
+	d.To = out.Digest
+	return &out, d
+}
+
+// DiffElements is Diff for two spans known to differ in set elements
+// only (one came from the other through WithSets or Apply): it compares
+// set names, not the whole structure, and only the sets whose elements
+// are not shared. It returns false when the sets differ in name.
+func DiffElements(old, cur *Span) (*Delta, bool) {
+	if len(old.Sets) != len(cur.Sets) {
+		return nil, false
+	}
+	d := &Delta{Point: cur.Point, From: old.Digest, To: cur.Digest, Revision: cur.Revision}
+	for i := range cur.Sets {
+		a, b := &old.Sets[i], &cur.Sets[i]
+		if a.Name != b.Name {
+			return nil, false
+		}
+		if a.hash != "" && a.hash == b.hash {
+			continue
+		}
+		c := SetChange{Set: b.Name}
+		c.RemovedRanges, c.AddedRanges = diffSorted(a.Ranges, b.Ranges, compareRange)
+		c.RemovedIPPorts, c.AddedIPPorts = diffSorted(a.IPPorts, b.IPPorts, compareIPPort)
+		if len(c.RemovedRanges)+len(c.AddedRanges)+len(c.RemovedIPPorts)+len(c.AddedIPPorts) > 0 {
+			d.Changes = append(d.Changes, c)
+		}
+	}
+	return d, true
+}
+
 // Apply returns the span the delta leads to; s is not modified. It fails
 // when the delta was computed from another span.
 func (s *Span) Apply(d *Delta) (*Span, error) {
@@ -82,6 +146,7 @@ func (s *Span) Apply(d *Delta) (*Span, error) {
 		st := out.Sets[i]
 		st.Ranges = patch(st.Ranges, c.RemovedRanges, c.AddedRanges, compareRange)
 		st.IPPorts = patch(st.IPPorts, c.RemovedIPPorts, c.AddedIPPorts, compareIPPort)
+		st.hash = ""
 		out.Sets[i] = st
 	}
 	out.Revision = d.Revision

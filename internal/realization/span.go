@@ -39,6 +39,10 @@ type Span struct {
 	// Sets are sorted by name; every endpoint a rule names is one set.
 	Sets  []Set  `json:"sets"`
 	Hooks []Hook `json:"hooks"`
+
+	// structHash caches structure(): a span is not modified once built
+	// (Apply and WithSets make new ones), so it is computed once.
+	structHash string
 }
 
 // Set holds the addresses of one rule endpoint: the union of the groups
@@ -52,6 +56,10 @@ type Set struct {
 	Names   []string         `json:"names"`
 	Ranges  []netipx.IPRange `json:"ranges,omitempty"`
 	IPPorts []address.IPPort `json:"ip_ports,omitempty"`
+
+	// hash caches the content's hash; a set whose elements change is a
+	// new value, with none.
+	hash string
 }
 
 // Hook is the ordered rules of one hook. Rules before AppStart are the
@@ -132,30 +140,36 @@ func endpoint(sets map[string]*Set, e *policy.Endpoint, groups []string) Endpoin
 	names = slices.Compact(names)
 	name := SetName(names)
 	if _, ok := sets[name]; !ok {
-		st := &Set{Name: name, Names: names}
-		if e.Set != nil {
-			st.Ranges = e.Set.Ranges()
-		}
-		for m := range e.IPPorts {
-			// A member whose address the set holds anyway adds nothing;
-			// leaving it out keeps the set's elements disjoint, which an
-			// nftables interval set requires.
-			if e.Set == nil || !e.Set.Contains(m.Addr) {
-				st.IPPorts = append(st.IPPorts, m)
-			}
-		}
-		slices.SortFunc(st.IPPorts, func(a, b address.IPPort) int {
-			if a.Less(b) {
-				return -1
-			}
-			if b.Less(a) {
-				return 1
-			}
-			return 0
-		})
-		sets[name] = st
+		st := setOf(names, e)
+		sets[name] = &st
 	}
 	return Endpoint{Negate: e.Negate, Set: name}
+}
+
+// setOf makes the set of an endpoint that names names.
+func setOf(names []string, e *policy.Endpoint) Set {
+	st := Set{Name: SetName(names), Names: names}
+	if e.Set != nil {
+		st.Ranges = e.Set.Ranges()
+	}
+	for m := range e.IPPorts {
+		// A member whose address the set holds anyway adds nothing;
+		// leaving it out keeps the set's elements disjoint, which an
+		// nftables interval set requires.
+		if e.Set == nil || !e.Set.Contains(m.Addr) {
+			st.IPPorts = append(st.IPPorts, m)
+		}
+	}
+	slices.SortFunc(st.IPPorts, compareIPPort)
+	return st
+}
+
+// SetFor computes the set named by names (sorted group paths and
+// literals, as a span's Set.Names holds them) from the current members:
+// what Build would put in it, without compiling any rule.
+func SetFor(names []string, m policy.Members) Set {
+	e := policy.CompileEndpoint(names, m)
+	return setOf(names, &e)
 }
 
 // SetName names the set of an endpoint from the sorted group paths and
@@ -177,32 +191,55 @@ func services(ms []policy.ServiceMatch) []Service {
 }
 
 // digest hashes what the span holds, without its revision, so that a
-// recomputation that changes nothing is recognised.
+// recomputation that changes nothing is recognised. It is the hash of the
+// structure and of each set's content, each hashed once: a span that only
+// some sets' elements change in is hashed again at the cost of those sets.
 func (s *Span) digest() string {
-	b, err := json.Marshal(struct {
-		Point, Role string
-		Sets        []Set
-		Hooks       []Hook
-	}{s.Point, s.Role, s.Sets, s.Hooks})
-	if err != nil {
-		panic(fmt.Sprintf("realization: encoding a span: %v", err))
+	h := sha256.New()
+	h.Write([]byte(s.structure()))
+	for i := range s.Sets {
+		h.Write([]byte(s.Sets[i].contentHash()))
 	}
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:16])
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// contentHash hashes a set's names and elements.
+func (st *Set) contentHash() string {
+	if st.hash == "" {
+		// omitempty: a set emptied by a delta (an empty slice) and one
+		// built empty (nil) hold the same.
+		st.hash = hashJSON(struct {
+			Name    string
+			Names   []string         `json:",omitempty"`
+			Ranges  []netipx.IPRange `json:",omitempty"`
+			IPPorts []address.IPPort `json:",omitempty"`
+		}{st.Name, st.Names, st.Ranges, st.IPPorts})
+	}
+	return st.hash
 }
 
 // structure hashes the span without set contents: two spans with the same
 // structure differ only in set elements.
 func (s *Span) structure() string {
-	names := make([]string, len(s.Sets))
-	for i := range s.Sets {
-		names[i] = s.Sets[i].Name
+	if s.structHash == "" {
+		names := make([]string, len(s.Sets))
+		for i := range s.Sets {
+			names[i] = s.Sets[i].Name
+		}
+		s.structHash = hashJSON(struct {
+			Point, Role string
+			Sets        []string
+			Hooks       []Hook
+		}{s.Point, s.Role, names, s.Hooks})
 	}
-	b, _ := json.Marshal(struct {
-		Point, Role string
-		Sets        []string
-		Hooks       []Hook
-	}{s.Point, s.Role, names, s.Hooks})
+	return s.structHash
+}
+
+func hashJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("realization: encoding a span: %v", err))
+	}
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:16])
 }
@@ -230,4 +267,10 @@ func (s *Span) Count() (rules, elements int) {
 
 // Rehash recomputes the digest of a span whose contents were set by hand
 // (tests and benchmarks build spans without Build).
-func (s *Span) Rehash() { s.Digest = s.digest() }
+func (s *Span) Rehash() {
+	s.structHash = ""
+	for i := range s.Sets {
+		s.Sets[i].hash = ""
+	}
+	s.Digest = s.digest()
+}

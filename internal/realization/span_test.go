@@ -166,3 +166,49 @@ func TestDiffAndApply(t *testing.T) {
 		t.Error("a rule change was turned into element changes")
 	}
 }
+
+// TestWithSetsEqualsRecompute: recomputing only the sets of a span from
+// the new members (SetFor, WithSets) gives the span a whole recompute
+// gives, with a delta that applies, and DiffElements agrees with Diff.
+func TestWithSetsEqualsRecompute(t *testing.T) {
+	cfg := config(t)
+	gw := "/infra/tier-1s/t1"
+	a := ForGateway(cfg, members{vmsG: {"172.16.0.0/24"}, k8sG: {"10.0.0.1"}}, 1, gw)
+	for name, m := range map[string]members{
+		"same members":       {vmsG: {"172.16.0.0/24"}, k8sG: {"10.0.0.1"}},
+		"an address moves":   {vmsG: {"172.16.0.0/24"}, k8sG: {"10.0.0.2"}},
+		"a node port member": {vmsG: {"172.16.0.0/24"}, k8sG: {"10.0.0.1", "10.0.0.7:30080"}},
+		"a range grows":      {vmsG: {"172.16.0.0/23"}, k8sG: {"10.0.0.1"}},
+		"a group empties":    {vmsG: {"172.16.0.0/24"}},
+		"everything empties": {},
+		"node port covered":  {vmsG: {"172.16.0.0/24"}, k8sG: {"10.0.0.1", "10.0.0.1:30080"}},
+		"several at once":    {vmsG: {"172.16.1.0/24", "172.16.3.0/24"}, k8sG: {"10.0.0.3", "fd00::1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			want := ForGateway(cfg, m, 2, gw)
+			var sets []Set
+			for _, st := range a.Sets {
+				sets = append(sets, SetFor(st.Names, m))
+			}
+			got, d := a.WithSets(sets, 2)
+			if got.Digest != want.Digest {
+				t.Fatalf("WithSets gave %s, a recompute %s", got.Digest, want.Digest)
+			}
+			if d == nil {
+				if a.Digest != want.Digest {
+					t.Fatal("no delta for a change")
+				}
+				return
+			}
+			applied, err := a.Apply(d)
+			if err != nil || applied.Digest != want.Digest {
+				t.Fatalf("the delta applied: %v, %v", applied, err)
+			}
+			full, _ := Diff(a, want)
+			cheap, ok := DiffElements(a, got)
+			if !ok || full.Elements() != d.Elements() || cheap.Elements() != d.Elements() {
+				t.Fatalf("element changes: WithSets %d, Diff %d, DiffElements %d (%v)", d.Elements(), full.Elements(), cheap.Elements(), ok)
+			}
+		})
+	}
+}

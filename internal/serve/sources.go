@@ -64,7 +64,7 @@ func inProcess(ctx context.Context, o Options, m *manager.Manager, wg *sync.Wait
 		if err != nil {
 			return fmt.Errorf("--cluster %s: %w", name, err)
 		}
-		ao := adapter.Options{Cluster: name, Logger: o.Logger.With("adapter", "in-process"), Sink: &adapter.LocalSink{M: m, Cluster: name},
+		ao := adapter.Options{Cluster: name, Logger: o.Logger.With("adapter", "in-process"), Sink: &LocalSink{M: m, Cluster: name},
 			Heartbeat: o.Heartbeat, Version: o.Version}
 		if err := ao.WithClients(cfg); err != nil {
 			return fmt.Errorf("--cluster %s: %w", name, err)

@@ -34,6 +34,7 @@ import (
 
 	"github.com/kordon-dev/kordon/internal/adapter"
 	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/wire"
 )
 
 // parallel runs f(i) for i in [0, n) on w workers.
@@ -361,7 +362,7 @@ func BenchmarkAdapterMemory(b *testing.B) {
 	s := serve(b, dir, "--no-demo")
 	s.run(0, "cluster", "register", "mem", "--bundle-out", "bundle.yaml")
 	populate(b, k, 100, 50000, 5000)
-	bundle, err := adapter.ReadBundle(filepath.Join(dir, "bundle.yaml"))
+	bundle, err := wire.ReadBundle(filepath.Join(dir, "bundle.yaml"), wire.ClusterIdentity)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"sigs.k8s.io/knftables"
 
@@ -21,6 +22,7 @@ type Applier struct {
 	// replacing resets; by rule path.
 	base map[string]Counts
 	prog *Program
+	log  *slog.Logger
 }
 
 // Counts are a rule's packet and byte counters.
@@ -38,7 +40,24 @@ func NewApplier(nft knftables.Interface) *Applier { return NewApplierWith(nft, O
 
 // NewApplierWith returns an applier whose programs are compiled with o.
 func NewApplierWith(nft knftables.Interface, o Options) *Applier {
-	return &Applier{nft: nft, opt: o, base: map[string]Counts{}}
+	return &Applier{nft: nft, opt: o, base: map[string]Counts{}, log: slog.New(slog.DiscardHandler)}
+}
+
+// SetLogger makes the applier log each transaction's text at debug level
+// (kordon agent --log-level debug): what was sent to the kernel is the
+// first thing to read when a ruleset does not do what its span says.
+func (a *Applier) SetLogger(l *slog.Logger) {
+	if l != nil {
+		a.log = l
+	}
+}
+
+// run runs a transaction, logging its text first when debug is on.
+func (a *Applier) run(ctx context.Context, what string, tx *knftables.Transaction) error {
+	if a.log.Enabled(ctx, slog.LevelDebug) {
+		a.log.Debug("nftables transaction", "what", what, "operations", tx.NumOperations(), "text", tx.String())
+	}
+	return a.nft.Run(ctx, tx)
 }
 
 // Current returns the span the table holds, nil before the first apply or
@@ -78,7 +97,7 @@ func (a *Applier) ApplyDelta(ctx context.Context, d *realization.Delta, next *re
 	RenderDelta(tx, d)
 	n := tx.NumOperations()
 	if n > 0 {
-		if err := a.nft.Run(ctx, tx); err != nil {
+		if err := a.run(ctx, "element changes", tx); err != nil {
 			a.cur = nil
 			return Result{Ops: n}, fmt.Errorf("applying %d element changes: %w", n, err)
 		}
@@ -99,7 +118,7 @@ func (a *Applier) replace(ctx context.Context, s *realization.Span) (Result, err
 	tx := a.nft.NewTransaction()
 	Render(tx, p)
 	n := tx.NumOperations()
-	if err := a.nft.Run(ctx, tx); err != nil {
+	if err := a.run(ctx, "table replacement", tx); err != nil {
 		a.cur = nil
 		return Result{Full: true, Ops: n}, fmt.Errorf("replacing the table (%d operations): %w", n, err)
 	}
@@ -139,6 +158,13 @@ func (a *Applier) read(ctx context.Context) (map[string]Counts, error) {
 		out[of.Rule] = t
 	}
 	return out, nil
+}
+
+// New returns the kernel's nftables, through the nft command, for the
+// agent's table (inet family). Only this package names knftables'
+// constructor, so the agent's commands need not import knftables.
+func New(table string) (knftables.Interface, error) {
+	return knftables.New(knftables.InetFamily, table)
 }
 
 // Uninstall deletes the table and everything in it. A missing table is
@@ -196,7 +222,7 @@ func (a *Applier) FailClosed(ctx context.Context, role string) error {
 			tx.Add(&knftables.Rule{Chain: h, Rule: l})
 		}
 	}
-	if err := a.nft.Run(ctx, tx); err != nil {
+	if err := a.run(ctx, "fail-closed table", tx); err != nil {
 		return fmt.Errorf("installing the fail-closed table: %w", err)
 	}
 	a.cur, a.prog = nil, nil

@@ -6,5 +6,7 @@
 // program it generates, so tests can hold the generated ruleset to the
 // policy evaluator's verdicts.
 //
-// Nothing else in kordon touches nftables.
+// Nothing else in kordon writes nftables: the agent (package enforcement)
+// names the table to use and hands this package the spans, and each
+// transaction's text is logged at debug level (Applier.SetLogger).
 package nft
