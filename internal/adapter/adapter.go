@@ -374,6 +374,7 @@ func (a *Adapter) send(ctx context.Context) error {
 		}
 	}
 	rev, err := a.o.Sink.Write(ctx, base, upserts, deletes, false)
+	a.log.Debug("changes sent", "upserts", len(upserts), "deletes", len(deletes), "base", base, "revision", rev, "error", err)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err != nil {

@@ -151,6 +151,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Only the route's pattern is a label: request paths and methods
 		// a client invents must not grow the metrics.
 		s.latency.WithLabelValues(methodLabel(r.Method), route, strconv.Itoa(rw.status)).Observe(time.Since(start).Seconds())
+		// The route, not the path: a client's invented path is not
+		// repeated into the log.
+		s.log.Debug("request", "method", methodLabel(r.Method), "route", route, "status", rw.status, "took", time.Since(start))
 	}()
 	s.mux.ServeHTTP(rw, r)
 }

@@ -191,8 +191,10 @@ func (a *Agent) apply(ctx context.Context, resp *Update) error {
 	var err error
 	switch {
 	case resp.Delta != nil:
+		a.o.Logger.Debug("delta received", "from", resp.Delta.From, "to", resp.Delta.To, "revision", resp.Delta.Revision, "elements", resp.Delta.Elements())
 		res, err = a.applier.ApplyDelta(ctx, resp.Delta, nil)
 	case resp.Span != nil:
+		a.o.Logger.Debug("span received", "digest", resp.Span.Digest, "revision", resp.Span.Revision)
 		res, err = a.applier.Apply(ctx, resp.Span)
 	default:
 		err = errors.New("the manager sent neither a span nor a delta")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/kordon-dev/kordon/internal/address"
@@ -300,39 +299,6 @@ func (m *Manager) DeregisterAgent(ctx context.Context, name string) error {
 		return err
 	}
 	return m.WaitApplied(ctx, rev)
-}
-
-// applyAgentLocked folds an agent record or report change into the
-// state; it reports whether spans may have changed. VM objects follow in
-// refreshVMsLocked, once the whole revision is applied.
-func (m *Manager) applyAgentLocked(ev store.Event) bool {
-	switch {
-	case strings.HasPrefix(ev.Key, store.AgentsPrefix):
-		name := strings.TrimPrefix(ev.Key, store.AgentsPrefix)
-		m.retireSpan(name)
-		m.vmsDirty = true
-		if ev.Deleted {
-			delete(m.agents, name)
-			m.dropSpan(name)
-			return true
-		}
-		var a Agent
-		if err := json.Unmarshal(ev.Value, &a); err != nil {
-			m.log.Error("unreadable agent record", "key", ev.Key, "error", err)
-			return false
-		}
-		m.agents[name] = &a
-		return true
-	case strings.HasPrefix(ev.Key, store.AgentReportPrefix):
-		name := strings.TrimPrefix(ev.Key, store.AgentReportPrefix)
-		var rep wire.AgentReport
-		if ev.Deleted {
-			delete(m.reports, name)
-		} else if json.Unmarshal(ev.Value, &rep) == nil {
-			m.reports[name] = rep
-		}
-	}
-	return false
 }
 
 // sortedAgentNames lists the agents in name order.

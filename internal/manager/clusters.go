@@ -2,8 +2,6 @@ package manager
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/model"
-	"github.com/kordon-dev/kordon/internal/pki"
 	"github.com/kordon-dev/kordon/internal/store"
 	"github.com/kordon-dev/kordon/internal/wire"
 )
@@ -22,17 +19,6 @@ import (
 // clusterName: cluster names appear in paths and certificates; NSX
 // requires them unique.
 var clusterName = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`)
-
-// ErrRevoked: a client certificate whose identity no longer exists.
-var ErrRevoked = errors.New("identity revoked")
-
-func newUUID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
-	h := hex.EncodeToString(b)
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
 
 // RegisterCluster creates a cluster and its identity: a client certificate
 // signed by the installation's CA, with the cluster's name as common name.
@@ -129,24 +115,6 @@ func (m *Manager) RotateCluster(ctx context.Context, name string) (Cluster, Cred
 		return Cluster{}, Credentials{}, err
 	}
 	return c, creds, m.WaitApplied(ctx, rev)
-}
-
-// issueIdentity issues a client certificate for a cluster or agent and
-// returns it with its key and serial.
-func (m *Manager) issueIdentity(ctx context.Context, name, kind string) (Credentials, string, error) {
-	ca, err := m.ca(ctx)
-	if err != nil {
-		return Credentials{}, "", err
-	}
-	issued, err := ca.IssueClient(name, kind, 5)
-	if err != nil {
-		return Credentials{}, "", err
-	}
-	serial, err := pki.SerialOf(issued.CertPEM)
-	if err != nil {
-		return Credentials{}, "", err
-	}
-	return Credentials{Cert: string(issued.CertPEM), Key: string(issued.KeyPEM)}, serial, nil
 }
 
 // ClusterIdentity checks a client certificate presented for a cluster:
@@ -284,132 +252,15 @@ func rulesUsing(cfg *model.Config, groups []string) []string {
 	return out
 }
 
-// InventoryDigest returns the revision of a cluster's stored inventory and
-// the hash of every object, keyed by object id (kind/namespace/name): an
-// adapter resynchronising after a disconnection sends only what differs.
-func (m *Manager) InventoryDigest(ctx context.Context, cluster string) (int64, map[string]string, error) {
-	kvs, _, err := m.st.List(ctx, store.ClusterInventoryPrefix(cluster))
-	if err != nil {
-		return 0, nil, err
-	}
-	out := make(map[string]string, len(kvs))
-	for _, kv := range kvs {
-		if k, ok := parseInventoryKey(kv.Key); ok {
-			out[k.ObjectID()] = inventory.Hash(kv.Value)
-		}
-	}
-	rev := int64(0)
-	if kv, ok, err := m.st.Get(ctx, store.InventoryRevPrefix+cluster); err != nil {
-		return 0, nil, err
-	} else if ok {
-		rev = kv.ModRevision
-	}
-	return rev, out, nil
-}
-
-// ErrInventoryMoved: the cluster's inventory changed since the revision
-// an adapter based its write on; it must resynchronise.
-var ErrInventoryMoved = errors.New("the cluster's inventory changed since that revision")
-
-// WriteInventory applies an adapter's changes to its cluster's inventory
-// in one transaction, if the inventory is still at revision base (what
-// the adapter last wrote or read). It returns the new revision. sync
-// marks a completed full synchronisation.
-func (m *Manager) WriteInventory(ctx context.Context, cluster string, base int64, upserts []inventory.Object, deletes []inventory.Key, sync bool) (int64, error) {
-	ops := make([]store.Op, 0, len(upserts)+len(deletes)+2)
-	size := 0
-	for i, o := range upserts {
-		o.GetMeta().Cluster = cluster
-		if err := inventory.Validate(o); err != nil {
-			return 0, invalidf("upserts[%d] (%s): %v", i, inventory.KeyOf(o), err)
-		}
-		b, err := inventory.Encode(o)
-		if err != nil {
-			return 0, err
-		}
-		if len(b) > maxObjectBytes {
-			return 0, &WriteError{Kind: ErrQuota, Message: fmt.Sprintf("upserts[%d] (%s): %d bytes; an inventory object is at most %d", i, inventory.KeyOf(o), len(b), maxObjectBytes)}
-		}
-		ops = append(ops, store.Op{Key: inventoryKey(inventory.KeyOf(o)), Value: b})
-		size += len(b)
-	}
-	if err := m.checkQuota(cluster, upserts, deletes); err != nil {
-		return 0, err
-	}
-	for _, k := range deletes {
-		k.Cluster = cluster
-		ops = append(ops, store.Op{Key: inventoryKey(k), Delete: true})
-		size += len(k.Namespace) + len(k.Name) + 64
-	}
-	mark, _ := json.Marshal(map[string]any{"sync": sync, "time": m.now().UTC()})
-	ops = append(ops, store.Op{Key: store.InventoryRevPrefix + cluster, Value: mark})
-	who := "cluster " + cluster
-	if err := m.overBudget(who, size); err != nil {
-		return 0, err
-	}
-	rev, err := m.st.Commit(ctx, []store.Cond{
-		{Key: store.InventoryRevPrefix + cluster, ModRevision: &base},
-		{Key: store.ClustersPrefix + cluster, Exists: true},
-	}, ops)
-	if err != nil {
-		m.writes.refund(who, size)
-	}
-	if errors.Is(err, store.ErrConflict) {
-		if _, ok, gerr := m.st.Get(ctx, store.ClustersPrefix+cluster); gerr == nil && !ok {
-			return 0, notRegistered(cluster)
-		}
-		return 0, &WriteError{Kind: ErrConflict, Message: ErrInventoryMoved.Error() + "; resynchronise"}
-	}
-	if err != nil {
-		return 0, err
-	}
-	return rev, m.WaitApplied(ctx, rev)
-}
-
 func notRegistered(cluster string) error {
 	return &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("cluster %q is not registered", cluster)}
 }
 
-// Quotas of an adapter's writes.
+// Bounds of an adapter's heartbeat.
 const (
-	// maxObjectBytes bounds one stored inventory object.
-	maxObjectBytes = 256 << 10
-	// defaultMaxClusterObjects bounds one cluster's inventory.
-	defaultMaxClusterObjects = 500000
-	maxHeartbeatEntries      = 64
-	maxHeartbeatError        = 4096
+	maxHeartbeatEntries = 64
+	maxHeartbeatError   = 4096
 )
-
-// ErrQuota: a write would take a cluster or agent past its quota.
-var ErrQuota = errors.New("over quota")
-
-// checkQuota refuses a write after which the cluster would hold more
-// objects than its quota.
-func (m *Manager) checkQuota(cluster string, upserts []inventory.Object, deletes []inventory.Key) error {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	n := m.idx.ClusterObjects(cluster)
-	gone := make(map[inventory.Key]bool, len(deletes))
-	for _, k := range deletes {
-		k.Cluster = cluster
-		if !gone[k] && m.idx.Has(k) {
-			gone[k] = true
-			n--
-		}
-	}
-	seen := make(map[inventory.Key]bool, len(upserts))
-	for _, o := range upserts {
-		k := inventory.KeyOf(o)
-		if !seen[k] && (!m.idx.Has(k) || gone[k]) {
-			n++
-		}
-		seen[k] = true
-	}
-	if n > m.maxObjects {
-		return &WriteError{Kind: ErrQuota, Message: fmt.Sprintf("cluster %q would hold %d inventory objects; its quota is %d (kordon serve --max-cluster-objects)", cluster, n, m.maxObjects)}
-	}
-	return nil
-}
 
 // checkHeartbeat validates an adapter's heartbeat before it is kept.
 func checkHeartbeat(hb *wire.Heartbeat) error {
@@ -551,5 +402,17 @@ func (v View) StaleMembers(group string) []Stale {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Cluster < out[j].Cluster })
+	return out
+}
+
+// Clusters returns the clusters, sorted by name.
+func (m *Manager) Clusters() []Cluster {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]Cluster, 0, len(m.clusters))
+	for _, c := range m.clusters {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }

@@ -35,6 +35,7 @@ func (v View) Revision() int64 { return v.m.rev }
 // GroupStatus returns a group's realization state.
 func (v View) GroupStatus(path string) (GroupStatus, bool) {
 	s, ok := v.m.status[path]
+	s.Revision = v.m.rev
 	return s, ok
 }
 

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"regexp"
 	"time"
 
 	"github.com/kordon-dev/kordon/internal/model"
@@ -87,3 +88,5 @@ type GroupStatus struct {
 	// manager started).
 	LastChange time.Time
 }
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)

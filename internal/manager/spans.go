@@ -142,6 +142,18 @@ func (m *Manager) dropSpan(name string) {
 	delete(m.retired, name)
 }
 
+// forgetSpansOfGoneAgentsLocked drops the spans of agents that no longer
+// exist (after a reload).
+func (m *Manager) forgetSpansOfGoneAgentsLocked() {
+	m.spanMu.Lock()
+	defer m.spanMu.Unlock()
+	for name := range m.retired {
+		if m.agents[name] == nil {
+			delete(m.retired, name)
+		}
+	}
+}
+
 // retireSpansLocked retires every span, after a configuration change.
 func (m *Manager) retireSpansLocked() {
 	m.spanMu.Lock()
@@ -168,8 +180,12 @@ func (m *Manager) patchSpansLocked(deltas []membership.Delta, rev int64) {
 		}
 	}
 	computed := map[string]realization.Set{} // by set name: shared by the spans that hold it
+	patched, retired := 0, 0
 	m.spanMu.Lock()
-	defer m.spanMu.Unlock()
+	defer func() {
+		m.spanMu.Unlock()
+		m.log.Debug("spans after membership changes", "revision", rev, "groups", len(changed), "sets", len(computed), "patched", patched, "retired", retired)
+	}()
 	for name, e := range m.spans {
 		if !readsAny(e.groups, changed) {
 			continue
@@ -177,6 +193,7 @@ func (m *Manager) patchSpansLocked(deltas []membership.Delta, rev int64) {
 		if a := m.agents[name]; m.recomputeSpans || a != nil && a.Role == realization.RoleVM && coverageMoved(m.vmAddrs[name], covers) {
 			m.retired[name] = e
 			delete(m.spans, name)
+			retired++
 			continue
 		}
 		var sets []realization.Set
@@ -196,6 +213,7 @@ func (m *Manager) patchSpansLocked(deltas []membership.Delta, rev int64) {
 			continue
 		}
 		m.metrics.spanPatched()
+		patched++
 		m.spans[name] = &spanEntry{span: next, groups: e.groups, earlier: history(e)}
 	}
 }

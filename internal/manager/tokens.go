@@ -280,18 +280,3 @@ func (m *Manager) tokenUseLoop(ctx context.Context) {
 		}
 	}
 }
-
-func (m *Manager) applyTokenUsed(key string, ev store.Event) {
-	id := key[len(store.TokenUsedPrefix):]
-	m.usedMu.Lock()
-	defer m.usedMu.Unlock()
-	if ev.Deleted {
-		delete(m.usedStored, id)
-		delete(m.used, id)
-		return
-	}
-	var t time.Time
-	if json.Unmarshal(ev.Value, &t) == nil {
-		m.usedStored[id] = t
-	}
-}

@@ -26,6 +26,9 @@
 // The Index is incremental: an inventory or group change touches only the
 // groups it can affect (found through an index of each criterion's most
 // selective condition) and records, per group, which members and
-// addresses were added or removed. It does no I/O and is not safe for
-// concurrent use; its owner serialises changes and reads.
+// addresses were added or removed. It does no I/O. Its reads (view.go,
+// nsx.go) change nothing, so any number of them may run at once while no
+// change runs; a change (Upsert, Delete, SetGroup, DeleteGroup, Load,
+// TakeDeltas) needs the index to itself. The manager reads under its
+// read lock and changes under its write lock.
 package membership
