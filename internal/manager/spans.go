@@ -1,13 +1,17 @@
 package manager
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"go4.org/netipx"
 
 	"github.com/kordon-dev/kordon/internal/membership"
+	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/realization"
 )
 
@@ -154,7 +158,117 @@ func (m *Manager) forgetSpansOfGoneAgentsLocked() {
 	}
 }
 
-// retireSpansLocked retires every span, after a configuration change.
+// retireTouchedLocked retires the spans a configuration change may
+// touch, judged from the objects it changed (paths) in the configuration
+// before it and now: the gateways a changed gateway policy or rule is
+// scoped to (then or now); every VM of the space of a changed security
+// policy or rule (every VM, for the provider's, which apply in projects
+// too); every gateway when a gateway changed; every span for a service
+// or domain. A group's definition retires nothing here: what it changes
+// is its members, whose deltas reach the spans like any membership
+// change (patchSpansLocked), Applied To included.
+func (m *Manager) retireTouchedLocked(before *model.Config, paths []string) {
+	gateways := map[string]bool{}
+	vmSpaces := map[string]bool{}
+	allVMs, allGateways := false, false
+	for _, p := range paths {
+		if sameObject(before, m.cfg, p) {
+			continue // written again as it was (a whole document applied again)
+		}
+		r, err := model.ParsePath(p)
+		if err != nil {
+			m.retireSpansLocked()
+			return
+		}
+		kind := r.Kind
+		if kind == model.KindRule {
+			kind = r.PolicyKind
+		}
+		switch kind {
+		case model.KindGroup:
+		case model.KindSecurityPolicy:
+			if r.Project == "" {
+				allVMs = true
+			}
+			vmSpaces[r.Project] = true
+		case model.KindGatewayPolicy:
+			policy := model.Ref{Project: r.Project, Domain: r.Domain, Kind: model.KindGatewayPolicy, ID: r.ID}.Path()
+			if r.Kind == model.KindRule {
+				policy = model.Ref{Project: r.Project, Domain: r.Domain, Kind: model.KindGatewayPolicy, ID: r.Policy}.Path()
+			}
+			for _, cfg := range []*model.Config{before, m.cfg} {
+				gatewayScopes(cfg, policy, gateways)
+			}
+		case model.KindTier0, model.KindTier1:
+			allGateways = true
+		default:
+			m.retireSpansLocked()
+			return
+		}
+	}
+	m.spanMu.Lock()
+	defer m.spanMu.Unlock()
+	for name, e := range m.spans {
+		a := m.agents[name]
+		switch {
+		case a == nil:
+		case a.Role == realization.RoleGateway && !allGateways && !gateways[a.Gateway]:
+			continue
+		case a.Role == realization.RoleVM && !allVMs && !vmSpaces[a.Project]:
+			continue
+		}
+		m.retired[name] = e
+		delete(m.spans, name)
+	}
+}
+
+// sameObject reports whether path holds the same object in a and b, but
+// for the stamps of its writing (revision, times, users).
+func sameObject(a, b *model.Config, path string) bool {
+	x, okx := a.Object(path)
+	y, oky := b.Object(path)
+	if !okx || !oky {
+		return false
+	}
+	ex, errx := unstamped(x)
+	ey, erry := unstamped(y)
+	return errx == nil && erry == nil && bytes.Equal(ex, ey)
+}
+
+func unstamped(o model.Object) ([]byte, error) {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil, err
+	}
+	for _, k := range []string{"_revision", "_create_time", "_create_user", "_last_modified_time", "_last_modified_user"} {
+		delete(fields, k)
+	}
+	return json.Marshal(fields)
+}
+
+// gatewayScopes adds the gateways a gateway policy and its rules are
+// scoped to in cfg.
+func gatewayScopes(cfg *model.Config, policy string, out map[string]bool) {
+	if gp := cfg.GatewayPolicies[policy]; gp != nil {
+		for _, g := range gp.Scope {
+			out[g] = true
+		}
+	}
+	prefix := policy + "/rules/"
+	for p, r := range cfg.Rules {
+		if strings.HasPrefix(p, prefix) {
+			for _, g := range r.Scope {
+				out[g] = true
+			}
+		}
+	}
+}
+
+// retireSpansLocked retires every span.
 func (m *Manager) retireSpansLocked() {
 	m.spanMu.Lock()
 	defer m.spanMu.Unlock()

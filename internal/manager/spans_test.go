@@ -37,7 +37,8 @@ children:
 // of the agents whose rules read the group (directly or through a group
 // that includes it) get its element changes, the others are kept, and an
 // agent that has an earlier span gets a delta; a configuration change
-// recomputes every span. Every span still carries the current revision.
+// compiles only the spans it touches. Every span still carries the
+// current revision.
 func TestSpansIncremental(t *testing.T) {
 	e := newEnv(t)
 	if _, err := e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, spansDoc)}); err != nil {
@@ -108,17 +109,36 @@ func TestSpansIncremental(t *testing.T) {
 			t.Errorf("%s: span revision %d, want the current %d", n, s.Revision, rev)
 		}
 	}
-	// A configuration change recomputes every span.
+	// A group's new definition changes members only: its deltas reach
+	// the spans, none is compiled.
 	n1 := computed()
 	if _, err := e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, strings.Replace(spansDoc, "value: b}", "value: a}", 1))}); err != nil {
 		t.Fatal(err)
 	}
 	last := spans()
-	if got := computed() - n1; got != 3 {
-		t.Errorf("a configuration change recomputed %d spans, want 3", got)
+	if got := computed() - n1; got != 0 {
+		t.Errorf("a group's new definition compiled %d spans, want 0", got)
 	}
 	if !strings.Contains(spanAddrs(last["gw2"]), "192.168.1.10") {
 		t.Errorf("gw2 did not follow the new group b: %s", spanAddrs(last["gw2"]))
+	}
+	// A gateway policy's change compiles the spans of the gateways it is
+	// scoped to, before and after, and no other.
+	n2 := computed()
+	moved := strings.Replace(spansDoc, "{id: p1, scope: [/infra/tier-1s/t1], rules: [{id: r, destination_groups: [/infra/domains/default/groups/a], action: DROP}]}",
+		"{id: p1, scope: [/infra/tier-1s/t2], rules: [{id: r, destination_groups: [/infra/domains/default/groups/a], action: DROP}]}", 1)
+	if _, err := e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, moved)}); err != nil {
+		t.Fatal(err)
+	}
+	final := spans()
+	if got := computed() - n2; got != 2 {
+		t.Errorf("moving p1 from t1 to t2 compiled %d spans, want 2 (gw1, gw2)", got)
+	}
+	if r, _ := final["gw1"].Count(); r != 0 {
+		t.Errorf("gw1 keeps %d rules after p1 moved away", r)
+	}
+	if final["gw3"].Digest != last["gw3"].Digest {
+		t.Error("gw3's span changed")
 	}
 }
 

@@ -53,8 +53,11 @@ type fold struct {
 	// loading: a full listing into a new state (no events; inventory is
 	// loaded in bulk at the end).
 	loading bool
-	// configured: the configuration was copied for this pass and changed.
+	// configured: the configuration was copied for this pass and changed;
+	// before is the one it was copied from, paths the objects changed.
 	configured bool
+	before     *model.Config
+	paths      []string
 	groups     map[string]*model.Group // groups defined (nil: deleted)
 	inv        []inventory.Object      // loading: every inventory object
 	evs        []Event
@@ -130,8 +133,10 @@ func (s *state) foldObject(f *fold, ev store.Event) error {
 	}
 	if !f.configured {
 		// Readers may hold the configuration: change a copy.
+		f.before = s.cfg
 		s.cfg, f.configured = s.cfg.Clone(), true
 	}
+	f.paths = append(f.paths, path)
 	e := Event{Type: "config", Path: path, Op: string(model.OpUpsert)}
 	if ev.Deleted {
 		if old, ok := s.cfg.Object(path); ok {
@@ -383,8 +388,9 @@ func (m *Manager) apply(b store.Batch) {
 	m.refreshVMsLocked()
 	deltas := m.groupsChangedLocked(f)
 	if f.configured {
-		m.retireSpansLocked()
-	} else if len(deltas) > 0 {
+		m.retireTouchedLocked(f.before, f.paths)
+	}
+	if len(deltas) > 0 {
 		m.patchSpansLocked(deltas, b.Revision)
 	}
 	if f.license {
