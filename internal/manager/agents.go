@@ -243,32 +243,9 @@ func (m *Manager) ca(ctx context.Context) (pki.CA, error) {
 // is refused from the moment the rotation is applied. The new key is
 // returned, never stored.
 func (m *Manager) RotateAgent(ctx context.Context, name string) (Agent, Credentials, error) {
-	kv, ok, err := m.st.Get(ctx, store.AgentsPrefix+name)
-	if err != nil {
-		return Agent{}, Credentials{}, err
-	}
-	if !ok {
-		return Agent{}, Credentials{}, &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("agent %q is not registered", name)}
-	}
-	var a Agent
-	if err := json.Unmarshal(kv.Value, &a); err != nil {
-		return Agent{}, Credentials{}, fmt.Errorf("agent %q: its stored record cannot be read: %w", name, err)
-	}
-	creds, serial, err := m.issueIdentity(ctx, name, "agent")
-	if err != nil {
-		return Agent{}, Credentials{}, err
-	}
-	a.CertSerial = serial
-	rec, _ := json.Marshal(a)
-	mod := kv.ModRevision
-	rev, err := m.st.Commit(ctx, []store.Cond{{Key: store.AgentsPrefix + name, ModRevision: &mod}}, []store.Op{{Key: store.AgentsPrefix + name, Value: rec}})
-	if errors.Is(err, store.ErrConflict) {
-		return Agent{}, Credentials{}, &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("agent %q changed while its identity was rotated; try again", name)}
-	}
-	if err != nil {
-		return Agent{}, Credentials{}, err
-	}
-	return a, creds, m.WaitApplied(ctx, rev)
+	return rotateIdentity(m, ctx, store.AgentsPrefix+name, "agent", name,
+		&WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("agent %q is not registered", name)},
+		nil, func(a *Agent, serial string) { a.CertSerial = serial })
 }
 
 // AgentIdentity checks a client certificate presented for an agent.

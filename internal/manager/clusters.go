@@ -86,35 +86,14 @@ func (m *Manager) RegisterCluster(ctx context.Context, name, source string) (Clu
 // the certificate it had is refused from the moment the rotation is
 // applied. The new key is returned, never stored.
 func (m *Manager) RotateCluster(ctx context.Context, name string) (Cluster, Credentials, error) {
-	kv, ok, err := m.st.Get(ctx, store.ClustersPrefix+name)
-	if err != nil {
-		return Cluster{}, Credentials{}, err
-	}
-	if !ok {
-		return Cluster{}, Credentials{}, notRegistered(name)
-	}
-	var c Cluster
-	if err := json.Unmarshal(kv.Value, &c); err != nil {
-		return Cluster{}, Credentials{}, fmt.Errorf("cluster %q: its stored record cannot be read: %w", name, err)
-	}
-	if c.Source != SourceAdapter {
-		return Cluster{}, Credentials{}, &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("cluster %q is fed by %s and has no identity to rotate", name, c.Source)}
-	}
-	creds, serial, err := m.issueIdentity(ctx, name, "cluster")
-	if err != nil {
-		return Cluster{}, Credentials{}, err
-	}
-	c.CertSerial = serial
-	rec, _ := json.Marshal(c)
-	mod := kv.ModRevision
-	rev, err := m.st.Commit(ctx, []store.Cond{{Key: store.ClustersPrefix + name, ModRevision: &mod}}, []store.Op{{Key: store.ClustersPrefix + name, Value: rec}})
-	if errors.Is(err, store.ErrConflict) {
-		return Cluster{}, Credentials{}, &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("cluster %q changed while its identity was rotated; try again", name)}
-	}
-	if err != nil {
-		return Cluster{}, Credentials{}, err
-	}
-	return c, creds, m.WaitApplied(ctx, rev)
+	return rotateIdentity(m, ctx, store.ClustersPrefix+name, "cluster", name, notRegistered(name),
+		func(c *Cluster) error {
+			if c.Source != SourceAdapter {
+				return &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("cluster %q is fed by %s and has no identity to rotate", name, c.Source)}
+			}
+			return nil
+		},
+		func(c *Cluster, serial string) { c.CertSerial = serial })
 }
 
 // ClusterIdentity checks a client certificate presented for a cluster:
