@@ -87,10 +87,15 @@ const (
 	ClusterSelf
 	// AgentSelf routes are an agent's own: only that agent's identity.
 	AgentSelf
+	// AnyToken routes are open to every API token, whatever its role or
+	// project, and to no certificate identity: what NSX clients ask
+	// before anything else (the node's version) and search, whose handler
+	// answers each object only to a principal SpaceRead allows to read it.
+	AnyToken
 )
 
 var ruleNames = map[Rule]string{Public: "public", ReadAll: "read", AdminOnly: "admin", SpaceRead: "space-read",
-	SpaceWrite: "space-write", ClusterSelf: "cluster-self", AgentSelf: "agent-self"}
+	SpaceWrite: "space-write", ClusterSelf: "cluster-self", AgentSelf: "agent-self", AnyToken: "any-token"}
 
 func (r Rule) String() string {
 	if n, ok := ruleNames[r]; ok {
@@ -132,6 +137,10 @@ func Decide(r Rule, p Principal, t Target) error {
 		}
 	case AdminOnly:
 		if p.Role == Admin {
+			return nil
+		}
+	case AnyToken:
+		if ValidTokenRole(p.Role) {
 			return nil
 		}
 	case SpaceRead, SpaceWrite:

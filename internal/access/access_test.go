@@ -60,6 +60,13 @@ func TestDecide(t *testing.T) {
 		{"admin may not speak for an agent", AgentSelf, admin, Target{Agent: "vm-1"}, deny},
 		{"anonymous may not speak for an agent", AgentSelf, none, Target{Agent: "vm-1"}, auth},
 		{"empty target names no cluster", ClusterSelf, ClusterPrincipal(""), Target{}, deny},
+		{"any token: admin", AnyToken, admin, Target{}, ok},
+		{"any token: reader", AnyToken, reader, Target{}, ok},
+		{"any token: project admin", AnyToken, pa, Target{}, ok},
+		{"any token: project reader", AnyToken, pr, Target{}, ok},
+		{"any token: not a cluster", AnyToken, east, Target{}, deny},
+		{"any token: not an agent", AnyToken, agent, Target{}, deny},
+		{"any token: not anonymous", AnyToken, none, Target{}, auth},
 		{"unknown rule refuses", Rule(99), admin, Target{}, deny},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

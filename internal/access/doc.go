@@ -7,5 +7,6 @@
 // a Rule per route; nothing else grants or refuses access. Identities only
 // ever speak for themselves: a cluster may call only routes naming its own
 // cluster, an agent only routes naming itself, a project role only routes
-// of its own project.
+// of its own project (and the AnyToken routes, the node's version and
+// search, whose handler answers it only with its project's objects).
 package access

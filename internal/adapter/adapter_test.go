@@ -440,6 +440,54 @@ func TestAdapterFollowsCluster(t *testing.T) {
 	})
 }
 
+// TestAdapterEgressInEffectAndNamedTargetPort: through the adapter's
+// informers and the manager, an Egress's pool IP joins its group only
+// once Antrea reports a Node took it, and a NodePortLocal Service with a
+// named target port holds only the mappings of the container port of
+// that name, not its pods' other mappings. This follows antrea-agent's
+// egress controller (pkg/agent/controller/egress/egress_controller.go,
+// syncEgress and updateEgressStatus) and NodePortLocal controller
+// (pkg/agent/nodeportlocal/k8s/npl_controller.go, handleAddUpdatePod).
+func TestAdapterEgressInEffectAndNamedTargetPort(t *testing.T) {
+	ctx := context.Background()
+	svc := func(name string, labels map[string]string, target intstr.IntOrString) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, Labels: labels,
+			Annotations: map[string]string{inventory.AnnotationNPLEnabled: "true"}},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.96.0.10", Selector: map[string]string{"app": "npl"},
+				Ports: []corev1.ServicePort{{Port: 80, Protocol: corev1.ProtocolTCP, TargetPort: target}}}}
+	}
+	web := svc("web-npl", map[string]string{"app": "web"}, intstr.FromString("http"))
+	metrics := svc("metrics", nil, intstr.FromString("metrics"))
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "npl-1", Labels: map[string]string{"app": "npl"},
+		Annotations: map[string]string{inventory.AnnotationNPL: `[{"podPort":8080,"nodeIP":"10.0.0.1","nodePort":61001,"protocol":"tcp"},{"podPort":9100,"nodeIP":"10.0.0.1","nodePort":61002,"protocol":"tcp"}]`}},
+		Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "nginx", Ports: []corev1.ContainerPort{
+			{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}, {Name: "metrics", ContainerPort: 9100, Protocol: corev1.ProtocolTCP}}}}},
+		Status: corev1.PodStatus{PodIP: "10.244.0.7", PodIPs: []corev1.PodIP{{IP: "10.244.0.7"}}}}
+	fc := newFakeCluster(node("n1", "10.0.0.1"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, web, metrics, pod)
+	fc.apply(t, egressV1beta1, "", `{apiVersion: crd.antrea.io/v1beta1, kind: Egress, metadata: {name: eg}, spec: {appliedTo: {podSelector: {matchLabels: {app: web}}}, egressIP: 10.1.0.5, externalIPPool: ext},
+  status: {conditions: [{type: IPAssigned, status: "False", reason: AssignmentError, message: "Failed to assign the IP to EgressNode: no Node available"}]}}`)
+	fc.disc.serve("crd.antrea.io/v1beta1", "egresses", "externalippools", "ippools")
+	m := newManager(t, groupsPolicy)
+	if _, _, err := m.m.RegisterCluster(m.ctx, "c1", manager.SourceInProcess); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := run(t, m, fc, nil)
+	eventually(t, func() (bool, string) { return a.Synced(), "not synced" })
+	m.expect(t, map[string]string{"web": "10.0.0.1:TCP/61001", "egress": ""})
+	fc.watching(t, 1, "egresses", "pods")
+	fc.apply(t, egressV1beta1, "", `{apiVersion: crd.antrea.io/v1beta1, kind: Egress, metadata: {name: eg}, spec: {appliedTo: {podSelector: {matchLabels: {app: web}}}, egressIP: 10.1.0.5, externalIPPool: ext},
+  status: {egressNode: n1, egressIP: 10.1.0.5, conditions: [{type: IPAssigned, status: "True", reason: Assigned}]}}`)
+	m.expect(t, map[string]string{"egress": "10.1.0.5"})
+	// The Service's target port now names the other container port.
+	web.Spec.Ports[0].TargetPort = intstr.FromString("metrics")
+	mustDo(t)(fc.kube.CoreV1().Services("shop").Update(ctx, web, metav1.UpdateOptions{}))
+	m.expect(t, map[string]string{"web": "10.0.0.1:TCP/61002"})
+	// "True" is not "true": Antrea ignores the Service.
+	web.Annotations[inventory.AnnotationNPLEnabled] = "True"
+	mustDo(t)(fc.kube.CoreV1().Services("shop").Update(ctx, web, metav1.UpdateOptions{}))
+	m.expect(t, map[string]string{"web": ""})
+}
+
 func heartbeatOf(m *mgr, cluster string) *wire.Heartbeat {
 	for _, c := range m.m.ClusterStatuses() {
 		if c.Name == cluster {

@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kordon-dev/kordon/internal/address"
 	"github.com/kordon-dev/kordon/internal/inventory"
 )
 
@@ -99,4 +101,53 @@ func unstr(t *testing.T, y string) *unstructured.Unstructured {
 
 func egress(version, ip string) string {
 	return `{apiVersion: crd.antrea.io/` + version + `, kind: Egress, metadata: {name: eg}, spec: {appliedTo: {podSelector: {matchLabels: {app: web}}}, externalIPPool: ext}, status: {egressIP: "` + ip + `", egressNode: n1}}`
+}
+
+// TestTransformKeepsWhatResolutionNeeds: the trimmed record keeps what
+// resolving a named targetPort and an Egress's IP in effect need, and no
+// more: a pod's named container ports (not its unnamed ones, nor plain
+// init containers'), an Egress's IPAllocated and IPAssigned conditions.
+// Antrea's NodePortLocal resolves a named target port through
+// pod.spec.containers[].ports (handleAddUpdatePod in
+// pkg/agent/nodeportlocal/k8s/npl_controller.go); its agent realizes a
+// pool's egress IP only once a Node took it and reported it in status
+// (syncEgress, updateEgressStatus in
+// pkg/agent/controller/egress/egress_controller.go).
+func TestTransformKeepsWhatResolutionNeeds(t *testing.T) {
+	a := New(Options{Cluster: "c1"})
+	always := corev1.ContainerRestartPolicyAlways
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "p", Labels: map[string]string{"app": "web"}},
+		Spec: corev1.PodSpec{NodeName: "n1",
+			InitContainers: []corev1.Container{{Name: "init", Ports: []corev1.ContainerPort{{Name: "setup", ContainerPort: 9999}}},
+				{Name: "proxy", RestartPolicy: &always, Ports: []corev1.ContainerPort{{Name: "admin", ContainerPort: 15000, Protocol: corev1.ProtocolTCP}}}},
+			Containers: []corev1.Container{{Name: "c", Image: "nginx", Ports: []corev1.ContainerPort{
+				{ContainerPort: 9090, Protocol: corev1.ProtocolTCP}, {Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP, HostPort: 80}}}}},
+		Status: corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: "10.244.0.5"}}}}
+	eg := unstr(t, `{apiVersion: crd.antrea.io/v1beta1, kind: Egress, metadata: {name: eg}, spec: {appliedTo: {podSelector: {matchLabels: {app: web}}}, egressIP: 10.1.0.5, externalIPPool: ext},
+  status: {egressNode: "", egressIP: "", conditions: [{type: IPAllocated, status: "True", reason: Allocated, lastTransitionTime: "2026-01-01T00:00:00Z"},
+    {type: IPAssigned, status: "False", reason: AssignmentError, message: "Failed to assign the IP to EgressNode: no Node available", lastTransitionTime: "2026-01-01T00:00:00Z"}, {type: Other, status: "True"}]}}`)
+	decode := func(obj runtime.Object) inventory.Object {
+		t.Helper()
+		got, err := a.transform(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := inventory.Decode(got.(*cached).enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	p := decode(pod).(*inventory.Pod)
+	want := []inventory.NamedPort{{Name: "http", Port: 8080, Protocol: address.TCP}, {Name: "admin", Port: 15000, Protocol: address.TCP, Sidecar: true}}
+	if !reflect.DeepEqual(p.NamedPorts, want) {
+		t.Errorf("named ports %+v, want %+v", p.NamedPorts, want)
+	}
+	e := decode(eg).(*inventory.Egress)
+	if eff := e.Effect(); len(eff.IPs) != 0 || !strings.Contains(eff.Why, "IPAssigned False (AssignmentError), Failed to assign the IP to EgressNode: no Node available") {
+		t.Errorf("Egress effect %+v", eff)
+	}
+	if len(e.Conditions) != 2 {
+		t.Errorf("conditions %+v: IPAllocated and IPAssigned only", e.Conditions)
+	}
 }

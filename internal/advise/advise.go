@@ -2,6 +2,7 @@ package advise
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -21,20 +22,21 @@ const (
 
 // Finding codes.
 const (
-	CodePlacementGFW     = "filter-cluster-to-vm-on-gateway"
-	CodePlacementDFW     = "filter-vm-to-cluster-on-dfw"
-	CodeSourceAsDest     = "source-side-type-as-destination"
-	CodeDestAsSource     = "destination-side-type-as-source"
-	CodeClusterIPGroup   = "clusterip-services-match-nothing"
-	CodeEgressUnassigned = "egress-without-ip"
-	CodeNoAddressYet     = "vip-without-address"
-	CodeEmptyGroup       = "group-resolves-to-nothing"
-	CodeShadowed         = "rule-shadowed"
-	CodeRedundant        = "rule-redundant"
-	CodeTooComplex       = "analysis-incomplete"
-	CodeStaleMembers     = "members-of-cluster-not-up"
-	CodeEgressAmbiguous  = "egress-choice-ambiguous"
-	CodeNodePortNoNodes  = "nodeport-without-nodes"
+	CodePlacementGFW      = "filter-cluster-to-vm-on-gateway"
+	CodePlacementDFW      = "filter-vm-to-cluster-on-dfw"
+	CodeSourceAsDest      = "source-side-type-as-destination"
+	CodeDestAsSource      = "destination-side-type-as-source"
+	CodeClusterIPGroup    = "clusterip-services-match-nothing"
+	CodeEgressUnassigned  = "egress-without-ip"
+	CodeEgressNotInEffect = "egress-ip-not-in-effect"
+	CodeNoAddressYet      = "vip-without-address"
+	CodeEmptyGroup        = "group-resolves-to-nothing"
+	CodeShadowed          = "rule-shadowed"
+	CodeRedundant         = "rule-redundant"
+	CodeTooComplex        = "analysis-incomplete"
+	CodeStaleMembers      = "members-of-cluster-not-up"
+	CodeEgressAmbiguous   = "egress-choice-ambiguous"
+	CodeNodePortNoNodes   = "nodeport-without-nodes"
 )
 
 // Finding is one piece of advice: what is wrong, the objects involved,
@@ -256,7 +258,7 @@ func (a *advisor) usedGroups() map[string][]string {
 
 func (a *advisor) clusterIPGroups() {
 	for _, p := range a.idx.Groups() {
-		var svcs []string
+		var svcs, ignored []string
 		only := true
 		for _, m := range a.idx.Members(p) {
 			if m.Type != model.MemberKubernetesService {
@@ -270,6 +272,9 @@ func (a *advisor) clusterIPGroups() {
 			s := o.(*inventory.Service)
 			if s.Type == inventory.ServiceClusterIP && !s.NodePortLocal {
 				svcs = append(svcs, m.Key.String())
+				if s.NodePortLocalIgnored != "" {
+					ignored = append(ignored, fmt.Sprintf("%s has nodeportlocal.antrea.io/enabled: %s", m.Key, s.NodePortLocalIgnored))
+				}
 			} else {
 				only = false
 			}
@@ -287,6 +292,12 @@ func (a *advisor) clusterIPGroups() {
 		} else {
 			f.Severity = Info
 			f.Message = fmt.Sprintf("group %s selects ClusterIP Services without NodePortLocal, which contribute no address to it", p)
+		}
+		if len(ignored) > 0 {
+			// Antrea's NodePortLocal controller acts on the exact value
+			// "true" only.
+			sort.Strings(ignored)
+			f.Message += fmt.Sprintf("; Antrea enables NodePortLocal only for the exact value \"true\", and %s", strings.Join(ignored, ", "))
 		}
 		a.add(f)
 	}
@@ -317,10 +328,27 @@ func (a *advisor) inventoryObjects() {
 		}
 		for _, o := range a.idx.Objects(c, inventory.KindEgress) {
 			e := o.(*inventory.Egress)
-			if len(e.IPs()) == 0 {
-				a.add(Finding{Code: CodeEgressUnassigned, Severity: Warning, Objects: []string{inventory.KeyOf(e).String()},
-					Message: fmt.Sprintf("Egress %s in cluster %s has no egress IP assigned: the pods it selects leave masqueraded to their nodes' IPs (unless another Egress or an IPPool gives them their address), and it contributes no address to the groups that select it", e.Name, c),
-					Fix:     "give it spec.egressIP, or an externalIPPool with free addresses and a node its nodeSelector matches; kordon updates the groups once Antrea reports the IP"})
+			eff := e.Effect()
+			switch {
+			case len(eff.IPs) > 0:
+			case len(eff.Named) == 0:
+				msg := fmt.Sprintf("Egress %s in cluster %s has no egress IP assigned: the pods it selects leave masqueraded to their nodes' IPs (unless another Egress or an IPPool gives them their address), and it contributes no address to the groups that select it", e.Name, c)
+				if cond, ok := e.Condition(inventory.EgressIPAllocated); ok && cond.Status == "False" {
+					msg += " (" + eff.Why + ")"
+				}
+				a.add(Finding{Code: CodeEgressUnassigned, Severity: Warning, Objects: []string{inventory.KeyOf(e).String()}, Message: msg,
+					Fix: "give it spec.egressIP, or an externalIPPool with free addresses and a node its nodeSelector matches; kordon updates the groups once Antrea reports the IP"})
+			default:
+				// Antrea's agent installs SNAT only for a manual
+				// spec.egressIP or a pool's IP a Node took (inventory's
+				// Egress.Effect says which and why).
+				fix := "check the ExternalIPPool's nodeSelector matches Nodes that are up and can hold the IP (the Egress's IPAssigned condition says why none took it); kordon adds the address to the groups once Antrea reports it in status.egressIP"
+				if !e.SpecIP.IsValid() {
+					fix = "set the IP in spec.egressIP (with or without an externalIPPool): Antrea realizes only spec.egressIP"
+				}
+				a.add(Finding{Code: CodeEgressNotInEffect, Severity: Warning, Objects: []string{inventory.KeyOf(e).String()},
+					Message: fmt.Sprintf("Egress %s in cluster %s names %s, but it is not in effect: %s. Antrea installs no SNAT for it: the pods it selects leave masqueraded to their nodes' IPs (unless another Egress or an IPPool gives them their address), and it contributes no address to the groups that select it", e.Name, c, joinAddrs(eff.Named), eff.Why),
+					Fix:     fix})
 			}
 		}
 		nodes := len(a.idx.Objects(c, inventory.KindNode))
@@ -348,6 +376,18 @@ func (a *advisor) inventoryObjects() {
 			}
 		}
 	}
+}
+
+// joinAddrs names egress IPs: "egress IP a" or "egress IPs a, b".
+func joinAddrs(in []netip.Addr) string {
+	out := make([]string, len(in))
+	for i, a := range in {
+		out[i] = a.String()
+	}
+	if len(out) == 1 {
+		return "egress IP " + out[0]
+	}
+	return "egress IPs " + strings.Join(out, ", ")
 }
 
 func hasIP(l []inventory.LoadBalancerIngress) bool {

@@ -29,6 +29,12 @@ func objects() []inventory.Object {
 		&inventory.Egress{Meta: meta("c1", "", "eg-none", nil), PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "none"}}},
 		&inventory.Egress{Meta: meta("c1", "", "eg-a", nil), PodSelector: app, StatusIP: ip("10.0.9.1")},
 		&inventory.Egress{Meta: meta("c1", "", "eg-b", nil), PodSelector: app, StatusIP: ip("10.0.9.2")},
+		&inventory.Egress{Meta: meta("c1", "", "eg-untaken", nil), PodSelector: app, SpecIP: ip("10.0.9.3"), ExternalIPPool: "pool",
+			Conditions: []inventory.EgressCondition{{Type: inventory.EgressIPAssigned, Status: "False", Reason: "AssignmentError", Message: "Failed to assign the IP to EgressNode: no Node available"}}},
+		&inventory.Egress{Meta: meta("c1", "", "eg-plural", nil), PodSelector: app, SpecIPs: []netip.Addr{ip("10.0.9.4")}},
+		&inventory.Egress{Meta: meta("c1", "", "eg-exhausted", nil), PodSelector: app, ExternalIPPool: "pool",
+			Conditions: []inventory.EgressCondition{{Type: inventory.EgressIPAllocated, Status: "False", Reason: "AllocationError", Message: "Cannot allocate EgressIP from ExternalIPPool: no available IP"}}},
+		&inventory.Service{Meta: meta("c1", "web", "cache", nil), Type: inventory.ServiceClusterIP, NodePortLocalIgnored: `"True"`, Ports: []inventory.ServicePort{{Protocol: address.TCP, Port: 11211}}},
 		&inventory.Pod{Meta: meta("c1", "web", "x-0", map[string]string{"app": "x"}), NodeName: "n1", IPs: []netip.Addr{ip("10.244.0.5")}},
 		&inventory.Service{Meta: meta("c1", "web", "redis", nil), Type: inventory.ServiceClusterIP, Ports: []inventory.ServicePort{{Protocol: address.TCP, Port: 6379}}},
 		&inventory.Service{Meta: meta("c1", "web", "lb", nil), Type: inventory.ServiceLoadBalancer, Ports: []inventory.ServicePort{{Protocol: address.TCP, Port: 443}}},
@@ -124,9 +130,12 @@ func TestAdvise(t *testing.T) {
 		{"Egress IPs as destination", key{CodeSourceAsDest, Warning, dr + "to-egress"}, []string{g + "egress"}},
 		{"Services as source", key{CodeDestAsSource, Warning, dr + "from-services"}, []string{g + "services"}},
 		{"a group of ClusterIP Services", key{CodeClusterIPGroup, Warning, g + "redis"}, []string{"c1/Service/web/redis"}},
-		{"a mixed group with a ClusterIP Service", key{CodeClusterIPGroup, Info, g + "services"}, []string{"c1/Service/web/redis"}},
+		{"a mixed group with a ClusterIP Service", key{CodeClusterIPGroup, Info, g + "services"}, []string{"c1/Service/web/cache", "c1/Service/web/redis"}},
 		{"an unused empty group", key{CodeEmptyGroup, Info, g + "unused-empty"}, nil},
 		{"an Egress without IP", key{CodeEgressUnassigned, Warning, "c1/Egress/eg-none"}, nil},
+		{"an Egress whose pool has no IP left", key{CodeEgressUnassigned, Warning, "c1/Egress/eg-exhausted"}, nil},
+		{"an Egress whose IP no Node took", key{CodeEgressNotInEffect, Warning, "c1/Egress/eg-untaken"}, nil},
+		{"an Egress with spec.egressIPs only", key{CodeEgressNotInEffect, Warning, "c1/Egress/eg-plural"}, nil},
 		{"a LoadBalancer without IP", key{CodeNoAddressYet, Info, "c1/Service/web/lb"}, nil},
 		{"an Ingress without IP", key{CodeNoAddressYet, Info, "c1/Ingress/web/ing"}, nil},
 		{"a Gateway without IP", key{CodeNoAddressYet, Info, "c1/Gateway/web/gw"}, nil},
@@ -162,6 +171,51 @@ func TestAdvise(t *testing.T) {
 	for _, f := range Advise(Input{Config: cfg, Index: x}) {
 		if f.Code == CodeStaleMembers {
 			t.Errorf("offline stale finding %+v", f)
+		}
+	}
+}
+
+// TestAdviseEgressNotInEffect: an Egress whose IP Antrea has not put in
+// effect is reported with why, following antrea-agent's egress
+// controller (pkg/agent/controller/egress/egress_controller.go:
+// syncEgress installs SNAT for a pool's IP only on the Node its
+// scheduler chose, updateEgressStatus reports IPAssigned False when none
+// could take it; the agent reads spec.egressIP only, and
+// pkg/controller/egress/validate.go refuses spec.egressIPs), and
+// antrea-controller's IPAllocated condition (pkg/controller/egress/
+// controller.go, updateEgressAllocatedCondition). A ClusterIP Service
+// whose NodePortLocal annotation is "True" is told that Antrea wants
+// "true" (pkg/agent/nodeportlocal/k8s/npl_controller.go).
+func TestAdviseEgressNotInEffect(t *testing.T) {
+	cfg, x := setup(t)
+	msgs := map[string]Finding{}
+	for _, f := range Advise(Input{Config: cfg, Index: x}) {
+		msgs[f.Code+" "+f.Objects[0]] = f
+	}
+	for _, tc := range []struct{ key, message, fix string }{
+		{CodeEgressNotInEffect + " c1/Egress/eg-untaken", "Egress eg-untaken in cluster c1 names egress IP 10.0.9.3, but it is not in effect: 10.0.9.3 comes from ExternalIPPool pool but no Node has taken it (status.egressIP is empty): IPAssigned False (AssignmentError), Failed to assign the IP to EgressNode: no Node available. Antrea installs no SNAT for it", "nodeSelector"},
+		{CodeEgressNotInEffect + " c1/Egress/eg-plural", "names egress IP 10.0.9.4, but it is not in effect: it names its IPs in spec.egressIPs or spec.externalIPPools, which Antrea does not support yet", "spec.egressIP"},
+		{CodeEgressUnassigned + " c1/Egress/eg-exhausted", "(no IP has been allocated from ExternalIPPool pool yet: IPAllocated False (AllocationError), Cannot allocate EgressIP from ExternalIPPool: no available IP)", ""},
+		{CodeEgressUnassigned + " c1/Egress/eg-none", "has no egress IP assigned: the pods it selects leave masqueraded to their nodes' IPs (unless another Egress or an IPPool gives them their address), and it contributes no address to the groups that select it", ""},
+		{CodeClusterIPGroup + " " + g + "services", `Antrea enables NodePortLocal only for the exact value "true", and c1/Service/web/cache has nodeportlocal.antrea.io/enabled: "True"`, ""},
+	} {
+		f, ok := msgs[tc.key]
+		if !ok {
+			t.Errorf("no finding %s", tc.key)
+			continue
+		}
+		if !strings.Contains(f.Message, tc.message) || !strings.Contains(f.Fix, tc.fix) {
+			t.Errorf("%s:\n message %q\n fix %q\nwant them to hold %q and %q", tc.key, f.Message, f.Fix, tc.message, tc.fix)
+		}
+	}
+	if f := msgs[CodeEgressUnassigned+" c1/Egress/eg-none"]; strings.Contains(f.Message, "(") && strings.Contains(f.Message, "IPAllocated") {
+		t.Errorf("an Egress without conditions got a reason: %q", f.Message)
+	}
+	for k := range msgs {
+		if strings.Contains(k, "c1/Egress/eg-a") || strings.Contains(k, "c1/Egress/eg-b ") {
+			if strings.HasPrefix(k, CodeEgressUnassigned) || strings.HasPrefix(k, CodeEgressNotInEffect) {
+				t.Errorf("an Egress in effect reported: %s", k)
+			}
 		}
 	}
 }

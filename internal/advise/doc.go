@@ -4,7 +4,8 @@
 // recommendation (cluster-to-VM traffic on the gateway firewall,
 // VM-to-cluster traffic on the DFW), catches member types used on the
 // side of a rule where they never match, groups that resolve to nothing
-// (ClusterIP Services, Egresses without an IP, VIPs not yet assigned),
+// (ClusterIP Services, Egresses without an IP or whose IP Antrea has not
+// put in effect, VIPs not yet assigned),
 // pods whose Egress is ambiguous, members of clusters that are not Up,
 // and, through the reach package's exact analysis, shadowed and
 // redundant rules.

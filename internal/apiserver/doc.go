@@ -1,7 +1,9 @@
 // Package apiserver owns kordon's HTTP API: the NSX Policy API shapes
-// under /policy/api/v1 (objects, lists with cursor paging, the
+// under /policy/api/v1 (objects, lists with cursor paging and sorting, the
 // hierarchical PATCH of /infra, effective members per member type,
-// projects), kordon's extensions under /policy/api/v1/kordon (explain,
+// projects, search with a Lucene subset), what NSX clients ask besides
+// (/api/v1/node/version; /api/session/create, refused: no sessions),
+// kordon's extensions under /policy/api/v1/kordon (explain,
 // trace, advice, the watch stream, license, tokens, clusters, agents),
 // external dynamic lists under /edl/v1, and /healthz, /readyz and
 // /metrics.

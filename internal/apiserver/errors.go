@@ -13,21 +13,23 @@ import (
 
 // Error codes kordon returns in error_code, by kind of failure.
 const (
-	codeBadRequest   = 400001
-	codeInvalid      = 400012
-	codeUnauthorized = 401001
-	codeForbidden    = 403001
-	codeNotEntitled  = 403010
-	codeNotFound     = 404001
-	codeMethod       = 405001
-	codeConflict     = 409001
-	codeGone         = 410001
-	codeStale        = 412001
-	codeTooLarge     = 413001
-	codeUnsupported  = 415001
-	codeTooMany      = 429001
-	codeInternal     = 500001
-	codeUnavailable  = 503001
+	codeBadRequest     = 400001
+	codeInvalid        = 400012
+	codeUnauthorized   = 401001
+	codeForbidden      = 403001
+	codeNotEntitled    = 403010
+	codeNotFound       = 404001
+	codeMethod         = 405001
+	codeConflict       = 409001
+	codeGone           = 410001
+	codeStale          = 412001
+	codeInUse          = 412002
+	codeTooLarge       = 413001
+	codeUnsupported    = 415001
+	codeTooMany        = 429001
+	codeInternal       = 500001
+	codeNotImplemented = 501001
+	codeUnavailable    = 503001
 )
 
 // APIError is NSX's error body.

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -47,12 +48,36 @@ func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, o objectRo
 		return
 	}
 	exists := false
-	s.m.Read(func(v manager.View) { _, exists = v.Config().Object(full) })
+	var users []reference
+	s.m.Read(func(v manager.View) {
+		if _, exists = v.Config().Object(full); exists {
+			users = referrers(v.Config(), full)
+		}
+	})
 	if !exists {
 		writeError(w, notFound(full+" does not exist"))
 		return
 	}
-	s.apply(w, r, manager.ApplyRequest{Project: space(r), Doc: model.Place(ref, model.Stub(ref.Kind, ref.ID), true)}, "")
+	if len(users) > 0 {
+		writeError(w, inUse(r, full, users))
+		return
+	}
+	req := manager.ApplyRequest{Project: space(r), Doc: model.Place(ref, model.Stub(ref.Kind, ref.ID), true), User: principal(r).Name}
+	ctx, cancel := s.writeCtx(r)
+	defer cancel()
+	res, err := s.m.Apply(ctx, req)
+	if err != nil && errors.Is(err, manager.ErrInvalid) {
+		// A reference made since the check above: say so the same way.
+		s.m.Read(func(v manager.View) { users = referrers(v.Config(), full) })
+		if len(users) > 0 {
+			err = inUse(r, full, users)
+		}
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // rendered is an object as the API returns it, taken from a view under
@@ -89,10 +114,11 @@ func snapshot(v manager.View, o model.Object) rendered {
 	return r
 }
 
-// encode renders the object: with its _revision and, for policies, its
-// rules.
+// encode renders the object as NSX returns it: with its _revision, the
+// fields NSX always returns (nsxDefaults) and, for policies, its rules.
 func (r rendered) encode() map[string]any {
 	out := fields(r.obj)
+	nsxDefaults(out, r.obj)
 	if r.hasRev {
 		out["_revision"] = r.revision
 	}
@@ -108,6 +134,40 @@ func (r rendered) encode() map[string]any {
 		out["state"] = "SUCCESS"
 	}
 	return out
+}
+
+// nsxDefaults adds what NSX returns on every object of a kind and kordon
+// stores only when it was given: marked_for_delete (never true for an
+// object one can read), is_default of policies and rules, and a policy's
+// stateful and tcp_strict with NSX's defaults (stateful unless a layer-2,
+// Ethernet, policy; TCP strict when stateful).
+func nsxDefaults(out map[string]any, o model.Object) {
+	setDefault(out, "marked_for_delete", false)
+	var pol *model.Policy
+	switch x := o.(type) {
+	case *model.SecurityPolicy:
+		pol = &x.Policy
+	case *model.GatewayPolicy:
+		pol = &x.Policy
+	case *model.Rule:
+		setDefault(out, "is_default", false)
+	}
+	if pol == nil {
+		return
+	}
+	stateful := pol.Category != model.CategoryEthernet
+	if pol.Stateful != nil {
+		stateful = *pol.Stateful
+	}
+	setDefault(out, "stateful", stateful)
+	setDefault(out, "tcp_strict", stateful)
+	setDefault(out, "is_default", false)
+}
+
+func setDefault(out map[string]any, k string, v any) {
+	if _, ok := out[k]; !ok {
+		out[k] = v
+	}
 }
 
 func fields(o any) map[string]any {
@@ -274,13 +334,18 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, l objectRoute) {
 		parent = model.Ref{Project: space(r), Domain: r.PathValue("domain"), Kind: l.policy, ID: r.PathValue("policy")}.Path()
 	}
 	kind := l.kind
+	spec, err := parseSort(r, "id", objectOrders)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	var snaps []rendered
 	s.m.Read(func(v manager.View) {
 		cfg := v.Config()
-		var paths []string
-		add := func(p string, o model.Object) {
+		var objs []model.Object
+		add := func(_ string, o model.Object) {
 			if o.GetMeta().ParentPath == parent {
-				paths = append(paths, p)
+				objs = append(objs, o)
 			}
 		}
 		switch kind {
@@ -292,7 +357,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, l objectRoute) {
 			eachObj(cfg.Services, add)
 			if parent == "/infra" || space(r) != "" && parent == model.Space(space(r))+"/infra" {
 				// Predefined services are shared with every project.
-				paths = append(paths, model.PredefinedServices()...)
+				for _, p := range model.PredefinedServices() {
+					o, _ := cfg.Service(p)
+					objs = append(objs, o)
+				}
 			}
 		case model.KindSecurityPolicy:
 			eachObj(cfg.SecurityPolicies, add)
@@ -305,9 +373,8 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, l objectRoute) {
 		case model.KindTier1:
 			eachObj(cfg.Tier1s, add)
 		}
-		sort.Strings(paths)
-		for _, p := range paths {
-			o, _ := cfg.Object(p)
+		sortItems(objs, spec, objectOrders, byPath)
+		for _, o := range objs {
 			snaps = append(snaps, snapshot(v, o))
 		}
 	})
@@ -320,7 +387,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, l objectRoute) {
 	for _, sn := range pg {
 		items = append(items, sn.encode())
 	}
-	writeJSON(w, http.StatusOK, listResult{Results: items, ResultCount: len(snaps), Cursor: next, SortBy: "id", SortAscending: true})
+	writeJSON(w, http.StatusOK, listResult{Results: items, ResultCount: len(snaps), Cursor: next, SortBy: spec.by, SortAscending: spec.asc})
 }
 
 func eachObj[T model.Object](m map[string]T, fn func(string, model.Object)) {

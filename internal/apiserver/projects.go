@@ -7,13 +7,19 @@ import (
 )
 
 func (s *Server) projects(w http.ResponseWriter, r *http.Request) {
+	spec, err := parseSort(r, "id", projectOrders)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	ps := s.m.Projects()
+	sortItems(ps, spec, projectOrders, projectOrders["id"])
 	pg, next, err := page(r, ps)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, listResult{Results: nonNil(pg), ResultCount: len(ps), Cursor: next, SortBy: "id", SortAscending: true})
+	writeJSON(w, http.StatusOK, listResult{Results: nonNil(pg), ResultCount: len(ps), Cursor: next, SortBy: spec.by, SortAscending: spec.asc})
 }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {

@@ -113,6 +113,11 @@ func (s *Server) routes() []route {
 		func(s *Server, w http.ResponseWriter, r *http.Request) { s.statistics(w, r, model.KindGatewayPolicy) }, 0, false)
 
 	rs = append(rs,
+		// What NSX clients call besides the policy tree (nsx.go, search.go).
+		route{method: "GET", pattern: "/api/v1/node/version", rule: access.AnyToken, serve: (*Server).nodeVersion},
+		route{method: "POST", pattern: "/api/session/create", rule: access.Public, serve: (*Server).sessionCreate},
+		route{method: "GET", pattern: apiV1 + "/search/query", rule: access.AnyToken, serve: (*Server).search, heavy: true},
+
 		route{method: "GET", pattern: "/healthz", rule: access.Public, serve: (*Server).healthz},
 		route{method: "GET", pattern: "/readyz", rule: access.Public, serve: (*Server).readyz},
 		route{method: "GET", pattern: "/metrics", rule: access.ReadAll, serve: (*Server).metrics, scrape: true},

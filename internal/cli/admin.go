@@ -56,8 +56,11 @@ func newLicenseSignCmd() *cobra.Command {
 	var l license.License
 	var key, features, expires, notBefore string
 	cmd := &cobra.Command{
-		Use:     "sign --key FILE --id ID --licensee NAME --features DFW,GFW --expires YYYY-MM-DD",
-		Short:   "Sign a license; the document is written to standard output",
+		Use:   "sign --key FILE --id ID --licensee NAME --features DFW,GFW --expires YYYY-MM-DD",
+		Short: "Sign a license; the document is written to standard output",
+		Long: `sign writes a signed license to standard output. A date given to --expires is
+the last day the license is valid: it expires at the start of the next day
+(00:00:00 UTC), so --expires 2027-12-31 is valid through 31 December 2027.`,
 		Example: `  kordon license sign --key vendor.key --id acme-2027 --licensee ACME --features DFW,GFW --expires 2027-12-31 > acme.lic`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -70,12 +73,15 @@ func newLicenseSignCmd() *cobra.Command {
 				return failf(2, "--key %s: %v", key, err)
 			}
 			l.Features = strings.Split(strings.ToUpper(features), ",")
-			if l.Expires, err = time.Parse("2006-01-02", expires); err != nil {
+			if expires == "" {
+				return failf(2, "--expires is required")
+			}
+			if l.Expires, err = parseTime(expires, true); err != nil {
 				return failf(2, "--expires: %v", err)
 			}
 			l.NotBefore = time.Now().UTC().Truncate(time.Second)
 			if notBefore != "" {
-				if l.NotBefore, err = time.Parse("2006-01-02", notBefore); err != nil {
+				if l.NotBefore, err = parseTime(notBefore, false); err != nil {
 					return failf(2, "--not-before: %v", err)
 				}
 			}
@@ -92,8 +98,8 @@ func newLicenseSignCmd() *cobra.Command {
 	cmd.Flags().StringVar(&l.ID, "id", "", "license id")
 	cmd.Flags().StringVar(&l.Licensee, "licensee", "", "who the license is for")
 	cmd.Flags().StringVar(&features, "features", "DFW,GFW", "features to grant: DFW, GFW")
-	cmd.Flags().StringVar(&expires, "expires", "", "last day (YYYY-MM-DD, UTC) the license is valid before")
-	cmd.Flags().StringVar(&notBefore, "not-before", "", "first day it is valid (default: now)")
+	cmd.Flags().StringVar(&expires, "expires", "", "last day the license is valid (YYYY-MM-DD, UTC: valid through the end of that day, so it expires at 00:00:00 UTC the next day), or the RFC 3339 time it expires at")
+	cmd.Flags().StringVar(&notBefore, "not-before", "", "first day it is valid (YYYY-MM-DD, UTC: from the start of that day), or an RFC 3339 time (default: now)")
 	return cmd
 }
 
@@ -154,14 +160,20 @@ func newLicenseShowCmd(conn *connFlags) *cobra.Command {
 			if l.Evaluation {
 				kind = " (evaluation)"
 			}
-			fmt.Fprintf(w, "license   %s%s for %s\nfeatures  %s (active now: %s)\nvalid     %s to %s\nsigned by key %s\n",
+			fmt.Fprintf(w, "license   %s%s for %s\nfeatures  %s (active now: %s)\nvalid     from %s until %s\nsigned by key %s\n",
 				oneLine(l.ID), kind, oneLine(l.Licensee), oneLine(strings.Join(l.Features, ", ")), oneLine(strings.Join(st.Active, ", ")),
-				l.NotBefore.Format("2006-01-02"), l.Expires.Format("2006-01-02"), oneLine(l.KeyID))
+				l.NotBefore.UTC().Format(time.RFC3339), l.Expires.UTC().Format(time.RFC3339), oneLine(l.KeyID))
 			return nil
 		},
 	}
 	outputFlag(cmd, &format)
 	return cmd
+}
+
+// str is a loosely decoded string value, "" when absent.
+func str(v any) string {
+	s, _ := v.(string)
+	return s
 }
 
 func newProjectCmd(conn *connFlags) *cobra.Command {
@@ -190,9 +202,11 @@ func newProjectCmd(conn *connFlags) *cobra.Command {
 	}
 	create.Flags().StringVar(&name, "display-name", "", "display name")
 	create.Flags().StringArrayVar(&tier0s, "tier-0", nil, "a provider tier-0 path the project's tier-1s may connect to (repeatable; replaces the project's grants)")
+	var listFormat string
 	list := &cobra.Command{
-		Use:  "list",
-		Args: cobra.NoArgs,
+		Use:   "list",
+		Short: "List projects: id, display name, path and the tier-0s granted to them",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := conn.connect()
 			if err != nil {
@@ -203,13 +217,30 @@ func newProjectCmd(conn *connFlags) *cobra.Command {
 				return remoteErr(err)
 			}
 			results, _ := raw["results"].([]any)
+			if results == nil {
+				results = []any{}
+			}
+			if done, err := printStructured(cmd.OutOrStdout(), listFormat, results); err != nil || done {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tDISPLAY NAME\tPATH\tTIER-0S")
 			for _, r := range results {
 				p, _ := r.(map[string]any)
-				fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\n", oneLine(fmt.Sprint(p["id"])), oneLine(fmt.Sprint(p["display_name"])))
+				var t0s []string
+				if l, ok := p["tier_0s"].([]any); ok {
+					for _, t := range l {
+						t0s = append(t0s, fmt.Sprint(t))
+					}
+				}
+				path, _ := p["path"].(string)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", oneLine(fmt.Sprint(p["id"])), orNone(oneLine(str(p["display_name"]))),
+					orNone(oneLine(path)), orNone(oneLine(strings.Join(t0s, ", "))))
 			}
-			return nil
+			return tw.Flush()
 		},
 	}
+	outputFlag(list, &listFormat)
 	del := &cobra.Command{
 		Use:  "delete ID",
 		Args: cobra.ExactArgs(1),
@@ -245,7 +276,7 @@ The manager stores only a hash of each token: it is shown once, when created.`,
 }
 
 func newTokenCreateCmd(conn *connFlags) *cobra.Command {
-	var role, desc, project, expires, out string
+	var role, desc, project, expires, out, format string
 	cmd := &cobra.Command{
 		Use:   "create ID --role admin|reader|project-admin|project-reader [--project P] [--expires 720h|2027-06-30T00:00:00Z] [--out FILE]",
 		Short: "Create a token; it is shown once (or written to --out)",
@@ -265,12 +296,23 @@ func newTokenCreateCmd(conn *connFlags) *cobra.Command {
 			}
 			var res struct {
 				manager.TokenInfo
-				Token string `json:"token"`
+				Token string `json:"token,omitempty"`
+				// File is where --out wrote the token (then not shown).
+				File string `json:"token_file,omitempty"`
 			}
 			if err := c.Do(cmd.Context(), http.MethodPost, tokensAPI, req, &res); err != nil {
 				return remoteErr(err)
 			}
 			w := cmd.OutOrStdout()
+			if out != "" {
+				if err := os.WriteFile(out, []byte(res.Token+"\n"), 0o600); err != nil {
+					return failf(1, "--out: %v", err)
+				}
+				res.Token, res.File = "", out // in the file only
+			}
+			if done, err := printStructured(w, format, res); err != nil || done {
+				return err
+			}
 			scope := oneLine(string(res.Role))
 			if res.Project != "" {
 				scope += " of project " + oneLine(res.Project)
@@ -279,9 +321,6 @@ func newTokenCreateCmd(conn *connFlags) *cobra.Command {
 				scope += ", expires " + res.Expires.Format(time.RFC3339)
 			}
 			if out != "" {
-				if err := os.WriteFile(out, []byte(res.Token+"\n"), 0o600); err != nil {
-					return failf(1, "--out: %v", err)
-				}
 				fmt.Fprintf(w, "token %s (%s) written to %s\n", oneLine(res.ID), scope, out)
 				return nil
 			}
@@ -292,13 +331,16 @@ func newTokenCreateCmd(conn *connFlags) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&role, "role", "reader", "admin, reader, project-admin or project-reader")
 	f.StringVar(&project, "project", "", "the project a project-admin or project-reader token is confined to")
-	f.StringVar(&expires, "expires", "", "when the token stops working: a duration from now (720h) or a time (RFC 3339)")
+	f.StringVar(&expires, "expires", "", "when the token stops working: a duration from now (720h), a time (RFC 3339), or a date (YYYY-MM-DD, UTC: the token works through that day)")
 	f.StringVar(&desc, "description", "", "what the token is for")
 	f.StringVar(&out, "out", "", "write the token to this file (mode 0600) instead of printing it")
+	outputFlag(cmd, &format)
 	return cmd
 }
 
-// parseExpiry reads --expires: a duration from now, or an RFC 3339 time.
+// parseExpiry reads --expires: a duration from now, an RFC 3339 time, or
+// a date, which means the end of that day (UTC): the token expires at the
+// start of the next day.
 func parseExpiry(s string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(s); err == nil {
 		if d <= 0 {
@@ -306,11 +348,40 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 		}
 		return now.Add(d).UTC(), nil
 	}
+	if t, err := parseDay(s, true); err == nil {
+		return t, nil
+	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither a duration (720h) nor an RFC 3339 time (2027-06-30T00:00:00Z)", s)
+		return time.Time{}, fmt.Errorf("%q is neither a duration (720h), an RFC 3339 time (2027-06-30T00:00:00Z) nor a date (2027-06-30)", s)
 	}
 	return t, nil
+}
+
+// parseDay reads a date (YYYY-MM-DD, UTC) as its first instant or, with
+// end, as the instant after its last: the start of the next day, the
+// first moment something valid "until" that date no longer is.
+func parseDay(s string, end bool) (time.Time, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return t, err
+	}
+	if end {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t, nil
+}
+
+// parseTime reads a date (see parseDay) or an RFC 3339 time.
+func parseTime(s string, end bool) (time.Time, error) {
+	if t, err := parseDay(s, end); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return t, fmt.Errorf("%q is neither a date (2027-12-31) nor an RFC 3339 time (2027-12-31T12:00:00Z)", s)
+	}
+	return t.UTC(), nil
 }
 
 func newTokenListCmd(conn *connFlags) *cobra.Command {

@@ -25,8 +25,9 @@ func newAdviseCmd(conn *connFlags) *cobra.Command {
 		Long: `advise reads the configuration and the inventory and reports findings, each with
 the objects involved and a suggested fix, warnings first:
 
-  - the seed's recommendation: filter cluster-to-VM traffic on the gateway
-    firewall and VM-to-cluster traffic on the DFW, when a rule does otherwise;
+  - VMware's recommendation for NSX with Antrea clusters: filter
+    cluster-to-VM traffic on the gateway firewall and VM-to-cluster traffic
+    on the DFW, when a rule does otherwise;
   - source-side member types (Egress, Node) used as destination, and
     destination-side ones (Service, Ingress, Gateway) used as source;
   - groups of ClusterIP Services (they never match), groups that resolve to
@@ -77,10 +78,12 @@ With --policy it works offline on files; without, it asks the manager.
 			if !done {
 				printFindings(cmd.OutOrStdout(), fs)
 			}
-			for _, f := range fs {
-				if failOn == advise.Info || failOn == advise.Warning && f.Severity == advise.Warning {
-					return &cmdutil.ExitError{Code: 3, Err: fmt.Errorf("advise found %s", plural(len(fs), "finding"))}
-				}
+			warn, info := severities(fs)
+			switch {
+			case failOn == advise.Warning && warn > 0:
+				return &cmdutil.ExitError{Code: 3, Err: fmt.Errorf("advise found %s (--fail-on warning)", plural(warn, "warning"))}
+			case failOn == advise.Info && warn+info > 0:
+				return &cmdutil.ExitError{Code: 3, Err: fmt.Errorf("advise found %s (--fail-on info)", countFindings(fs))}
 			}
 			return nil
 		},
@@ -97,13 +100,7 @@ func printFindings(w io.Writer, fs []advise.Finding) {
 		fmt.Fprintln(w, "no findings")
 		return
 	}
-	warn := 0
-	for _, f := range fs {
-		if f.Severity == advise.Warning {
-			warn++
-		}
-	}
-	fmt.Fprintf(w, "%s (%d warning(s))\n", plural(len(fs), "finding"), warn)
+	fmt.Fprintln(w, countFindings(fs))
 	// A finding names inventory objects (a cluster's adapter names them)
 	// and quotes configuration: each field is one line.
 	for _, f := range fs {
@@ -111,6 +108,36 @@ func printFindings(w io.Writer, fs []advise.Finding) {
 		fmt.Fprintf(w, "  objects: %s\n", oneLine(strings.Join(f.Objects, ", ")))
 		fmt.Fprintf(w, "  fix: %s\n", oneLine(f.Fix))
 	}
+}
+
+// severities counts findings by severity.
+func severities(fs []advise.Finding) (warn, info int) {
+	for _, f := range fs {
+		switch f.Severity {
+		case advise.Warning:
+			warn++
+		case advise.Info:
+			info++
+		}
+	}
+	return warn, info
+}
+
+// countFindings says how many findings there are of each severity:
+// "3 findings: 2 warnings, 1 info".
+func countFindings(fs []advise.Finding) string {
+	warn, info := severities(fs)
+	var parts []string
+	if warn > 0 {
+		parts = append(parts, plural(warn, "warning"))
+	}
+	if info > 0 {
+		parts = append(parts, fmt.Sprintf("%d info", info))
+	}
+	if other := len(fs) - warn - info; other > 0 {
+		parts = append(parts, fmt.Sprintf("%d of another severity", other))
+	}
+	return plural(len(fs), "finding") + ": " + strings.Join(parts, ", ")
 }
 
 func newDiffCmd() *cobra.Command {
@@ -180,7 +207,7 @@ kordon members, or use kordon apply --dry-run against a manager.`,
 			if flowsFile == "" {
 				return nil
 			}
-			fmt.Fprintf(w, "\nflows: %d tested, %d decision(s) changed\n", res.Tested, len(res.Flows))
+			fmt.Fprintf(w, "\nflows: %d tested, %s changed\n", res.Tested, plural(len(res.Flows), "decision"))
 			for _, f := range res.Flows {
 				mark := "rule"
 				if f.VerdictChanged {

@@ -65,6 +65,7 @@ func TestGolden(t *testing.T) {
 		{"validate-typo", []string{"validate", "--policy", "testdata/typo-policy.yaml"}, 1},
 		{"members-table", []string{"members", "--policy", policyFile, "--inventory", invDir}, 0},
 		{"members-nodeport", []string{"members", "--policy", policyFile, "--inventory", invDir, "--group", "/infra/domains/default/groups/catalog-nodeport"}, 0},
+		{"members-egress-example", []string{"members", "--policy", policyFile, "--policy", "../../examples/egress.yaml", "--inventory", invDir, "--group", "/infra/domains/default/groups/egress-pay-and-analytics"}, 0},
 		{"members-npl-json", []string{"members", "--policy", policyFile, "--inventory", invDir, "--group", "/infra/domains/default/groups/cart-npl", "-o", "json"}, 0},
 		{"explain-dfw-allow", append(explain, "--src", "172.16.20.11", "--dst", "192.168.50.10", "--port", "443"), 0},
 		{"explain-dfw-reject-json", append(explain, "--src", "172.16.30.5", "--dst", "192.168.60.40", "--port", "8443", "-o", "json"), 0},
@@ -72,7 +73,7 @@ func TestGolden(t *testing.T) {
 		{"explain-gfw-egress-json", append(explain, "--src", "10.10.1.100", "--dst", "172.16.10.5", "--port", "5432", "--gateway", "/infra/tier-1s/t1-edge", "-o", "json"), 0},
 		{"explain-gfw-default", append(explain, "--src", "10.99.0.1", "--dst", "172.16.10.5", "--port", "5432", "--gateway", "/infra/tier-1s/t1-edge"), 0},
 		{"explain-icmp-yaml", append(explain, "--src", "203.0.113.66", "--dst", "172.16.10.5", "--protocol", "ICMPv4", "--icmp-type", "8", "-o", "yaml"), 0},
-		// The seed's six scenarios, and the other ways in.
+		// The six scenarios of NSX's documentation on Antrea clusters, and the other ways in.
 		{"trace-out-egress", append(trace, "--from-pod", "prod-east/payments/api-5f8b9", "--to", "172.16.10.5", "--port", "5432", "--gateway", "/infra/tier-1s/t1-edge"), 0},
 		{"trace-out-node", append(trace, "--from-pod", "prod-east/batch/report-28f1", "--to", "172.16.10.5", "--port", "5432", "--gateway", "/infra/tier-1s/t1-edge"), 0},
 		{"trace-out-routable-pod", append(trace, "--from-pod", "prod-east/payments/ledger-0", "--to", "172.16.10.5", "--port", "5432"), 0},

@@ -362,7 +362,7 @@ $KUBECONFIG, ~/.kube/config).`,
 			if err := o.WithClients(cfg); err != nil {
 				return failf(2, "%v", err)
 			}
-			o.Cluster, o.Sink, o.Version = b.Cluster, sink, Version
+			o.Cluster, o.Sink, o.Version = b.Cluster, sink, buildVersion().Short()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			o.Logger.Info("adapter starting", "cluster", b.Cluster, "manager", b.Server, "kubernetes", cfg.Host)

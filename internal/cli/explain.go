@@ -61,7 +61,7 @@ it asks the manager. It prints the verdict, the deciding rule
 ("default" when no rule matches and the default rule decides) and the groups
 that matched the source and destination.
 
-` + explain.OfflineDFWAssumption + ".",
+On the DFW, files and manager alike, ` + explain.OfflineDFWAssumption + ".",
 		Example: `  kordon explain --policy examples/policy.yaml --inventory examples/inventory \
       --src 172.16.20.11 --dst 192.168.50.10 --protocol TCP --port 443
   kordon explain --policy examples/policy.yaml --inventory examples/inventory \
@@ -144,6 +144,10 @@ func printExplain(w io.Writer, rep explain.Report) {
 	tw.Flush()
 }
 
+// explainFlags names the flags of explain's request fields.
+var explainFlags = fieldsToFlags(map[string]string{"src": "--src", "dst": "--dst", "protocol": "--protocol", "port": "--port",
+	"src_port": "--src-port", "icmp_type": "--icmp-type", "icmp_code": "--icmp-code", "gateway": "--gateway"})
+
 func remoteExplain(cmd *cobra.Command, conn *connFlags, q explain.Request, gateway, format string) error {
 	c, err := conn.connect()
 	if err != nil {
@@ -152,7 +156,7 @@ func remoteExplain(cmd *cobra.Command, conn *connFlags, q explain.Request, gatew
 	q.Gateway = gateway
 	var rep explain.Report
 	if err := c.Do(cmd.Context(), http.MethodPost, "/policy/api/v1/kordon/explain", q, &rep); err != nil {
-		return remoteErr(err)
+		return remoteFlagErr(err, explainFlags)
 	}
 	done, err := printStructured(cmd.OutOrStdout(), format, rep)
 	if err != nil || done {

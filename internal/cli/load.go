@@ -69,7 +69,7 @@ func load(files []string, dir string, warn io.Writer) (*offline, error) {
 		for _, e := range verrs {
 			fmt.Fprintln(warn, oneLine(e.Error()))
 		}
-		return nil, failf(1, "the policy has %d problem(s); nothing was evaluated", len(verrs))
+		return nil, failf(1, "the policy has %s; nothing was evaluated", plural(len(verrs), "problem"))
 	}
 	o := &offline{cfg: cfg, idx: membership.New()}
 	var objs []inventory.Object

@@ -1,15 +1,18 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kordon-dev/kordon/internal/address"
+	"github.com/kordon-dev/kordon/internal/client"
 	"github.com/kordon-dev/kordon/internal/membership"
 	"github.com/kordon-dev/kordon/internal/model"
 )
@@ -20,8 +23,8 @@ func newMembersCmd(conn *connFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "members [GROUP] | members --policy FILE --inventory DIR [--group PATH]",
 		Short: "Show what each group resolves to: objects, addresses and address+port members",
-		Long: `members computes every group's effective members from the inventory, as the
-seed's summary table says: Egress IPs, IP pool ranges, node IPs or pod CIDRs,
+		Long: `members computes every group's effective members from the inventory, as NSX's
+table of Kubernetes member types says: Egress IPs, IP pool ranges, node IPs or pod CIDRs,
 Ingress, Gateway and LoadBalancer VIPs, and node IP + port for NodePort and
 NodePortLocal Services. ip_addresses entries are single IPs, CIDRs or a-b
 ranges, merged; ip_port_members list (ip, protocol, port).
@@ -203,29 +206,39 @@ func groupPath(g string) string {
 	return model.GroupPath(model.DefaultDomain, g)
 }
 
-// remoteMembers asks a manager for effective members.
+// remoteMembers asks a manager for effective members. It reports what
+// the offline form does: with -o json or yaml, each member type in NSX's
+// shape too (effective_members, from the per-type endpoints).
 func remoteMembers(cmd *cobra.Command, conn *connFlags, project, group, format string) error {
 	c, err := conn.connect()
 	if err != nil {
 		return err
 	}
-	var paths []string
+	ctx := cmd.Context()
+	type named struct{ path, name string }
+	var groups []named
 	if group != "" {
-		paths = []string{groupPath(group)}
+		p := groupPath(group)
+		var g map[string]any
+		if err := c.Do(ctx, http.MethodGet, apiPath(project, strings.TrimPrefix(p, model.Space(project))), nil, &g); err != nil {
+			return remoteErr(err)
+		}
+		groups = []named{{p, str(g["display_name"])}}
 	} else {
 		var list map[string]any
-		if err := getAll(cmd.Context(), c, apiPath(project, "/infra/domains/default/groups"), &list); err != nil {
+		if err := getAll(ctx, c, apiPath(project, "/infra/domains/default/groups"), &list); err != nil {
 			return remoteErr(err)
 		}
 		results, _ := list["results"].([]any)
 		for _, r := range results {
 			if g, ok := r.(map[string]any); ok {
-				paths = append(paths, fmt.Sprint(g["path"]))
+				groups = append(groups, named{fmt.Sprint(g["path"]), str(g["display_name"])})
 			}
 		}
 	}
+	structured := format == "json" || format == "yaml"
 	rep := membersReport{Groups: []groupMembers{}}
-	for _, p := range paths {
+	for _, g := range groups {
 		var e struct {
 			IPAddresses   []string     `json:"ip_addresses"`
 			IPPortMembers []ipPortJSON `json:"ip_port_members"`
@@ -237,13 +250,33 @@ func remoteMembers(cmd *cobra.Command, conn *connFlags, project, group, format s
 				} `json:"object"`
 			} `json:"members"`
 		}
-		path := strings.TrimPrefix(p, model.Space(project))
-		if err := c.Do(cmd.Context(), http.MethodGet, apiPath(project, path)+"/members/effective", nil, &e); err != nil {
+		base := apiPath(project, strings.TrimPrefix(g.path, model.Space(project))) + "/members/"
+		if err := c.Do(ctx, http.MethodGet, base+"effective", nil, &e); err != nil {
 			return remoteErr(err)
 		}
-		gm := groupMembers{Path: p, IPAddresses: e.IPAddresses, IPPortMembers: e.IPPortMembers, Members: []objectJSON{}}
+		gm := groupMembers{Path: g.path, DisplayName: g.name, IPAddresses: e.IPAddresses, IPPortMembers: e.IPPortMembers, Members: []objectJSON{}}
+		if gm.IPAddresses == nil {
+			gm.IPAddresses = []string{}
+		}
+		if gm.IPPortMembers == nil {
+			gm.IPPortMembers = []ipPortJSON{}
+		}
 		for _, m := range e.Members {
 			gm.Members = append(gm.Members, objectJSON{MemberType: m.Type, Key: m.Key, Cluster: m.Object.Cluster, Namespace: m.Object.Namespace, Name: m.Object.Name})
+		}
+		if structured {
+			for _, ep := range model.MemberEndpoints {
+				l, err := nsxMembers(ctx, c, base+ep)
+				if err != nil {
+					return remoteErr(err)
+				}
+				if len(l.Clusters) > 0 {
+					if gm.ByType == nil {
+						gm.ByType = map[string]model.MemberList{}
+					}
+					gm.ByType[ep] = l
+				}
+			}
 		}
 		rep.Groups = append(rep.Groups, gm)
 	}
@@ -257,4 +290,31 @@ func remoteMembers(cmd *cobra.Command, conn *connFlags, project, group, format s
 	}
 	printGroupTable(cmd.OutOrStdout(), rep.Groups)
 	return nil
+}
+
+// nsxMembers reads one of NSX's per-type member endpoints to the end of
+// its pages, as one list of clusters.
+func nsxMembers(ctx context.Context, c *client.Client, path string) (model.MemberList, error) {
+	var out model.MemberList
+	cursor := ""
+	for {
+		var page struct {
+			Results []model.MemberList `json:"results"`
+			Cursor  string             `json:"cursor"`
+		}
+		p := path
+		if cursor != "" {
+			p += "?cursor=" + url.QueryEscape(cursor)
+		}
+		if err := c.Do(ctx, http.MethodGet, p, nil, &page); err != nil {
+			return out, err
+		}
+		for _, l := range page.Results {
+			out.Clusters = append(out.Clusters, l.Clusters...)
+		}
+		if page.Cursor == "" {
+			return out, nil
+		}
+		cursor = page.Cursor
+	}
 }

@@ -1,15 +1,25 @@
 package cli
 
 import (
+	"fmt"
 	"io"
+	"runtime"
+	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kordon-dev/kordon/internal/cmdutil"
 )
 
-// Version is set at build time.
-var Version = "dev"
+// Version is the release, set at build time with -ldflags "-X
+// github.com/kordon-dev/kordon/internal/cli.Version=v1.2.3"; Commit may be
+// set the same way. When they are not, the version of the main module and
+// the VCS revision the go command stamped in the binary are used.
+var (
+	Version = "dev"
+	Commit  = ""
+)
 
 // NewRoot builds the kordon command tree. Output goes to out, diagnostics
 // to errOut.
@@ -20,19 +30,126 @@ func NewRoot(out, errOut io.Writer) *cobra.Command {
 		Long: `kordon turns Kubernetes objects into the addresses firewalls speak: generic
 groups with Kubernetes member types (Services, Ingresses, Gateways, Nodes,
 Antrea Egresses and IP pools) resolve to IPs and IP+port members, and
-distributed and gateway firewall policies over them decide every flow.`,
+distributed and gateway firewall policies over them decide every flow.
+
+Commands that talk to a manager read the client configuration given with
+--config, else the first of $KORDON_CONFIG, ./kordon-data/client.yaml (a
+'kordon serve' started in this directory writes it) and
+~/.config/kordon/config.yaml ('kordon login' writes it).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       buildVersion().String(),
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
+	root.SetVersionTemplate("kordon {{.Version}}\n")
 	conn := &connFlags{}
 	conn.add(root)
 	root.AddCommand(newServeCmd(), newLoginCmd(conn), newApplyCmd(conn), newGetCmd(conn), newDeleteCmd(conn), newStatusCmd(conn),
 		newWatchCmd(conn), newLicenseCmd(conn), newProjectCmd(conn), newTokenCmd(conn), newSealCmd(), newValidateCmd(), newMembersCmd(conn),
-		newExplainCmd(conn), newTraceCmd(conn), newAdviseCmd(conn), newDiffCmd(), newBenchCmd(), newClusterCmd(conn), newAdapterCmd(), newAgentCmd(conn))
+		newExplainCmd(conn), newTraceCmd(conn), newAdviseCmd(conn), newDiffCmd(), newBenchCmd(), newClusterCmd(conn), newAdapterCmd(), newAgentCmd(conn),
+		newVersionCmd())
+	conn.wrapErrors(root)
 	return root
 }
 
 func failf(code int, format string, args ...any) error { return cmdutil.Failf(code, format, args...) }
+
+// versionInfo is what `kordon version` prints.
+type versionInfo struct {
+	Version    string `json:"version"`
+	Commit     string `json:"commit,omitempty"`
+	Modified   bool   `json:"modified,omitempty"`
+	CommitTime string `json:"commit_time,omitempty"`
+	Go         string `json:"go"`
+}
+
+func buildVersion() versionInfo {
+	bi, _ := debug.ReadBuildInfo()
+	return versionOf(Version, Commit, bi)
+}
+
+// versionOf combines what -ldflags set with the build information the go
+// command stamps (bi may be nil).
+func versionOf(version, commit string, bi *debug.BuildInfo) versionInfo {
+	v := versionInfo{Version: version, Commit: commit, Go: runtime.Version()}
+	if bi == nil {
+		if v.Version == "" {
+			v.Version = "dev"
+		}
+		return v
+	}
+	if bi.GoVersion != "" {
+		v.Go = bi.GoVersion
+	}
+	if (v.Version == "" || v.Version == "dev") && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v.Version = bi.Main.Version
+	}
+	if v.Version == "" {
+		v.Version = "dev"
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			if v.Commit == "" {
+				v.Commit = s.Value
+			}
+		case "vcs.modified":
+			v.Modified = s.Value == "true"
+		case "vcs.time":
+			v.CommitTime = s.Value
+		}
+	}
+	return v
+}
+
+// String is the version, its commit and whether the tree had changes.
+func (v versionInfo) String() string {
+	var extra []string
+	if v.Commit != "" {
+		extra = append(extra, "commit "+v.Commit)
+	}
+	if v.Modified {
+		extra = append(extra, "modified")
+	}
+	if v.CommitTime != "" {
+		extra = append(extra, v.CommitTime)
+	}
+	if len(extra) == 0 {
+		return v.Version
+	}
+	return v.Version + " (" + strings.Join(extra, ", ") + ")"
+}
+
+// Short is the version as a manager, an adapter or an agent reports it:
+// a development build is named by its commit.
+func (v versionInfo) Short() string {
+	if v.Version != "dev" || v.Commit == "" {
+		return v.Version
+	}
+	s := "dev-" + v.Commit[:min(12, len(v.Commit))]
+	if v.Modified {
+		s += "-modified"
+	}
+	return s
+}
+
+func newVersionCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print kordon's version and the commit it was built from",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v := buildVersion()
+			if done, err := printStructured(cmd.OutOrStdout(), format, v); err != nil || done {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "kordon %s\n", v)
+			fmt.Fprintf(cmd.OutOrStdout(), "go     %s\n", v.Go)
+			return nil
+		},
+	}
+	outputFlag(cmd, &format)
+	return cmd
+}

@@ -29,8 +29,10 @@ several managers against one cluster for high availability).
 On the first start it creates a CA (its key sealed with DATA-DIR/seal.key, see
 'kordon seal'), a server certificate, an admin token (written to
 DATA-DIR/admin.token only, never printed) and a client configuration
-(DATA-DIR/client.yaml) so kordon commands run from the same directory just work,
-and installs a 60-day evaluation license. Only one manager runs on a data
+(DATA-DIR/client.yaml), and installs a 60-day evaluation license. Commands run
+from the directory holding the default ./kordon-data use that configuration
+(before the one 'kordon login' writes); with another --data-dir, give them
+--config DATA-DIR/client.yaml (or KORDON_CONFIG=DATA-DIR/client.yaml). Only one manager runs on a data
 directory at a time; a data directory with part of an installation is refused,
 never initialized again.
 
@@ -54,7 +56,7 @@ cluster, see 'kordon cluster'). --inventory DIR serves a directory of kubectl du
 			if logFormat == "json" {
 				o.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), hopts))
 			}
-			o.Out, o.Version = cmd.OutOrStdout(), Version
+			o.Out, o.Version = cmd.OutOrStdout(), buildVersion().Short()
 			ctx, stop := stopOnSignal(cmd.Context(), cmd.ErrOrStderr(), shutdownGrace)
 			defer stop()
 			return serve.Run(ctx, o)

@@ -21,8 +21,10 @@ func newTraceCmd(conn *connFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "trace (--from-pod CLUSTER/NS/POD --to IP --protocol P --port N | --from IP --to-service|--to-ingress|--to-gateway CLUSTER/NS/NAME) [--gateway PATH]",
 		Short: "Trace traffic across the cluster boundary: the address firewalls see, and which rules decide it",
-		Long: `trace follows traffic between a pod and a VM across the cluster boundary, as
-the seed's scenarios describe it, and decides it with the firewalls on its path.
+		Long: `trace follows traffic between a pod and a VM across the cluster boundary, in
+the ways VMware's NSX documentation on Antrea clusters describes (SNAT through
+an Egress or a node, routable pods; VIPs, node ports, routable pod IPs), and
+decides it with the firewalls on its path.
 
 Outbound (--from-pod): which source address the firewall sees and why. A pod
 whose address comes from an Antrea IPPool is bridged to the underlay and keeps
@@ -94,7 +96,7 @@ With --policy it works offline on files; without, it asks the manager.`,
 				}
 				var res traceResult
 				if err := c.Do(cmd.Context(), http.MethodPost, "/policy/api/v1/kordon/trace", body, &res); err != nil {
-					return remoteErr(err)
+					return remoteFlagErr(err, flagName)
 				}
 				rep = res.value(inbound)
 			} else {
@@ -106,13 +108,13 @@ With --policy it works offline on files; without, it asks the manager.`,
 				if outbound {
 					r, err := trace.TraceOutbound(o.idx, fw, out)
 					if err != nil {
-						return failf(2, "%v", flagName(err))
+						return failf(2, "%v", flagName(err.Error()))
 					}
 					rep = r
 				} else {
 					r, err := trace.TraceInbound(o.idx, fw, in)
 					if err != nil {
-						return failf(2, "%v", flagName(err))
+						return failf(2, "%v", flagName(err.Error()))
 					}
 					rep = r
 				}
@@ -161,9 +163,9 @@ func (r traceResult) value(inbound bool) any {
 	return trace.Inbound{Direction: r.Direction, Target: r.Target, Entries: r.Entries, Hops: r.Hops, Unreachable: r.Unreachable, Gateways: r.Gateways, Notes: r.Notes}
 }
 
-// flagName turns the trace package's field names into the CLI's flags.
-func flagName(err error) string {
-	s := err.Error()
+// flagName turns the trace package's field names, in an error's text,
+// into the CLI's flags.
+func flagName(s string) string {
 	for field, flag := range map[string]string{"from_pod:": "--from-pod:", "to:": "--to:", "from:": "--from:", "gateway:": "--gateway:",
 		"to_service:": "--to-service:", "to_ingress:": "--to-ingress:", "to_gateway:": "--to-gateway:", "port is required": "--port is required"} {
 		if strings.HasPrefix(s, field) {

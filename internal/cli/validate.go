@@ -84,7 +84,7 @@ func reportValidation(cmd *cobra.Command, format string, cfg *model.Config, errs
 		}
 	}
 	if !rep.Valid {
-		return &cmdutil.ExitError{Code: 1, Err: fmt.Errorf("%d policy problem(s), %d inventory problem(s)", len(errs), len(problems))}
+		return &cmdutil.ExitError{Code: 1, Err: fmt.Errorf("%s, %s", plural(len(errs), "policy problem"), plural(len(problems), "inventory problem"))}
 	}
 	return nil
 }

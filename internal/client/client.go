@@ -46,21 +46,30 @@ type Config struct {
 // client.yaml is found from the same working directory.
 const DefaultDataDir = "kordon-data"
 
-// ConfigPaths lists where a client configuration is looked for, in order:
-// $KORDON_CONFIG, the user's config file, then the data directory of a
-// manager started in the working directory.
+// DataDirConfig is the client configuration a manager started in the
+// working directory with the default data directory wrote.
+var DataDirConfig = filepath.Join(DefaultDataDir, "client.yaml")
+
+// ConfigPaths lists where a client configuration is looked for, in order
+// (the first that exists is used): $KORDON_CONFIG when set (then nothing
+// else), the data directory of a manager started in the working directory
+// (./kordon-data/client.yaml), then the user's file that `kordon login`
+// writes (~/.config/kordon/config.yaml). The data directory comes before
+// the user's file so that commands run beside a manager talk to it,
+// whatever the user logged in to elsewhere.
 func ConfigPaths() []string {
-	var out []string
 	if p := os.Getenv("KORDON_CONFIG"); p != "" {
-		out = append(out, p)
+		return []string{p}
 	}
+	out := []string{DataDirConfig}
 	if d, err := os.UserConfigDir(); err == nil {
 		out = append(out, filepath.Join(d, "kordon", "config.yaml"))
 	}
-	return append(out, filepath.Join(DefaultDataDir, "client.yaml"))
+	return out
 }
 
-// UserConfigPath is where `kordon login` writes.
+// UserConfigPath is where `kordon login` writes: $KORDON_CONFIG when set,
+// else the user's file.
 func UserConfigPath() (string, error) {
 	if p := os.Getenv("KORDON_CONFIG"); p != "" {
 		return p, nil
@@ -85,8 +94,17 @@ func ReadConfig(path string) (Config, error) {
 	return c, nil
 }
 
-// LoadConfig reads the first configuration file that exists.
+// LoadConfig reads the first configuration file of ConfigPaths that
+// exists, and says which it read. A $KORDON_CONFIG that names no file is
+// an error, not a reason to look elsewhere.
 func LoadConfig() (Config, string, error) {
+	if p := os.Getenv("KORDON_CONFIG"); p != "" {
+		c, err := ReadConfig(p)
+		if errors.Is(err, os.ErrNotExist) {
+			return c, p, fmt.Errorf("KORDON_CONFIG names %s, which does not exist (run `kordon login`, which writes it, or unset KORDON_CONFIG)", p)
+		}
+		return c, p, err
+	}
 	for _, p := range ConfigPaths() {
 		c, err := ReadConfig(p)
 		if errors.Is(err, os.ErrNotExist) {
@@ -94,7 +112,27 @@ func LoadConfig() (Config, string, error) {
 		}
 		return c, p, err
 	}
-	return Config{}, "", fmt.Errorf("no client configuration: run `kordon login --server URL --token TOKEN`, or run commands where `kordon serve` keeps %s (looked in %s)", DefaultDataDir, strings.Join(ConfigPaths(), ", "))
+	return Config{}, "", fmt.Errorf("no client configuration: run `kordon login --server URL --token TOKEN`, run commands where `kordon serve` keeps %s, or give --config FILE (looked in %s)", DefaultDataDir, strings.Join(ConfigPaths(), ", "))
+}
+
+// DataDirHint says how commands find the client configuration a manager
+// wrote at cfgPath (DATA-DIR/client.yaml), for the message `kordon serve`
+// prints: from the working directory when DATA-DIR is ./kordon-data, else
+// only when named.
+func DataDirHint(cfgPath string) string {
+	abs, err := filepath.Abs(cfgPath)
+	if err != nil {
+		abs = cfgPath
+	}
+	here, _ := filepath.Abs(DataDirConfig)
+	if abs != here {
+		return fmt.Sprintf("give commands --config %s (or KORDON_CONFIG=%s): by themselves they find ./%s, not this one", abs, abs, DataDirConfig)
+	}
+	hint := fmt.Sprintf("commands run from %s use it (before the file `kordon login` writes)", filepath.Dir(filepath.Dir(abs)))
+	if env := os.Getenv("KORDON_CONFIG"); env != "" {
+		hint += fmt.Sprintf(", unless KORDON_CONFIG is set, as it is here (%s)", env)
+	}
+	return hint
 }
 
 // WriteConfig writes a configuration readable only by its owner.

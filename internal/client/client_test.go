@@ -51,6 +51,55 @@ func TestConfigFiles(t *testing.T) {
 	}
 }
 
+// TestConfigPrecedence: $KORDON_CONFIG, then the data directory of a
+// manager in the working directory, then the user's file; a
+// $KORDON_CONFIG naming nothing is an error, not a reason to look
+// elsewhere.
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "xdg"))
+	t.Setenv("KORDON_CONFIG", "")
+	user, _ := UserConfigPath()
+	write := func(p, server string) {
+		t.Helper()
+		if err := WriteConfig(p, Config{Server: server, Token: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func(want, wantFrom string) {
+		t.Helper()
+		c, from, err := LoadConfig()
+		if err != nil || c.Server != want || from != wantFrom {
+			t.Errorf("LoadConfig = %s from %s (%v), want %s from %s", c.Server, from, err, want, wantFrom)
+		}
+	}
+	write(user, "https://user")
+	load("https://user", user)
+	write(filepath.Join(DefaultDataDir, "client.yaml"), "https://here")
+	load("https://here", DataDirConfig)
+	explicit := filepath.Join(dir, "explicit.yaml")
+	write(explicit, "https://explicit")
+	t.Setenv("KORDON_CONFIG", explicit)
+	load("https://explicit", explicit)
+	t.Setenv("KORDON_CONFIG", filepath.Join(dir, "none.yaml"))
+	if _, _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "KORDON_CONFIG names "+filepath.Join(dir, "none.yaml")+", which does not exist") {
+		t.Errorf("a KORDON_CONFIG naming nothing: %v", err)
+	}
+	if p, _ := UserConfigPath(); p != filepath.Join(dir, "none.yaml") {
+		t.Errorf("login writes %s, not $KORDON_CONFIG", p)
+	}
+	// What kordon serve says of the configuration it wrote.
+	t.Setenv("KORDON_CONFIG", "")
+	if h := DataDirHint(filepath.Join(DefaultDataDir, "client.yaml")); !strings.Contains(h, "commands run from "+dir+" use it") {
+		t.Errorf("default data directory: %q", h)
+	}
+	other := filepath.Join(dir, "data", "client.yaml")
+	if h := DataDirHint("data/client.yaml"); !strings.Contains(h, "give commands --config "+other) || !strings.Contains(h, "KORDON_CONFIG="+other) {
+		t.Errorf("--data-dir data: %q", h)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer good" {

@@ -14,8 +14,9 @@ import (
 )
 
 // OfflineDFWAssumption is what a decision assumes about the distributed
-// firewall when it does not know which VM interface a flow crosses.
-const OfflineDFWAssumption = "offline, the VM interface the flow crosses is not known: a DFW rule applied to groups (scope) applies when the flow's destination (IN), source (OUT) or either (IN_OUT) is in them; a rule applied to ANY applies to every flow"
+// firewall when it does not know which VM interface a flow crosses: on
+// files, and on a manager too, as a flow names addresses, not a VM.
+const OfflineDFWAssumption = "the VM interface the flow crosses is not known: a DFW rule applied to groups (scope) applies when the flow's destination (IN), source (OUT) or either (IN_OUT) is in them; a rule applied to ANY applies to every flow"
 
 // Flow is a flow as the report prints it.
 type Flow struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -243,7 +244,16 @@ func FromService(cluster string, s *corev1.Service) (*Service, error) {
 	if out.Type == "" {
 		out.Type = ServiceClusterIP
 	}
-	out.NodePortLocal = strings.EqualFold(s.Annotations[AnnotationNPLEnabled], "true")
+	// Antrea's agent acts on the exact value "true" only (its
+	// NodePortLocal controller indexes Services by the annotation's value
+	// and reads the "true" entries).
+	if v, ok := s.Annotations[AnnotationNPLEnabled]; ok {
+		if v == "true" {
+			out.NodePortLocal = true
+		} else {
+			out.NodePortLocalIgnored = quoteShort(v)
+		}
+	}
 	ips := s.Spec.ClusterIPs
 	if len(ips) == 0 && s.Spec.ClusterIP != "" {
 		ips = []string{s.Spec.ClusterIP}
@@ -326,8 +336,17 @@ type nplEntry struct {
 	Protocols []string `json:"protocols"`
 }
 
-// FromPod converts a Pod: labels, node, addresses, NodePortLocal mappings
-// and IPAM pools.
+// quoteShort quotes an annotation value for a record: at most 32 bytes
+// of it.
+func quoteShort(v string) string {
+	if len(v) > 32 {
+		return strconv.Quote(shortText(v, 32) + "...")
+	}
+	return strconv.Quote(v)
+}
+
+// FromPod converts a Pod: labels, node, addresses, NodePortLocal mappings,
+// IPAM pools and named container ports.
 func FromPod(cluster string, p *corev1.Pod) (*Pod, error) {
 	m, err := meta(cluster, &p.ObjectMeta, true)
 	if err != nil {
@@ -353,6 +372,46 @@ func FromPod(cluster string, p *corev1.Pod) (*Pod, error) {
 		for _, s := range strings.Split(v, ",") {
 			if s = strings.TrimSpace(s); s != "" {
 				out.IPPools = append(out.IPPools, s)
+			}
+		}
+	}
+	if out.NamedPorts, err = namedPorts(p); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// namedPorts returns the named ports of a pod's regular containers, then
+// of its sidecars (init containers with restartPolicy Always); an unset
+// protocol is TCP, as the API server defaults it.
+func namedPorts(p *corev1.Pod) ([]NamedPort, error) {
+	var out []NamedPort
+	add := func(field string, c *corev1.Container, sidecar bool) error {
+		for j, cp := range c.Ports {
+			if cp.Name == "" {
+				continue
+			}
+			proto, err := protocol(fmt.Sprintf("%s.ports[%d].protocol", field, j), string(cp.Protocol))
+			if err != nil {
+				return err
+			}
+			if cp.ContainerPort < 1 || cp.ContainerPort > 65535 {
+				return fmt.Errorf("%s.ports[%d].containerPort: %d is not a port", field, j, cp.ContainerPort)
+			}
+			out = append(out, NamedPort{Name: cp.Name, Port: cp.ContainerPort, Protocol: proto, Sidecar: sidecar})
+		}
+		return nil
+	}
+	for i := range p.Spec.Containers {
+		if err := add(fmt.Sprintf("spec.containers[%d]", i), &p.Spec.Containers[i], false); err != nil {
+			return nil, err
+		}
+	}
+	for i := range p.Spec.InitContainers {
+		c := &p.Spec.InitContainers[i]
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			if err := add(fmt.Sprintf("spec.initContainers[%d]", i), c, true); err != nil {
+				return nil, err
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package inventory
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/kordon-dev/kordon/internal/address"
@@ -318,20 +319,28 @@ status:
 	})
 }
 
+// TestConvertServiceNodePortLocal follows Antrea's NodePortLocal
+// controller (pkg/agent/nodeportlocal/k8s/npl_controller.go): it indexes
+// Services by the value of nodeportlocal.antrea.io/enabled and acts on
+// the "true" entries only (getTargetPortsForServicesOfPod, enqueueSvc,
+// enqueueSvcUpdate compare with "true"), so "True" enables nothing.
 func TestConvertServiceNodePortLocal(t *testing.T) {
 	tests := []struct {
 		name        string
 		annotations string
 		want        bool
+		ignored     string
 	}{
-		{"true", `{nodeportlocal.antrea.io/enabled: "true"}`, true},
-		{"True", `{nodeportlocal.antrea.io/enabled: "True"}`, true},
-		{"TRUE", `{nodeportlocal.antrea.io/enabled: "TRUE"}`, true},
-		{"false", `{nodeportlocal.antrea.io/enabled: "false"}`, false},
-		{"yes is not true", `{nodeportlocal.antrea.io/enabled: "yes"}`, false},
-		{"empty value", `{nodeportlocal.antrea.io/enabled: ""}`, false},
-		{"no annotation", `{}`, false},
-		{"pod annotation on a service does not count", `{nodeportlocal.antrea.io: "true"}`, false},
+		{"true", `{nodeportlocal.antrea.io/enabled: "true"}`, true, ""},
+		{"True is not true", `{nodeportlocal.antrea.io/enabled: "True"}`, false, `"True"`},
+		{"TRUE is not true", `{nodeportlocal.antrea.io/enabled: "TRUE"}`, false, `"TRUE"`},
+		{"spaces are not true", `{nodeportlocal.antrea.io/enabled: " true"}`, false, `" true"`},
+		{"false", `{nodeportlocal.antrea.io/enabled: "false"}`, false, `"false"`},
+		{"yes is not true", `{nodeportlocal.antrea.io/enabled: "yes"}`, false, `"yes"`},
+		{"empty value", `{nodeportlocal.antrea.io/enabled: ""}`, false, `""`},
+		{"long value shortened", `{nodeportlocal.antrea.io/enabled: "` + strings.Repeat("x", 100) + `"}`, false, `"` + strings.Repeat("x", 32) + `..."`},
+		{"no annotation", `{}`, false, ""},
+		{"pod annotation on a service does not count", `{nodeportlocal.antrea.io: "true"}`, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -339,8 +348,12 @@ func TestConvertServiceNodePortLocal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := o.(*Service).NodePortLocal; got != tt.want {
-				t.Errorf("NodePortLocal = %v, want %v", got, tt.want)
+			s := o.(*Service)
+			if s.NodePortLocal != tt.want || s.NodePortLocalIgnored != tt.ignored {
+				t.Errorf("NodePortLocal = %v, ignored %s; want %v, %s", s.NodePortLocal, s.NodePortLocalIgnored, tt.want, tt.ignored)
+			}
+			if err := Validate(o); err != nil {
+				t.Errorf("Validate: %v", err)
 			}
 		})
 	}
@@ -458,7 +471,90 @@ spec: {nodeName: east-node-2}
 			yaml:    "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nstatus: {podIPs: [{ip: 10.0.0.1}, {ip: pending}]}\n",
 			wantErr: `status.podIPs[1].ip: "pending" is not an IP address`,
 		},
+		{
+			// What a Service's named targetPort resolves through: named
+			// ports of the containers, then of sidecars (restartable init
+			// containers); unnamed ports and plain init containers are not
+			// kept; an unset protocol is TCP.
+			name: "named container ports",
+			yaml: `
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: shop, labels: {app: cart}}
+spec:
+  initContainers:
+  - {name: setup, image: busybox, ports: [{name: http, containerPort: 9999}]}
+  - name: proxy
+    image: envoy
+    restartPolicy: Always
+    ports: [{name: http, containerPort: 15001, protocol: TCP}, {name: admin, containerPort: 15000}]
+  containers:
+  - name: app
+    image: cart
+    ports:
+    - {containerPort: 9090, protocol: TCP}
+    - {name: http, containerPort: 8080, protocol: TCP}
+    - {name: dns, containerPort: 5353, protocol: UDP}
+  - name: metrics
+    image: exporter
+    ports: [{name: metrics, containerPort: 9100}]
+`,
+			want: &Pod{Meta: meta("p"), NamedPorts: []NamedPort{
+				{Name: "http", Port: 8080, Protocol: address.TCP},
+				{Name: "dns", Port: 5353, Protocol: address.UDP},
+				{Name: "metrics", Port: 9100, Protocol: address.TCP},
+				{Name: "http", Port: 15001, Protocol: address.TCP, Sidecar: true},
+				{Name: "admin", Port: 15000, Protocol: address.TCP, Sidecar: true},
+			}},
+		},
+		{
+			name:    "named container port with a bad protocol",
+			yaml:    "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec: {containers: [{name: a, ports: [{name: http, containerPort: 80, protocol: HTTP}]}]}\n",
+			wantErr: `spec.containers[0].ports[0].protocol: "HTTP" is not TCP, UDP or SCTP`,
+		},
 	})
+}
+
+// TestPodTargetPorts: a Service port's target port on a pod, as
+// Kubernetes resolves it for endpoints (FindPort in
+// k8s.io/endpointslice/utils.go: the first port of the name and protocol
+// in spec.containers, then in restartable init containers) and as
+// Antrea's NodePortLocal does (handleAddUpdatePod in
+// pkg/agent/nodeportlocal/k8s/npl_controller.go: every port of
+// spec.containers whose name and protocol match, sidecars not read).
+func TestPodTargetPorts(t *testing.T) {
+	p := &Pod{NamedPorts: []NamedPort{
+		{Name: "http", Port: 8080, Protocol: address.TCP},
+		{Name: "dns", Port: 5353, Protocol: address.UDP},
+		{Name: "http", Port: 8081, Protocol: address.TCP},
+		{Name: "http", Port: 15001, Protocol: address.TCP, Sidecar: true},
+		{Name: "admin", Port: 15000, Protocol: address.TCP, Sidecar: true},
+	}}
+	tests := []struct {
+		name string
+		sp   ServicePort
+		k8s  int32 // 0: unresolved
+		npl  []int32
+	}{
+		{"number", ServicePort{Protocol: address.TCP, Port: 80, TargetPort: 8080}, 8080, []int32{8080}},
+		{"name", ServicePort{Protocol: address.TCP, Port: 80, TargetPortName: "http"}, 8080, []int32{8080, 8081}},
+		{"name of another protocol", ServicePort{Protocol: address.UDP, Port: 80, TargetPortName: "http"}, 0, nil},
+		{"name of a UDP port", ServicePort{Protocol: address.UDP, Port: 53, TargetPortName: "dns"}, 5353, []int32{5353}},
+		{"name of a sidecar port only", ServicePort{Protocol: address.TCP, Port: 80, TargetPortName: "admin"}, 15000, nil},
+		{"unknown name", ServicePort{Protocol: address.TCP, Port: 80, TargetPortName: "grpc"}, 0, nil},
+		{"names are case-sensitive", ServicePort{Protocol: address.TCP, Port: 80, TargetPortName: "HTTP"}, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := p.TargetPort(tt.sp)
+			if ok != (tt.k8s != 0) || got != tt.k8s {
+				t.Errorf("TargetPort = %d, %v; want %d", got, ok, tt.k8s)
+			}
+			if npl := p.NPLPodPorts(tt.sp); !reflect.DeepEqual(npl, tt.npl) {
+				t.Errorf("NPLPodPorts = %v, want %v", npl, tt.npl)
+			}
+		})
+	}
 }
 
 func TestParseNPL(t *testing.T) {

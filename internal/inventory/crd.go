@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -45,9 +46,14 @@ type EgressObject struct {
 		ExternalIPPools []string `json:"externalIPPools"`
 	} `json:"spec"`
 	Status struct {
-		EgressNode string   `json:"egressNode"`
-		EgressIP   string   `json:"egressIP"`
-		EgressIPs  []string `json:"egressIPs"`
+		EgressNode string `json:"egressNode"`
+		EgressIP   string `json:"egressIP"`
+		Conditions []struct {
+			Type    string `json:"type"`
+			Status  string `json:"status"`
+			Reason  string `json:"reason"`
+			Message string `json:"message"`
+		} `json:"conditions"`
 	} `json:"status"`
 }
 
@@ -106,20 +112,21 @@ func FromGateway(cluster string, g *GatewayObject) (*Gateway, error) {
 	return out, nil
 }
 
-// FromEgress converts an Egress: its selectors and every egress IP it
-// names.
+// FromEgress converts an Egress: its selectors, the IPs and pools its
+// spec names, and what Antrea reports in its status (the IP in effect,
+// its Node, and the IPAllocated and IPAssigned conditions), from which
+// Egress.Effect decides which IP is in effect.
 func FromEgress(cluster string, e *EgressObject) (*Egress, error) {
 	m, err := meta(cluster, &e.ObjectMeta, false)
 	if err != nil {
 		return nil, err
 	}
-	out := &Egress{Meta: m, PodSelector: e.Spec.AppliedTo.PodSelector, NamespaceSelector: e.Spec.AppliedTo.NamespaceSelector, EgressNode: e.Status.EgressNode}
+	out := &Egress{Meta: m, PodSelector: e.Spec.AppliedTo.PodSelector, NamespaceSelector: e.Spec.AppliedTo.NamespaceSelector,
+		ExternalIPPool: e.Spec.ExternalIPPool, ExternalIPPools: e.Spec.ExternalIPPools, EgressNode: e.Status.EgressNode}
 	if e.Spec.EgressIP != "" {
-		a, err := parseAddr("spec.egressIP", e.Spec.EgressIP)
-		if err != nil {
+		if out.SpecIP, err = parseAddr("spec.egressIP", e.Spec.EgressIP); err != nil {
 			return nil, err
 		}
-		out.SpecIPs = append(out.SpecIPs, a)
 	}
 	for i, s := range e.Spec.EgressIPs {
 		a, err := parseAddr(fmt.Sprintf("spec.egressIPs[%d]", i), s)
@@ -128,26 +135,39 @@ func FromEgress(cluster string, e *EgressObject) (*Egress, error) {
 		}
 		out.SpecIPs = append(out.SpecIPs, a)
 	}
-	if e.Status.EgressIP != "" {
-		a, err := parseAddr("status.egressIP", e.Status.EgressIP)
-		if err != nil {
-			return nil, err
-		}
-		out.StatusIP = a
-	}
-	for i, s := range e.Status.EgressIPs {
-		a, err := parseAddr(fmt.Sprintf("status.egressIPs[%d]", i), s)
-		if err != nil {
-			return nil, err
-		}
-		out.SpecIPs = append(out.SpecIPs, a)
-	}
 	out.SpecIPs = uniqueAddrs(out.SpecIPs)
-	if e.Spec.ExternalIPPool != "" {
-		out.ExternalIPPools = []string{e.Spec.ExternalIPPool}
+	if e.Status.EgressIP != "" {
+		if out.StatusIP, err = parseAddr("status.egressIP", e.Status.EgressIP); err != nil {
+			return nil, err
+		}
 	}
-	out.ExternalIPPools = append(out.ExternalIPPools, e.Spec.ExternalIPPools...)
+	for _, c := range e.Status.Conditions {
+		if c.Type != EgressIPAllocated && c.Type != EgressIPAssigned {
+			continue
+		}
+		out.Conditions = append(out.Conditions, EgressCondition{Type: c.Type, Status: shortText(c.Status, 16),
+			Reason: shortText(c.Reason, 64), Message: shortText(c.Message, maxConditionMessage)})
+	}
 	return out, nil
+}
+
+// maxConditionMessage bounds the condition messages kept of an Egress.
+const maxConditionMessage = 256
+
+// shortText makes text from a cluster fit a record: one line of
+// printable characters (others become spaces), at most max bytes.
+func shortText(s string, max int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if !printable(string(r)) {
+			r = ' '
+		}
+		if b.Len()+utf8.RuneLen(r) > max {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // FromIPPool converts an antrea-ipam IPPool.

@@ -2,7 +2,10 @@ package inventory
 
 import (
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"go4.org/netipx"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -99,16 +102,40 @@ spec:
     namespaceSelector: {matchLabels: {team: pay}}
   egressIP: 10.10.1.100
   externalIPPool: egress-pool
-status: {egressNode: east-node-3, egressIP: 10.10.1.100}
+status:
+  egressNode: east-node-3
+  egressIP: 10.10.1.100
+  conditions:
+  - {type: IPAllocated, status: "True", lastTransitionTime: "2026-01-01T00:00:00Z", reason: Allocated, message: EgressIP is successfully allocated}
+  - {type: IPAssigned, status: "True", lastTransitionTime: "2026-01-01T00:00:00Z", reason: Assigned, message: EgressIP is successfully assigned to EgressNode}
+  - {type: SomethingElse, status: "True"}
 `,
 				want: &Egress{
 					Meta:              Meta{Cluster: testCluster, Name: "egress-payments", UID: "e-1", Labels: map[string]string{"purpose": "payments"}},
 					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "pay"}},
-					SpecIPs:           addrs("10.10.1.100"),
-					ExternalIPPools:   []string{"egress-pool"},
+					SpecIP:            ip("10.10.1.100"),
+					ExternalIPPool:    "egress-pool",
 					StatusIP:          ip("10.10.1.100"),
 					EgressNode:        "east-node-3",
+					Conditions: []EgressCondition{
+						{Type: EgressIPAllocated, Status: "True", Reason: "Allocated", Message: "EgressIP is successfully allocated"},
+						{Type: EgressIPAssigned, Status: "True", Reason: "Assigned", Message: "EgressIP is successfully assigned to EgressNode"},
+					},
 				},
+			},
+			{
+				name: v + " egressIP from a pool that no node took",
+				yaml: head + `
+metadata: {name: e}
+spec: {egressIP: 10.10.1.101, externalIPPool: egress-pool}
+status:
+  egressNode: ""
+  egressIP: ""
+  conditions:
+  - {type: IPAssigned, status: "False", reason: AssignmentError, message: "Failed to assign the IP to EgressNode: no Node available\tat all\n(retrying)"}
+`,
+				want: &Egress{Meta: Meta{Cluster: testCluster, Name: "e"}, SpecIP: ip("10.10.1.101"), ExternalIPPool: "egress-pool",
+					Conditions: []EgressCondition{{Type: EgressIPAssigned, Status: "False", Reason: "AssignmentError", Message: "Failed to assign the IP to EgressNode: no Node available at all (retrying)"}}},
 			},
 			{
 				name: v + " egressIPs and externalIPPools, both selectors",
@@ -146,20 +173,20 @@ spec:
 status: {}
 `,
 				want: &Egress{
-					Meta:            Meta{Cluster: testCluster, Name: "egress-batch"},
-					PodSelector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": "batch-report"}},
-					ExternalIPPools: []string{"egress-pool"},
+					Meta:           Meta{Cluster: testCluster, Name: "egress-batch"},
+					PodSelector:    &metav1.LabelSelector{MatchLabels: map[string]string{"app": "batch-report"}},
+					ExternalIPPool: "egress-pool",
 				},
 			},
 			{
 				name: v + " IP allocated from the pool shows in status only",
 				yaml: head + "metadata: {name: e}\nspec: {externalIPPool: p}\nstatus: {egressIP: 10.10.1.110, egressNode: n1}\n",
-				want: &Egress{Meta: Meta{Cluster: testCluster, Name: "e"}, ExternalIPPools: []string{"p"}, StatusIP: ip("10.10.1.110"), EgressNode: "n1"},
+				want: &Egress{Meta: Meta{Cluster: testCluster, Name: "e"}, ExternalIPPool: "p", StatusIP: ip("10.10.1.110"), EgressNode: "n1"},
 			},
 			{
 				name: v + " egressIP and egressIPs together, duplicates dropped",
-				yaml: head + "metadata: {name: e, namespace: ignored}\nspec: {egressIP: 10.0.0.3, egressIPs: [10.0.0.3, 10.0.0.1], externalIPPool: a, externalIPPools: [b]}\n",
-				want: &Egress{Meta: Meta{Cluster: testCluster, Name: "e"}, SpecIPs: addrs("10.0.0.1", "10.0.0.3"), ExternalIPPools: []string{"a", "b"}},
+				yaml: head + "metadata: {name: e, namespace: ignored}\nspec: {egressIP: 10.0.0.3, egressIPs: [10.0.0.3, 10.0.0.1, 10.0.0.3], externalIPPool: a, externalIPPools: [b]}\n",
+				want: &Egress{Meta: Meta{Cluster: testCluster, Name: "e"}, SpecIP: ip("10.0.0.3"), SpecIPs: addrs("10.0.0.1", "10.0.0.3"), ExternalIPPool: "a", ExternalIPPools: []string{"b"}},
 			},
 			{
 				name:    v + " bad egressIP",
@@ -181,35 +208,82 @@ status: {}
 	runConvertCases(t, tests)
 }
 
-func TestEgressIPs(t *testing.T) {
+// TestConvertEgressLongConditionMessage: a condition message is kept
+// short and on one line, so the Egress stays valid.
+func TestConvertEgressLongConditionMessage(t *testing.T) {
+	msg := `\e[31m` + strings.Repeat("é", 300)
+	o, err := convertYAML(t, "apiVersion: crd.antrea.io/v1beta1\nkind: Egress\nmetadata: {name: e}\nspec: {egressIP: 10.0.0.1, externalIPPool: p}\n"+
+		"status: {conditions: [{type: IPAssigned, status: \"False\", message: \""+msg+"\"}]}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(o); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	c := o.(*Egress).Conditions[0]
+	if len(c.Message) > maxConditionMessage || !utf8.ValidString(c.Message) || strings.ContainsRune(c.Message, 0x1b) {
+		t.Errorf("message kept as %q (%d bytes)", c.Message, len(c.Message))
+	}
+}
+
+// TestEgressEffect follows antrea-agent's egress controller
+// (pkg/agent/controller/egress/egress_controller.go): syncEgress takes
+// spec.egressIP as given when the Egress has no ExternalIPPool
+// (isEgressSchedulable is false: the agent never reads the status for
+// it), and otherwise realizes only the IP its scheduler placed on a
+// Node, which updateEgressStatus then reports in status.egressIP and
+// status.egressNode (or clears, with IPAssigned False and the error).
+// The controller (pkg/controller/egress/controller.go, syncEgressIP and
+// updateEgressAllocatedCondition) allocates spec.egressIP from the pool
+// and reports IPAllocated. spec.egressIPs is refused by the webhook
+// (pkg/controller/egress/validate.go: "not supported yet") and read by
+// no agent code; Antrea before v1.12 reported status.egressNode only
+// (updateEgressStatus before the status.egressIP field was added).
+func TestEgressEffect(t *testing.T) {
+	assignErr := EgressCondition{Type: EgressIPAssigned, Status: "False", Reason: "AssignmentError", Message: "Failed to assign the IP to EgressNode: no Node available"}
+	allocErr := EgressCondition{Type: EgressIPAllocated, Status: "False", Reason: "AllocationError", Message: "Cannot allocate EgressIP from ExternalIPPool: no available IP"}
 	tests := []struct {
-		name string
-		e    Egress
-		want []netip.Addr
+		name  string
+		e     Egress
+		ips   []netip.Addr
+		named []netip.Addr
+		why   string
 	}{
-		{"unassigned", Egress{}, nil},
-		{"spec only", Egress{SpecIPs: addrs("10.0.0.1")}, addrs("10.0.0.1")},
-		{"status only", Egress{StatusIP: ip("10.0.0.9")}, addrs("10.0.0.9")},
-		{"status equals spec", Egress{SpecIPs: addrs("10.0.0.1"), StatusIP: ip("10.0.0.1")}, addrs("10.0.0.1")},
-		{"union sorted", Egress{SpecIPs: addrs("10.0.0.5", "fd00::1"), StatusIP: ip("10.0.0.2")}, addrs("10.0.0.2", "10.0.0.5", "fd00::1")},
-		{"unsorted duplicates in spec", Egress{SpecIPs: addrs("10.0.0.5", "10.0.0.1", "10.0.0.5")}, addrs("10.0.0.1", "10.0.0.5")},
+		{"nothing", Egress{}, nil, nil, "it has neither spec.egressIP nor spec.externalIPPool"},
+		{"manual IP without status", Egress{SpecIP: ip("10.0.0.1")}, addrs("10.0.0.1"), nil, ""},
+		{"manual IP reported by its node", Egress{SpecIP: ip("10.0.0.1"), StatusIP: ip("10.0.0.1"), EgressNode: "n1"}, addrs("10.0.0.1"), nil, ""},
+		{"manual IP changed, status not yet", Egress{SpecIP: ip("10.0.0.2"), StatusIP: ip("10.0.0.1"), EgressNode: "n1"}, addrs("10.0.0.2"), addrs("10.0.0.1"), ""},
+		{"pool IP assigned", Egress{SpecIP: ip("10.0.0.1"), ExternalIPPool: "p", StatusIP: ip("10.0.0.1"), EgressNode: "n1"}, addrs("10.0.0.1"), nil, ""},
+		{"pool IP that no node took", Egress{SpecIP: ip("10.0.0.1"), ExternalIPPool: "p"}, nil, addrs("10.0.0.1"),
+			"10.0.0.1 comes from ExternalIPPool p but no Node has taken it (status.egressIP is empty): Antrea has not assigned it to a Node yet"},
+		{"pool IP, IPAssigned False", Egress{SpecIP: ip("10.0.0.1"), ExternalIPPool: "p", Conditions: []EgressCondition{assignErr}}, nil, addrs("10.0.0.1"),
+			"10.0.0.1 comes from ExternalIPPool p but no Node has taken it (status.egressIP is empty): IPAssigned False (AssignmentError), Failed to assign the IP to EgressNode: no Node available"},
+		{"pool IP, IPAssigned False with a node left over", Egress{SpecIP: ip("10.0.0.1"), ExternalIPPool: "p", EgressNode: "n1", Conditions: []EgressCondition{assignErr}}, nil, addrs("10.0.0.1"),
+			"10.0.0.1 comes from ExternalIPPool p but no Node has taken it (status.egressIP is empty): IPAssigned False (AssignmentError), Failed to assign the IP to EgressNode: no Node available"},
+		{"pool IP moved, status stale", Egress{SpecIP: ip("10.0.0.2"), ExternalIPPool: "p", StatusIP: ip("10.0.0.1"), EgressNode: "n1"}, nil, addrs("10.0.0.1", "10.0.0.2"),
+			"status.egressIP 10.0.0.1 is stale: spec.egressIP is now 10.0.0.2, which no Node has reported taking yet"},
+		{"pool IP, Antrea before v1.12", Egress{SpecIP: ip("10.0.0.1"), ExternalIPPool: "p", EgressNode: "n1"}, addrs("10.0.0.1"), nil, ""},
+		{"pool, nothing allocated", Egress{ExternalIPPool: "p"}, nil, nil, "no IP has been allocated from ExternalIPPool p yet"},
+		{"pool exhausted", Egress{ExternalIPPool: "p", Conditions: []EgressCondition{allocErr}}, nil, nil,
+			"no IP has been allocated from ExternalIPPool p yet: IPAllocated False (AllocationError), Cannot allocate EgressIP from ExternalIPPool: no available IP"},
+		{"pool, IP in status only", Egress{ExternalIPPool: "p", StatusIP: ip("10.0.0.9"), EgressNode: "n1"}, addrs("10.0.0.9"), nil, ""},
+		{"status only", Egress{StatusIP: ip("10.0.0.9")}, addrs("10.0.0.9"), nil, ""},
+		{"egressIPs only", Egress{SpecIPs: addrs("10.0.0.5", "fd00::1"), ExternalIPPools: []string{"a", "b"}}, nil, addrs("10.0.0.5", "fd00::1"),
+			"it names its IPs in spec.egressIPs or spec.externalIPPools, which Antrea does not support yet (its agent realizes spec.egressIP only)"},
+		{"egressIPs beside a manual egressIP", Egress{SpecIP: ip("10.0.0.1"), SpecIPs: addrs("10.0.0.5")}, addrs("10.0.0.1"), addrs("10.0.0.5"), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			spec := append([]netip.Addr(nil), tt.e.SpecIPs...)
-			got := tt.e.IPs()
-			if len(got) != len(tt.want) {
-				t.Fatalf("IPs() = %v, want %v", got, tt.want)
+			spec := slices.Clone(tt.e.SpecIPs)
+			got := tt.e.Effect()
+			if !slices.Equal(got.IPs, tt.ips) || !slices.Equal(got.Named, tt.named) || got.Why != tt.why {
+				t.Errorf("Effect() = %+v, want IPs %v, Named %v, Why %q", got, tt.ips, tt.named, tt.why)
 			}
-			for i := range got {
-				if got[i] != tt.want[i] {
-					t.Fatalf("IPs() = %v, want %v", got, tt.want)
-				}
+			if !slices.Equal(tt.e.EffectiveIPs(), tt.ips) {
+				t.Errorf("EffectiveIPs() = %v, want %v", tt.e.EffectiveIPs(), tt.ips)
 			}
-			for i := range spec {
-				if tt.e.SpecIPs[i] != spec[i] {
-					t.Errorf("IPs() changed SpecIPs to %v (was %v)", tt.e.SpecIPs, spec)
-				}
+			if !slices.Equal(spec, tt.e.SpecIPs) {
+				t.Errorf("Effect() changed SpecIPs to %v (was %v)", tt.e.SpecIPs, spec)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -41,8 +42,61 @@ type Dump struct {
 	Clusters []string
 	Objects  []Object
 	Problems []Problem
-	// Ignored counts objects of kinds kordon does not keep.
+	// Ignored counts objects of kinds kordon does not keep (Deployments,
+	// ConfigMaps, other projects' CRDs...), in all files.
 	Ignored int
+	// IgnoredFiles says, for each file that held some, how many objects
+	// of each kind kordon does not keep it held, in the order files were
+	// read. Their counts add up to Ignored.
+	IgnoredFiles []IgnoredFile
+}
+
+// IgnoredFile is what one file of a cluster's dump held of kinds kordon
+// does not keep.
+type IgnoredFile struct {
+	Cluster string        `json:"cluster"`
+	File    string        `json:"file"`
+	Kinds   []IgnoredKind `json:"kinds"` // sorted by kind, then API version
+	Count   int           `json:"count"` // the sum of Kinds' counts
+}
+
+// IgnoredKind counts the objects of one kind and API version.
+type IgnoredKind struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Count      int    `json:"count"`
+}
+
+// IgnoredByCluster sums IgnoredFiles per cluster; clusters without
+// ignored objects are absent.
+func (d *Dump) IgnoredByCluster() map[string]int {
+	out := map[string]int{}
+	for _, f := range d.IgnoredFiles {
+		out[f.Cluster] += f.Count
+	}
+	return out
+}
+
+func (d *Dump) ignore(cluster, file string, h header) {
+	d.Ignored++
+	var f *IgnoredFile
+	if n := len(d.IgnoredFiles); n > 0 && d.IgnoredFiles[n-1].Cluster == cluster && d.IgnoredFiles[n-1].File == file {
+		f = &d.IgnoredFiles[n-1]
+	} else {
+		d.IgnoredFiles = append(d.IgnoredFiles, IgnoredFile{Cluster: cluster, File: file})
+		f = &d.IgnoredFiles[n]
+	}
+	f.Count++
+	i, found := slices.BinarySearchFunc(f.Kinds, IgnoredKind{APIVersion: h.APIVersion, Kind: h.Kind}, func(a, b IgnoredKind) int {
+		if c := strings.Compare(a.Kind, b.Kind); c != 0 {
+			return c
+		}
+		return strings.Compare(a.APIVersion, b.APIVersion)
+	})
+	if !found {
+		f.Kinds = slices.Insert(f.Kinds, i, IgnoredKind{APIVersion: h.APIVersion, Kind: h.Kind})
+	}
+	f.Kinds[i].Count++
 }
 
 // LoadDir reads an inventory directory: each subdirectory is a cluster
@@ -204,7 +258,7 @@ func (d *Dump) loadObject(cluster, file, pos string, data []byte, seen map[Key]s
 	}
 	obj, err := Convert(cluster, Source{APIVersion: h.APIVersion, Kind: h.Kind}, data)
 	if errors.Is(err, ErrIgnored) {
-		d.Ignored++
+		d.ignore(cluster, file, h)
 		return
 	}
 	if err == nil {

@@ -278,6 +278,9 @@ func TestLoadDirDuplicates(t *testing.T) {
 	}
 }
 
+// TestLoadDirIgnored: objects of kinds kordon does not keep are skipped
+// without a problem, and counted per file and kind, so that validate and
+// members can say how many they left out and where.
 func TestLoadDirIgnored(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{
@@ -286,19 +289,39 @@ func TestLoadDirIgnored(t *testing.T) {
 			"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n",
 			"apiVersion: crd.projectcalico.org/v1\nkind: IPPool\nmetadata: {name: calico-pool}\n",
 			"apiVersion: networking.istio.io/v1beta1\nkind: Gateway\nmetadata: {name: istio-gw, namespace: shop}\n",
-			"apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Secret, metadata: {name: s, namespace: shop}}\n- {apiVersion: v1, kind: Namespace, metadata: {name: shop}}\n",
+			"apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Secret, metadata: {name: s, namespace: shop}}\n- {apiVersion: v1, kind: Namespace, metadata: {name: shop}}\n- {apiVersion: apps/v1, kind: Deployment, metadata: {name: api, namespace: shop}}\n",
 		}, "---\n"),
+		"c/nodes.yaml":       node("n1"),
+		"c/sub/more.json":    `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "shop"}}`,
+		"d/deployments.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n",
 	})
 	d, err := LoadDir(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Ignored != 5 {
-		t.Errorf("Ignored = %d, want 5", d.Ignored)
+	if d.Ignored != 8 {
+		t.Errorf("Ignored = %d, want 8", d.Ignored)
+	}
+	want := []IgnoredFile{
+		{Cluster: "c", File: filepath.Join(root, "c", "misc.yaml"), Count: 6, Kinds: []IgnoredKind{
+			{APIVersion: "v1", Kind: "ConfigMap", Count: 1},
+			{APIVersion: "apps/v1", Kind: "Deployment", Count: 2},
+			{APIVersion: "networking.istio.io/v1beta1", Kind: "Gateway", Count: 1},
+			{APIVersion: "crd.projectcalico.org/v1", Kind: "IPPool", Count: 1},
+			{APIVersion: "v1", Kind: "Secret", Count: 1},
+		}},
+		{Cluster: "c", File: filepath.Join(root, "c", "sub", "more.json"), Count: 1, Kinds: []IgnoredKind{{APIVersion: "v1", Kind: "ConfigMap", Count: 1}}},
+		{Cluster: "d", File: filepath.Join(root, "d", "deployments.yaml"), Count: 1, Kinds: []IgnoredKind{{APIVersion: "apps/v1", Kind: "Deployment", Count: 1}}},
+	}
+	if !reflect.DeepEqual(d.IgnoredFiles, want) {
+		t.Errorf("IgnoredFiles =\n %+v\nwant\n %+v", d.IgnoredFiles, want)
+	}
+	if got := d.IgnoredByCluster(); !reflect.DeepEqual(got, map[string]int{"c": 7, "d": 1}) {
+		t.Errorf("IgnoredByCluster = %v", got)
 	}
 	checkProblems(t, d.Problems, nil)
-	if got := keys(d.Objects); !reflect.DeepEqual(got, []string{"c/Namespace/shop"}) {
-		t.Errorf("objects = %q, want [c/Namespace/shop]", got)
+	if got := keys(d.Objects); !reflect.DeepEqual(got, []string{"c/Namespace/shop", "c/Node/n1"}) {
+		t.Errorf("objects = %q, want [c/Namespace/shop c/Node/n1]", got)
 	}
 }
 
@@ -313,8 +336,8 @@ func TestLoadDirExample(t *testing.T) {
 	for _, p := range d.Problems {
 		t.Errorf("problem: %s", p)
 	}
-	if d.Ignored != 0 {
-		t.Errorf("Ignored = %d, want 0", d.Ignored)
+	if d.Ignored != 0 || d.IgnoredFiles != nil {
+		t.Errorf("Ignored = %d %v, want none", d.Ignored, d.IgnoredFiles)
 	}
 	count := map[string]map[Kind]int{}
 	for _, o := range d.Objects {
@@ -365,8 +388,9 @@ func TestLoadDirExample(t *testing.T) {
 		{"web ingress", fmt.Sprintf("%s %v %v", get("prod-east/Ingress/shop/web").(*Ingress).ClassName, get("prod-east/Ingress/shop/web").(*Ingress).TLS, get("prod-east/Ingress/shop/web").(*Ingress).Backends), "nginx true [{frontend 443 } {cart 80 }]"},
 		{"pay-gw addresses", fmt.Sprint(get("prod-east/Gateway/payments/pay-gw").(*Gateway).Addresses), "[192.168.50.40]"},
 		{"query-gw untyped address", fmt.Sprint(get("prod-west/Gateway/analytics/query-gw").(*Gateway).Addresses), "[192.168.60.40]"},
-		{"egress-payments IPs", fmt.Sprint(get("prod-east/Egress/egress-payments").(*Egress).IPs()), "[10.10.1.100]"},
-		{"egress-batch unassigned", fmt.Sprint(len(get("prod-east/Egress/egress-batch").(*Egress).IPs())), "0"},
+		{"egress-payments IPs", fmt.Sprint(get("prod-east/Egress/egress-payments").(*Egress).EffectiveIPs()), "[10.10.1.100]"},
+		{"egress-batch unassigned", fmt.Sprint(len(get("prod-east/Egress/egress-batch").(*Egress).EffectiveIPs())), "0"},
+		{"egress-analytics manual IP", fmt.Sprint(get("prod-west/Egress/egress-analytics").(*Egress).EffectiveIPs()), "[10.30.1.100]"},
 		{"egress-analytics node", get("prod-west/Egress/egress-analytics").(*Egress).EgressNode, "west-node-2"},
 		{"routable-pool range", get("prod-east/IPPool/routable-pool").(*IPPool).Ranges[0].Range().String(), "10.20.0.0-10.20.0.127"},
 		{"routable-pool vlan", fmt.Sprint(get("prod-east/IPPool/routable-pool").(*IPPool).Ranges[0].VLAN), "120"},
@@ -392,8 +416,8 @@ func TestDumpLoadFile(t *testing.T) {
 		File: "objs.yaml", Position: "document 2, line 6", Object: "Node n1",
 		Reason: "already defined at objs.yaml (document 1, line 1); this copy is skipped",
 	}})
-	if d.Ignored != 1 {
-		t.Errorf("Ignored = %d, want 1", d.Ignored)
+	if want := []IgnoredFile{{Cluster: "c", File: "objs.yaml", Count: 1, Kinds: []IgnoredKind{{APIVersion: "v1", Kind: "ConfigMap", Count: 1}}}}; d.Ignored != 1 || !reflect.DeepEqual(d.IgnoredFiles, want) {
+		t.Errorf("Ignored = %d, %+v; want 1, %+v", d.Ignored, d.IgnoredFiles, want)
 	}
 	if len(d.Clusters) != 0 {
 		t.Errorf("LoadFile added clusters %q", d.Clusters)

@@ -113,10 +113,13 @@ func FuzzConvert(f *testing.F) {
 					t.Fatalf("Convert(%s %s): namespace %q", kind, v, m.Namespace)
 				}
 				if e, ok := o.(*Egress); ok {
-					ips := e.IPs()
-					for i := 1; i < len(ips); i++ {
-						if !ips[i-1].Less(ips[i]) {
-							t.Fatalf("Egress.IPs() not sorted and unique: %v", ips)
+					eff := e.Effect()
+					if len(eff.IPs) > 1 || (len(eff.IPs) == 0) == (eff.Why == "") {
+						t.Fatalf("Egress.Effect() = %+v: one IP in effect, or none and why", eff)
+					}
+					for i := 1; i < len(eff.Named); i++ {
+						if !eff.Named[i-1].Less(eff.Named[i]) {
+							t.Fatalf("Egress.Effect().Named not sorted and unique: %v", eff.Named)
 						}
 					}
 				}

@@ -1,8 +1,12 @@
 package inventory
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
+	"strings"
 
 	"go4.org/netipx"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -136,6 +140,15 @@ type ServicePort struct {
 	NodePort       int32         `json:"nodePort,omitempty"`
 }
 
+// numericTarget is a numeric target port: Kubernetes uses the Service
+// port when none is given.
+func (sp ServicePort) numericTarget() int32 {
+	if sp.TargetPort == 0 {
+		return sp.Port
+	}
+	return sp.TargetPort
+}
+
 // PortStatus is a port a load balancer reports for an ingress point.
 type PortStatus struct {
 	Port     int32         `json:"port"`
@@ -151,15 +164,19 @@ type LoadBalancerIngress struct {
 }
 
 // Service is a Kubernetes Service. NodePortLocal is true when the Service
-// opts in with the annotation nodeportlocal.antrea.io/enabled: "true".
+// opts in with the annotation nodeportlocal.antrea.io/enabled set to
+// exactly "true", the only value Antrea's agent acts on; any other value
+// it ignores is kept in NodePortLocalIgnored (shortened), so that kordon
+// can say why the Service has no NodePortLocal members.
 type Service struct {
 	Meta
-	Type          ServiceType           `json:"type"`
-	ClusterIPs    []netip.Addr          `json:"clusterIPs,omitempty"`
-	Ports         []ServicePort         `json:"ports,omitempty"`
-	Selector      map[string]string     `json:"selector,omitempty"`
-	LoadBalancer  []LoadBalancerIngress `json:"loadBalancer,omitempty"`
-	NodePortLocal bool                  `json:"nodePortLocal,omitempty"`
+	Type                 ServiceType           `json:"type"`
+	ClusterIPs           []netip.Addr          `json:"clusterIPs,omitempty"`
+	Ports                []ServicePort         `json:"ports,omitempty"`
+	Selector             map[string]string     `json:"selector,omitempty"`
+	LoadBalancer         []LoadBalancerIngress `json:"loadBalancer,omitempty"`
+	NodePortLocal        bool                  `json:"nodePortLocal,omitempty"`
+	NodePortLocalIgnored string                `json:"nodePortLocalIgnored,omitempty"`
 }
 
 // NPLMapping is one NodePortLocal entry Antrea writes on a Pod: traffic to
@@ -171,8 +188,62 @@ type NPLMapping struct {
 	Protocol address.Proto `json:"protocol"`
 }
 
-// Pod is what kordon needs of a Pod: labels, node, addresses, and its
-// NodePortLocal mappings and Antrea IPAM pool annotation.
+// NamedPort is a named port of one of a Pod's containers: what a
+// Service's named targetPort resolves through. Sidecar is set for a port
+// of a restartable init container (restartPolicy: Always): Kubernetes
+// resolves Service target ports through those too, after the regular
+// containers; Antrea's NodePortLocal does not.
+//
+// It is stored as one string, NAME:PORT/PROTOCOL, with "/sidecar"
+// appended for a sidecar's port: every pod of a cluster carries its
+// named ports in the adapter's cache, where the compact form costs
+// about half of the JSON object's bytes.
+type NamedPort struct {
+	Name     string
+	Port     int32
+	Protocol address.Proto
+	Sidecar  bool
+}
+
+const sidecarSuffix = "/sidecar"
+
+// MarshalJSON writes NAME:PORT/PROTOCOL[/sidecar].
+func (p NamedPort) MarshalJSON() ([]byte, error) {
+	s := p.Name + ":" + strconv.Itoa(int(p.Port)) + "/" + p.Protocol.String()
+	if p.Sidecar {
+		s += sidecarSuffix
+	}
+	return json.Marshal(s)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (p *NamedPort) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	rest, sidecar := strings.CutSuffix(s, sidecarSuffix)
+	i := strings.LastIndexByte(rest, '/')
+	j := strings.LastIndexByte(rest[:max(i, 0)], ':')
+	if i < 0 || j < 0 {
+		return fmt.Errorf("named port %q is not NAME:PORT/PROTOCOL", s)
+	}
+	port, err := strconv.ParseUint(rest[j+1:i], 10, 16)
+	if err != nil || port == 0 {
+		return fmt.Errorf("named port %q: %q is not a port", s, rest[j+1:i])
+	}
+	proto, err := address.ParseProto(rest[i+1:])
+	if err != nil || !proto.HasPorts() {
+		return fmt.Errorf("named port %q: %q is not TCP, UDP or SCTP", s, rest[i+1:])
+	}
+	*p = NamedPort{Name: rest[:j], Port: int32(port), Protocol: proto, Sidecar: sidecar}
+	return nil
+}
+
+// Pod is what kordon needs of a Pod: labels, node, addresses, its
+// NodePortLocal mappings and Antrea IPAM pool annotation, and its named
+// container ports (regular containers first, in order, then sidecars;
+// unnamed ports are not kept: no Service can name them).
 type Pod struct {
 	Meta
 	NodeName      string       `json:"nodeName,omitempty"`
@@ -180,6 +251,47 @@ type Pod struct {
 	HostNetwork   bool         `json:"hostNetwork,omitempty"`
 	NodePortLocal []NPLMapping `json:"nodePortLocal,omitempty"`
 	IPPools       []string     `json:"ipPools,omitempty"`
+	NamedPorts    []NamedPort  `json:"namedPorts,omitempty"`
+}
+
+// TargetPort resolves a Service port's target port on the pod as
+// Kubernetes does for the Service's endpoints (FindPort of
+// k8s.io/endpointslice): a number as is; a name through the first port
+// of that name and protocol of the regular containers, then of the
+// sidecars. ok is false when the pod has no such port.
+func (p *Pod) TargetPort(sp ServicePort) (port int32, ok bool) {
+	if sp.TargetPortName == "" {
+		tp := sp.numericTarget()
+		return tp, tp != 0
+	}
+	for _, sidecar := range []bool{false, true} {
+		for _, np := range p.NamedPorts {
+			if np.Sidecar == sidecar && np.Name == sp.TargetPortName && np.Protocol == sp.Protocol {
+				return np.Port, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// NPLPodPorts returns the pod ports Antrea's NodePortLocal maps for a
+// Service port: its numeric target port, or every port of the regular
+// containers with its named target port's name and protocol (Antrea
+// reads pod.spec.containers only).
+func (p *Pod) NPLPodPorts(sp ServicePort) []int32 {
+	if sp.TargetPortName == "" {
+		if tp := sp.numericTarget(); tp != 0 {
+			return []int32{tp}
+		}
+		return nil
+	}
+	var out []int32
+	for _, np := range p.NamedPorts {
+		if !np.Sidecar && np.Name == sp.TargetPortName && np.Protocol == sp.Protocol {
+			out = append(out, np.Port)
+		}
+	}
+	return out
 }
 
 // IngressBackend is a Service an Ingress routes to.
@@ -216,27 +328,147 @@ type Gateway struct {
 }
 
 // Egress is an Antrea Egress: pods its appliedTo selects leave the cluster
-// with one of its egress IPs, SNATed on EgressNode.
+// with its egress IP, SNATed on EgressNode, once that IP is in effect
+// (Effect). The fields are the Egress's own: SpecIP is spec.egressIP,
+// ExternalIPPool spec.externalIPPool; SpecIPs and ExternalIPPools are
+// spec.egressIPs and spec.externalIPPools, which Antrea does not support
+// yet (its webhook refuses them, its agent reads neither); StatusIP,
+// EgressNode and Conditions are what Antrea reports in status.
 type Egress struct {
 	Meta
 	PodSelector       *metav1.LabelSelector `json:"podSelector,omitempty"`
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	SpecIP            netip.Addr            `json:"specIP,omitzero"`
 	SpecIPs           []netip.Addr          `json:"specIPs,omitempty"`
+	ExternalIPPool    string                `json:"externalIPPool,omitempty"`
 	ExternalIPPools   []string              `json:"externalIPPools,omitempty"`
 	StatusIP          netip.Addr            `json:"statusIP,omitzero"`
 	EgressNode        string                `json:"egressNode,omitempty"`
+	Conditions        []EgressCondition     `json:"conditions,omitempty"`
 }
 
-// IPs returns every egress IP the Egress names (spec and status), sorted
-// and without duplicates: traffic may leave with any of them. None while
-// nothing is assigned.
-func (e *Egress) IPs() []netip.Addr {
-	out := append([]netip.Addr(nil), e.SpecIPs...)
-	if e.StatusIP.IsValid() {
-		out = append(out, e.StatusIP)
-	}
-	return uniqueAddrs(out)
+// Egress condition types Antrea reports: IPAllocated by antrea-controller
+// (allocation of spec.egressIP from the ExternalIPPool), IPAssigned by
+// antrea-agent (assignment of the IP to a Node). Neither applies to an
+// Egress without an ExternalIPPool.
+const (
+	EgressIPAllocated = "IPAllocated"
+	EgressIPAssigned  = "IPAssigned"
+)
+
+// EgressCondition is one of those conditions (others are not kept);
+// Message is shortened to one line.
+type EgressCondition struct {
+	Type    string `json:"type"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
 }
+
+// Condition returns the condition of the type, if Antrea reported it.
+func (e *Egress) Condition(t string) (EgressCondition, bool) {
+	for _, c := range e.Conditions {
+		if c.Type == t {
+			return c, true
+		}
+	}
+	return EgressCondition{}, false
+}
+
+// EgressEffect is what an Egress does to the pods it selects, as Antrea
+// realizes it.
+type EgressEffect struct {
+	// IPs are the egress IPs in effect: the selected pods leave with them.
+	IPs []netip.Addr
+	// Named are IPs the Egress names that are not in effect.
+	Named []netip.Addr
+	// Why says why no IP is in effect, when none is.
+	Why string
+}
+
+// Effect decides which of the Egress's IPs are in effect, following
+// antrea-agent's egress controller (syncEgress, isEgressSchedulable,
+// updateEgressStatus):
+//
+//   - without an ExternalIPPool, spec.egressIP is realized as given,
+//     whatever the status says: the agents install its SNAT flows, and the
+//     Node the IP was assigned to by hand reports itself in status;
+//   - with an ExternalIPPool, the IP is in effect only once a Node has
+//     taken it: the agent on that Node reports it in status.egressIP (with
+//     egressNode); until then, or while the pool has no Node for it
+//     (condition IPAssigned False), no agent installs SNAT for it and the
+//     selected pods leave with their nodes' IPs. A status.egressIP that
+//     spec.egressIP no longer names is stale: the agents already dropped it.
+//     Antrea before v1.12 reported the Node only (status.egressNode, no
+//     status.egressIP, no condition): then spec.egressIP on that Node;
+//   - spec.egressIPs alone does nothing: the agent realizes spec.egressIP
+//     only.
+func (e *Egress) Effect() EgressEffect {
+	spec, status := e.SpecIP, e.StatusIP
+	var named []netip.Addr
+	for _, a := range append([]netip.Addr{spec, status}, e.SpecIPs...) {
+		if a.IsValid() {
+			named = append(named, a)
+		}
+	}
+	named = uniqueAddrs(named)
+	_, assignedCond := e.Condition(EgressIPAssigned)
+	switch {
+	case spec.IsValid() && e.ExternalIPPool == "":
+		return effect(named, spec)
+	case status.IsValid() && (!spec.IsValid() || spec == status):
+		return effect(named, status)
+	case spec.IsValid() && e.EgressNode != "" && !status.IsValid() && !assignedCond:
+		return effect(named, spec)
+	}
+	var why string
+	switch {
+	case status.IsValid():
+		why = fmt.Sprintf("status.egressIP %s is stale: spec.egressIP is now %s, which no Node has reported taking yet", status, spec)
+	case spec.IsValid():
+		why = fmt.Sprintf("%s comes from ExternalIPPool %s but no Node has taken it (status.egressIP is empty)", spec, e.ExternalIPPool)
+		if c, ok := e.Condition(EgressIPAssigned); ok && c.Status == "False" {
+			why += ": " + conditionText(c)
+		} else {
+			why += ": Antrea has not assigned it to a Node yet"
+		}
+	case e.ExternalIPPool != "":
+		why = fmt.Sprintf("no IP has been allocated from ExternalIPPool %s yet", e.ExternalIPPool)
+		if c, ok := e.Condition(EgressIPAllocated); ok && c.Status == "False" {
+			why += ": " + conditionText(c)
+		}
+	case len(e.SpecIPs) > 0 || len(e.ExternalIPPools) > 0:
+		why = "it names its IPs in spec.egressIPs or spec.externalIPPools, which Antrea does not support yet (its agent realizes spec.egressIP only)"
+	default:
+		why = "it has neither spec.egressIP nor spec.externalIPPool"
+	}
+	return EgressEffect{Named: named, Why: why}
+}
+
+func effect(named []netip.Addr, ip netip.Addr) EgressEffect {
+	out := EgressEffect{IPs: []netip.Addr{ip}}
+	for _, a := range named {
+		if a != ip {
+			out.Named = append(out.Named, a)
+		}
+	}
+	return out
+}
+
+func conditionText(c EgressCondition) string {
+	s := c.Type + " False"
+	if c.Reason != "" {
+		s += " (" + c.Reason + ")"
+	}
+	if c.Message != "" {
+		s += ", " + c.Message
+	}
+	return s
+}
+
+// EffectiveIPs returns the egress IPs in effect (Effect), sorted: none
+// while Antrea has not put one in effect.
+func (e *Egress) EffectiveIPs() []netip.Addr { return e.Effect().IPs }
 
 // IPRange is one range of an Antrea IP pool: a CIDR or a start-end range,
 // with the subnet it belongs to.

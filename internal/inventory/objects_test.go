@@ -136,8 +136,20 @@ func TestRecordJSON(t *testing.T) {
 		},
 		{
 			name: "egress without status IP",
-			o:    &Egress{Meta: Meta{Cluster: "c", Name: "e"}, ExternalIPPools: []string{"p"}},
-			want: `{"cluster":"c","name":"e","externalIPPools":["p"]}`,
+			o:    &Egress{Meta: Meta{Cluster: "c", Name: "e"}, ExternalIPPool: "p"},
+			want: `{"cluster":"c","name":"e","externalIPPool":"p"}`,
+		},
+		{
+			name: "egress whose IP no node took",
+			o: &Egress{Meta: Meta{Cluster: "c", Name: "e"}, SpecIP: ip("10.0.0.1"), ExternalIPPool: "p",
+				Conditions: []EgressCondition{{Type: EgressIPAssigned, Status: "False", Reason: "AssignmentError", Message: "no Node"}}},
+			want: `{"cluster":"c","name":"e","specIP":"10.0.0.1","externalIPPool":"p","conditions":[{"type":"IPAssigned","status":"False","reason":"AssignmentError","message":"no Node"}]}`,
+		},
+		{
+			name: "pod with named ports",
+			o: &Pod{Meta: Meta{Cluster: "c", Namespace: "shop", Name: "p"}, NamedPorts: []NamedPort{{Name: "http", Port: 8080, Protocol: address.TCP},
+				{Name: "admin", Port: 15000, Protocol: address.TCP, Sidecar: true}}},
+			want: `{"cluster":"c","namespace":"shop","name":"p","namedPorts":["http:8080/TCP","admin:15000/TCP/sidecar"]}`,
 		},
 		{
 			name: "ip pool range",
@@ -162,5 +174,32 @@ func TestRecordJSON(t *testing.T) {
 				t.Errorf("round trip = %s, want %s", asJSON(back), asJSON(tt.o))
 			}
 		})
+	}
+}
+
+// TestNamedPortJSON: the compact stored form of a named port reads back
+// exactly, whatever the name, and malformed forms are refused.
+func TestNamedPortJSON(t *testing.T) {
+	for _, p := range []NamedPort{
+		{Name: "http", Port: 8080, Protocol: address.TCP},
+		{Name: "dns", Port: 53, Protocol: address.UDP, Sidecar: true},
+		{Name: "a:1/TCP", Port: 65535, Protocol: address.SCTP},
+		{Name: "x/sidecar", Port: 1, Protocol: address.TCP},
+		{Name: "", Port: 80, Protocol: address.TCP},
+	} {
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back NamedPort
+		if err := json.Unmarshal(b, &back); err != nil || back != p {
+			t.Errorf("%+v -> %s -> %+v, %v", p, b, back, err)
+		}
+	}
+	for _, bad := range []string{`"http"`, `"http:80"`, `"http/TCP"`, `"http:0/TCP"`, `"http:70000/TCP"`, `"http:80/ICMP"`, `"http:x/TCP"`, `{"name":"http"}`, `"http:80/TCP/sidecar/sidecar"`} {
+		var p NamedPort
+		if err := json.Unmarshal([]byte(bad), &p); err == nil {
+			t.Errorf("%s read as %+v", bad, p)
+		}
 	}
 }

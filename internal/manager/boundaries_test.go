@@ -237,9 +237,10 @@ func TestClusterWriteBudget(t *testing.T) {
 }
 
 // TestAgentCannotRewriteAnotherAgentsCounters: a rule's statistics sum
-// every agent's counters saturating, so one agent's counts can make a
-// total large, never wrap it to hide what the others counted; and counters
-// sent in reports that change nothing else are shown at once.
+// every agent's counters, each capped, saturating: one agent's counts can
+// make a total large, never wrap it or freeze it to hide what the others
+// counted; and counters sent in reports that change nothing else are
+// shown at once.
 func TestAgentCannotRewriteAnotherAgentsCounters(t *testing.T) {
 	e := newEnv(t)
 	if _, err := e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, groupsDoc)}); err != nil {
@@ -261,7 +262,7 @@ func TestAgentCannotRewriteAnotherAgentsCounters(t *testing.T) {
 	}
 	send("evil", ^uint64(0)-1234+1)
 	got := e.m.RuleStatistics("/infra/domains/default/security-policies/p")[rule]
-	if got.Packets != ^uint64(0) {
+	if got.Packets != 1234+maxCounter {
 		t.Errorf("the honest agent counted 1234 hits of %s; after another agent's report the total is %d", rule, got.Packets)
 	}
 }

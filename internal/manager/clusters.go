@@ -290,7 +290,7 @@ func (m *Manager) RecordHeartbeat(ctx context.Context, cluster string, hb wire.H
 	}
 	hb.Time = now.UTC()
 	b, _ := json.Marshal(hb)
-	if err := m.overBudget("cluster "+cluster, len(b)); err != nil {
+	if err := m.overBudget("cluster "+cluster, len(b)+len(store.StatusPrefix+cluster)+revisionCost); err != nil {
 		return err
 	}
 	// A heartbeat racing a deregistration must not leave a status behind.

@@ -167,6 +167,12 @@ func (m *Manager) WriteInventory(ctx context.Context, cluster string, base int64
 	}
 	mark, _ := json.Marshal(map[string]any{"sync": sync, "time": m.now().UTC()})
 	ops = append(ops, store.Op{Key: store.InventoryRevPrefix + cluster, Value: mark})
+	// Every write is charged for every key it writes and for the
+	// revision it makes etcd keep, empty ones included.
+	for _, op := range ops {
+		size += len(op.Key)
+	}
+	size += len(mark) + revisionCost
 	who := "cluster " + cluster
 	if err := m.overBudget(who, size); err != nil {
 		return 0, err
@@ -223,6 +229,9 @@ func (m *Manager) checkQuota(cluster string, upserts []inventory.Object, deletes
 
 // Quotas of an adapter's writes.
 const (
+	// revisionCost is what a write is charged beyond its keys and values:
+	// etcd's own record of the revision.
+	revisionCost = 512
 	// maxObjectBytes bounds one stored inventory object.
 	maxObjectBytes = 256 << 10
 	// defaultMaxClusterObjects bounds one cluster's inventory.

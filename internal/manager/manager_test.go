@@ -124,7 +124,7 @@ func TestApplyAndReadBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Changes) != 6 || res.Revision == 0 { // the default domain, 2 groups, a policy, 2 rules
+	if len(res.Changes) != 5 || res.Revision == 0 { // 2 groups, a policy, 2 rules (the default domain exists)
 		t.Fatalf("result = %+v", res)
 	}
 	// The write is visible as soon as Apply returns.
@@ -143,9 +143,35 @@ func TestApplyAndReadBack(t *testing.T) {
 	if got := addresses(e, "/infra/domains/default/groups/lb"); fmt.Sprint(got) != "[192.168.1.1]" {
 		t.Fatalf("lb = %v", got)
 	}
-	// Re-applying the same document changes revisions: updates count.
+	// Re-applying the same document changes nothing: no change is
+	// reported, nothing is committed, the revision stays.
 	e.clock.set(e.clock.now().Add(time.Hour))
-	if _, err := e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, groupsDoc), User: "bob"}); err != nil {
+	before := e.m.Revision()
+	res, err = e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, groupsDoc), User: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changes) != 0 || res.Revision != before || e.m.Revision() != before {
+		t.Fatalf("the same document again: %+v, revision %d -> %d", res, before, e.m.Revision())
+	}
+	// Deleting what does not exist is no change either.
+	res, err = e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, `
+resource_type: Infra
+children:
+- resource_type: ChildDomain
+  Domain:
+    id: default
+    children:
+    - {resource_type: ChildGroup, marked_for_delete: true, Group: {id: never-existed}}
+`), User: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changes) != 0 || res.Revision != before || e.m.Revision() != before {
+		t.Fatalf("deleting what does not exist: %+v, revision %d -> %d", res, before, e.m.Revision())
+	}
+	// A change is an update: its object's revision and stamps move.
+	if _, err := e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, strings.Replace(groupsDoc, "action: ALLOW", "action: DROP", 1)), User: "bob"}); err != nil {
 		t.Fatal(err)
 	}
 	e.m.Read(func(v View) {
@@ -199,8 +225,12 @@ children:
 
 func TestExpectedRevision(t *testing.T) {
 	e := newEnv(t)
-	g := `{"resource_type":"Group","id":"g","expression":[{"resource_type":"IPAddressExpression","ip_addresses":["10.0.0.1"]}]}`
+	ip := 0
 	put := func(expect map[string]int64, require bool) error {
+		// Each put changes the group: a put of what is there changes
+		// nothing, and its revision stays.
+		ip++
+		g := fmt.Sprintf(`{"resource_type":"Group","id":"g","expression":[{"resource_type":"IPAddressExpression","ip_addresses":["10.0.0.%d"]}]}`, ip)
 		req := ApplyRequest{Doc: doc(t, g), Expect: expect}
 		if require {
 			req.RequireExpect = []string{"/infra/domains/default/groups/g"}
@@ -231,9 +261,13 @@ func TestEntitlement(t *testing.T) {
 	if _, err := e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, groupsDoc)}); err != nil {
 		t.Fatalf("the evaluation license allows everything: %v", err)
 	}
-	// Past the evaluation's 60 days.
+	// Past the evaluation's 60 days. Writing what is configured changes
+	// nothing and needs nothing; a change of a rule needs DFW.
 	e.clock.set(e.clock.now().AddDate(0, 0, 61))
-	_, err := e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, groupsDoc)})
+	if _, err := e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, groupsDoc)}); err != nil {
+		t.Fatalf("expired, the same document again: %v", err)
+	}
+	_, err := e.m.Apply(e.ctx, ApplyRequest{Doc: doc(t, strings.Replace(groupsDoc, "action: ALLOW", "action: DROP", 1))})
 	if !errors.Is(err, ErrNotEntitled) || !strings.Contains(err.Error(), "expired") || !strings.Contains(err.Error(), "DFW") {
 		t.Fatalf("expired: %v", err)
 	}
@@ -318,10 +352,11 @@ func TestEventsAndResume(t *testing.T) {
 			t.Fatalf("no %q among %v", want, got)
 		}
 	}
-	// Configuration events first (one per object), then the membership
-	// the literal addresses of vms give, then the cluster record and the
-	// membership its inventory gives (one transaction).
-	if fmt.Sprint(got[:2]) != "[config /infra/domains/default config /infra/domains/default/groups/lb]" || len(got) != 9 || got[6] != "membership /infra/domains/default/groups/vms" || got[7] != "cluster east" {
+	// Configuration events first (one per object written: the default
+	// domain, given as it is, is not), then the membership the literal
+	// addresses of vms give, then the cluster record and the membership
+	// its inventory gives (one transaction).
+	if got[0] != "config /infra/domains/default/groups/lb" || len(got) != 8 || got[5] != "membership /infra/domains/default/groups/vms" || got[6] != "cluster east" {
 		t.Fatalf("events: %v", got)
 	}
 	// A watcher resuming at the config revision gets the membership event.

@@ -51,6 +51,11 @@ func (m *Manager) PutProject(ctx context.Context, p Project) (Project, error) {
 	if err := m.checkProjectTier0s(p); err != nil {
 		return p, err
 	}
+	// With this manager's configuration writes, so a grant and a write
+	// that uses it are decided one after the other (the store conditions
+	// hold it across managers).
+	m.writeMu.Lock()
+	defer m.writeMu.Unlock()
 	for attempt := 0; ; attempt++ {
 		conds, err := m.projectConds(ctx, p)
 		if err != nil {
@@ -141,7 +146,8 @@ func (m *Manager) checkProjectTier0s(p Project) error {
 	return nil
 }
 
-// DeleteProject removes an empty project and its tokens. The tokens are
+// DeleteProject removes an empty project (no objects, no agents) and its
+// tokens. The tokens are
 // read from the store and the deletion is conditioned on no token being
 // written since, so a token issued for the project meanwhile cannot
 // outlive it and act in a project created again under the same id.
@@ -184,6 +190,27 @@ func (m *Manager) projectDeletion(ctx context.Context, id string) ([]store.Cond,
 	if n > 0 {
 		return nil, nil, &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("project %q still holds %d objects; delete them first", id, n)}
 	}
+	// Agents of the project are not deleted with it: they are machines an
+	// admin deregisters (and uninstalls). A project created again under
+	// the same id must not inherit them, so they must go first.
+	agents, agentsRev, err := m.st.List(ctx, store.AgentsPrefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	var held []string
+	for _, kv := range agents {
+		var a Agent
+		if err := json.Unmarshal(kv.Value, &a); err != nil {
+			return nil, nil, fmt.Errorf("agent record %s cannot be read: %w", kv.Key, err)
+		}
+		if a.Project == id {
+			held = append(held, a.Name)
+		}
+	}
+	if len(held) > 0 {
+		return nil, nil, &WriteError{Kind: ErrConflict, Message: fmt.Sprintf("project %q still has %d agents (%s); deregister them first (kordon agent deregister NAME)",
+			id, len(held), strings.Join(held[:min(len(held), 5)], ", "))}
+	}
 	kvs, rev, err := m.st.List(ctx, store.TokensPrefix)
 	if err != nil {
 		return nil, nil, err
@@ -201,6 +228,7 @@ func (m *Manager) projectDeletion(ctx context.Context, id string) ([]store.Cond,
 	conds := []store.Cond{
 		{Key: store.ProjectsPrefix + id, Exists: true},
 		{Key: store.TokensPrefix, NotAfter: &rev},
+		{Key: store.AgentsPrefix, NotAfter: &agentsRev},
 		// No object was written into the project since it was found empty.
 		{Key: store.ConfigRevKey, ModRevision: &configRev},
 	}

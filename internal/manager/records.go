@@ -24,6 +24,10 @@ type Project struct {
 	Revision         int64    `json:"_revision"`
 	CreateTime       int64    `json:"_create_time,omitempty"`
 	LastModifiedTime int64    `json:"_last_modified_time,omitempty"`
+
+	// modRevision is the store revision of the record as folded: a write
+	// decided from the record (its grants) is conditioned on it.
+	modRevision int64
 }
 
 // Cluster is a cluster kordon holds inventory of.

@@ -40,6 +40,11 @@ type AgentStatus struct {
 
 // Limits on what an agent reports.
 const (
+	// maxCounter caps each counter an agent reports (2^60 bytes is nearly
+	// three years of 100 Gb/s through one rule): totals sum agents' counts
+	// saturating, and the cap keeps one agent's claim from freezing a
+	// total (it would take sixteen at the cap).
+	maxCounter     = 1 << 60
 	maxReportError = 4096
 	maxDigest      = 64
 	// defaultReportGap is how often a heartbeat or report may be stored:
@@ -114,7 +119,7 @@ func (m *Manager) RecordAgentReport(ctx context.Context, name string, rep wire.A
 	kept := make(map[string]wire.RuleCounters, min(len(rep.Counters), len(rules)))
 	for r, c := range rep.Counters {
 		if rules[r] {
-			kept[r] = c
+			kept[r] = wire.RuleCounters{Packets: min(c.Packets, maxCounter), Bytes: min(c.Bytes, maxCounter)}
 		} else {
 			rep.Dropped++
 		}
@@ -136,7 +141,14 @@ func (m *Manager) RecordAgentReport(ctx context.Context, name string, rep wire.A
 		m.mu.Unlock()
 		return nil
 	}
-	if err := m.overBudget("agent "+name, len(b)); err != nil {
+	// A report that changes the VM's facts also rewrites its record
+	// (about the size of the facts); both are charged.
+	charge := len(b) + len(store.AgentReportPrefix+name) + revisionCost
+	if factsChanged(cur, facts) {
+		fb, _ := json.Marshal(facts)
+		charge += len(fb) + len(store.AgentsPrefix+name) + 1024
+	}
+	if err := m.overBudget("agent "+name, charge); err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {

@@ -189,7 +189,7 @@ func (s *state) foldProject(f *fold, ev store.Event) error {
 		if err := decode(ev, &p); err != nil {
 			return err
 		}
-		p.Revision = ev.Version - 1
+		p.Revision, p.modRevision = ev.Version-1, ev.ModRevision
 		s.projects[id] = &p
 	}
 	f.event(Event{Type: "project", Path: model.Space(id), Op: opOf(ev)})

@@ -31,6 +31,11 @@ type RefusedAddress struct {
 // and every other claim of it is refused; an address several agents claim
 // otherwise is refused for all of them. No agent gains by claiming
 // another's address, and the collision is a finding on each of them.
+//
+// Claims and pins are decided within a space (the default space, or one
+// project): spaces have address plans of their own, groups select VMs
+// within their space, and an agent of one tenant must not be able to take
+// an address, or make it count for nobody, in another's.
 func (m *Manager) refreshVMsLocked() {
 	if !m.vmsDirty {
 		return
@@ -40,19 +45,30 @@ func (m *Manager) refreshVMsLocked() {
 		agent  string
 		pinned bool
 	}
+	// An address is claimed within a space.
+	type spaced struct {
+		project string
+		addr    netip.Addr
+	}
 	names := m.sortedAgentNamesLocked()
 	allowed := map[string]*netipx.IPSet{}
-	var pins netipx.IPSetBuilder
+	pinBuilders := map[string]*netipx.IPSetBuilder{}
 	for _, n := range names {
 		if a := m.agents[n]; a.Role == realization.RoleVM {
 			if set := allowedSet(a.AllowedAddresses); set != nil {
 				allowed[n] = set
-				pins.AddSet(set)
+				if pinBuilders[a.Project] == nil {
+					pinBuilders[a.Project] = &netipx.IPSetBuilder{}
+				}
+				pinBuilders[a.Project].AddSet(set)
 			}
 		}
 	}
-	pinned, _ := pins.IPSet()
-	claims := map[netip.Addr][]claim{}
+	pinned := map[string]*netipx.IPSet{}
+	for p, b := range pinBuilders {
+		pinned[p], _ = b.IPSet()
+	}
+	claims := map[spaced][]claim{}
 	refused := map[string][]RefusedAddress{}
 	for _, n := range names {
 		a := m.agents[n]
@@ -64,15 +80,17 @@ func (m *Manager) refreshVMsLocked() {
 			switch {
 			case set != nil && !set.Contains(ad):
 				refused[n] = append(refused[n], RefusedAddress{ad, "outside the agent's allowed_addresses"})
-			case set == nil && pinned.Contains(ad):
-				refused[n] = append(refused[n], RefusedAddress{ad, fmt.Sprintf("belongs to agent %s (in its allowed_addresses)", pinnedTo(allowed, ad))})
+			case set == nil && pinned[a.Project] != nil && pinned[a.Project].Contains(ad):
+				refused[n] = append(refused[n], RefusedAddress{ad, fmt.Sprintf("belongs to agent %s (in its allowed_addresses)", m.pinnedToLocked(allowed, a.Project, ad))})
 			default:
-				claims[ad] = append(claims[ad], claim{n, set != nil})
+				k := spaced{a.Project, ad}
+				claims[k] = append(claims[k], claim{n, set != nil})
 			}
 		}
 	}
 	effective := map[string][]netip.Addr{}
-	for ad, cs := range claims {
+	for k, cs := range claims {
+		ad := k.addr
 		owner := ""
 		pinned := 0
 		for _, c := range cs {
@@ -135,12 +153,12 @@ func (m *Manager) refreshVMsLocked() {
 	}
 }
 
-// pinnedTo names the agents whose allowed_addresses hold ad; it is only
-// asked for refused claims, so a scan is cheap enough.
-func pinnedTo(allowed map[string]*netipx.IPSet, ad netip.Addr) string {
+// pinnedToLocked names the agents of a space whose allowed_addresses
+// hold ad; it is only asked for refused claims, so a scan is cheap enough.
+func (m *Manager) pinnedToLocked(allowed map[string]*netipx.IPSet, project string, ad netip.Addr) string {
 	var owners []string
 	for n, set := range allowed {
-		if set.Contains(ad) {
+		if m.agents[n].Project == project && set.Contains(ad) {
 			owners = append(owners, n)
 		}
 	}

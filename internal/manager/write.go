@@ -141,7 +141,11 @@ func (m *Manager) tryApply(ctx context.Context, req ApplyRequest) (*ApplyResult,
 		}
 	}
 	if errs := next.Validate(); len(errs) > 0 {
-		return nil, &WriteError{Kind: ErrInvalid, Message: fmt.Sprintf("the change would leave the configuration invalid (%d problems)", len(errs)), Details: errs}
+		problems := fmt.Sprintf("%d problems", len(errs))
+		if len(errs) == 1 {
+			problems = "1 problem"
+		}
+		return nil, &WriteError{Kind: ErrInvalid, Message: "the change would leave the configuration invalid (" + problems + ")", Details: errs}
 	}
 	if err := entitled(snap.lic, next, changes, m.now()); err != nil {
 		return nil, err
@@ -150,6 +154,12 @@ func (m *Manager) tryApply(ctx context.Context, req ApplyRequest) (*ApplyResult,
 		return nil, err
 	}
 	res := &ApplyResult{Changes: changes, DryRun: req.DryRun}
+	if len(changes) == 0 {
+		// Nothing changes (objects written as they are, deletions of what
+		// does not exist): nothing is committed and the revision stays.
+		res.Revision = m.Revision()
+		return res, nil
+	}
 	if req.DryRun {
 		res.Groups, err = m.preview(next, changes)
 		res.Revision = m.Revision()
@@ -291,8 +301,12 @@ func (m *Manager) ops(req ApplyRequest, snap snapshot, next *model.Config, chang
 	configRev := snap.configRev
 	conds := []store.Cond{{Key: store.ConfigRevKey, ModRevision: &configRev}}
 	if req.Project != "" {
-		// Nothing is written into a project deleted since it was read.
-		conds = append(conds, store.Cond{Key: store.ProjectsPrefix + req.Project, Exists: true})
+		// Nothing is written into a project deleted, or whose grants
+		// changed, since it was read: the record is the one validated
+		// against (its ModRevision, which a deletion and re-creation
+		// changes too).
+		mod := snap.projects[req.Project].modRevision
+		conds = append(conds, store.Cond{Key: store.ProjectsPrefix + req.Project, ModRevision: &mod})
 	}
 	for p, want := range req.Expect {
 		if _, exists := snap.meta[p]; exists {
@@ -305,6 +319,7 @@ func (m *Manager) ops(req ApplyRequest, snap snapshot, next *model.Config, chang
 		final[c.Path] = c
 	}
 	var ops []store.Op
+	ids := &ruleIDs{prev: snap.cfg}
 	for _, p := range keys(final) {
 		c := final[p]
 		if c.Op == model.OpDelete {
@@ -317,7 +332,7 @@ func (m *Manager) ops(req ApplyRequest, snap snapshot, next *model.Config, chang
 		if !ok {
 			continue
 		}
-		b, err := m.stamped(o, snap.cfg, req.User, now)
+		b, err := m.stamped(o, snap.cfg, req.User, now, ids)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -327,9 +342,10 @@ func (m *Manager) ops(req ApplyRequest, snap snapshot, next *model.Config, chang
 	return conds, ops, nil
 }
 
-// stamped encodes an object with its creation and modification stamps.
-// The object is copied: objects in a Config are never modified.
-func (m *Manager) stamped(o model.Object, prev *model.Config, user string, now int64) ([]byte, error) {
+// stamped encodes an object with its creation and modification stamps
+// and, for a rule, its rule_id. The object is copied: objects in a Config
+// are never modified.
+func (m *Manager) stamped(o model.Object, prev *model.Config, user string, now int64, ids *ruleIDs) ([]byte, error) {
 	b, err := json.Marshal(o)
 	if err != nil {
 		return nil, err
@@ -349,8 +365,40 @@ func (m *Manager) stamped(o model.Object, prev *model.Config, user string, now i
 	set("_create_user", createdBy)
 	set("_last_modified_time", now)
 	set("_last_modified_user", user)
+	if _, ok := o.(*model.Rule); ok {
+		set("rule_id", ids.of(o.GetMeta().Path))
+	}
 	delete(fields, "_revision")
 	return json.Marshal(fields)
+}
+
+// firstRuleID is the rule_id of the first rule created (NSX's local
+// managers number rules from 1000 too).
+const firstRuleID = 1000
+
+// ruleIDs hands out NSX's rule_id: a positive integer, unique in the
+// installation, given to a rule when it is created and kept while it
+// exists (a document's rule_id is ignored, like its other stamps). A new
+// rule gets one more than the highest in use; the write is conditioned on
+// the configuration the highest was read from, so two writers never give
+// out the same one.
+type ruleIDs struct {
+	prev *model.Config
+	next int64
+}
+
+func (a *ruleIDs) of(path string) int64 {
+	if r, ok := a.prev.Rules[path]; ok && r.RuleID > 0 {
+		return r.RuleID
+	}
+	if a.next == 0 {
+		a.next = firstRuleID
+		for _, r := range a.prev.Rules {
+			a.next = max(a.next, r.RuleID+1)
+		}
+	}
+	a.next++
+	return a.next - 1
 }
 
 // preview computes the membership changes a configuration change would

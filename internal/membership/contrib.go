@@ -25,7 +25,7 @@ func (x *Index) contribution(e *entity, mt memberType) contribution {
 			}
 		}
 	case *inventory.Egress:
-		for _, a := range o.IPs() {
+		for _, a := range o.EffectiveIPs() {
 			k.ranges = append(k.ranges, address.Single(a))
 		}
 	case *inventory.IPPool:
@@ -113,7 +113,7 @@ func nplMappings(s *inventory.Service, p *inventory.Pod) []address.IPPort {
 	}
 	var out []address.IPPort
 	for _, m := range p.NodePortLocal {
-		if servesPort(s, m) {
+		if servesPort(s, p, m) {
 			out = append(out, address.IPPort{Addr: m.NodeIP, Proto: m.Protocol, Port: uint16(m.NodePort)})
 		}
 	}
@@ -146,15 +146,12 @@ func removeOne(l []address.IPPort, m address.IPPort) []address.IPPort {
 }
 
 // servesPort reports whether a pod's NodePortLocal mapping belongs to the
-// Service: its pod port is one of the Service's target ports. A named
-// target port cannot be resolved without the pod's container ports, so it
-// accepts any mapping of the same protocol.
-func servesPort(s *inventory.Service, m inventory.NPLMapping) bool {
-	for _, p := range s.Ports {
-		if p.Protocol != m.Protocol {
-			continue
-		}
-		if p.TargetPortName != "" || p.TargetPort == m.PodPort {
+// Service: its pod port is one of the pod ports Antrea maps for the
+// Service's ports (a numeric target port, or every port of the pod's
+// containers that a named target port names, with its protocol).
+func servesPort(s *inventory.Service, p *inventory.Pod, m inventory.NPLMapping) bool {
+	for _, sp := range s.Ports {
+		if sp.Protocol == m.Protocol && slices.Contains(p.NPLPodPorts(sp), m.PodPort) {
 			return true
 		}
 	}

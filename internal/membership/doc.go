@@ -3,7 +3,9 @@
 // ranges) and address+port members they resolve to, exactly as the seed's
 // summary table says:
 //
-//	AntreaEgress        every egress IP it names (spec and status)
+//	AntreaEgress        its egress IP in effect (inventory's
+//	                    Egress.Effect: a manual spec.egressIP, or the IP
+//	                    Antrea reports a Node took); none until then
 //	AntreaIPPool        its IP ranges
 //	KubernetesNode      InternalIPs (key IPAddress) or pod CIDRs (key PodCidr)
 //	KubernetesIngress   load-balancer ingress IPs
@@ -13,7 +15,8 @@
 //	                    families) with each node port;
 //	                    NodePortLocal (annotated ClusterIP or LoadBalancer):
 //	                    the node IP and port Antrea maps for each selected
-//	                    pod; plain ClusterIP: nothing
+//	                    pod's target ports (named ones resolved through
+//	                    the pod's container ports); plain ClusterIP: nothing
 //
 // KubernetesCluster and KubernetesNamespace conditions scope a criterion
 // by AND. Groups also take literal addresses (IPAddressExpression) and

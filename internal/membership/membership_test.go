@@ -1,8 +1,10 @@
 package membership
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kordon-dev/kordon/internal/address"
@@ -263,7 +265,120 @@ func TestNodePortLocalFollowsPods(t *testing.T) {
 	named := nplService("east", "shop", "cart", "app=cart", 0)
 	named.Ports[0].TargetPort, named.Ports[0].TargetPortName = 0, "http"
 	x.Upsert(named)
-	check("a named target port accepts every mapping of the protocol", "10.0.1.1:TCP/61009", "10.0.1.5:TCP/61010")
+	check("a named target port the pods do not declare maps nothing")
+	late := pod("east", "shop", "late", "app=cart", npl("10.0.1.5", 8080, 61010))
+	late.NamedPorts = []inventory.NamedPort{{Name: "http", Port: 8080, Protocol: address.TCP}}
+	x.Upsert(late)
+	check("the pod declares it", "10.0.1.5:TCP/61010")
+}
+
+// TestNodePortLocalNamedTargetPort follows Antrea's NodePortLocal
+// controller (pkg/agent/nodeportlocal/k8s/npl_controller.go):
+// getTargetPortsForServicesOfPod keeps a Service's named target ports
+// as name:protocol, and handleAddUpdatePod resolves them through each
+// port of the pod's spec.containers with that name and protocol, mapping
+// only the resolved container ports (sidecar init containers are not
+// read). So a Service owns the mappings of its own ports only, not every
+// mapping of its pods, and the pods of one Service may resolve a name to
+// different ports.
+func TestNodePortLocalNamedTargetPort(t *testing.T) {
+	x := New()
+	web := nplService("east", "shop", "web", "app=shop", 0)
+	web.Ports[0].TargetPortName = "http"
+	metrics := nplService("east", "shop", "metrics", "app=shop", 0)
+	metrics.Ports[0].TargetPortName = "metrics"
+	dns := nplService("east", "shop", "dns", "app=shop", 0)
+	dns.Ports[0].Protocol, dns.Ports[0].TargetPortName = address.UDP, "http"
+	for _, s := range []*inventory.Service{web, metrics, dns} {
+		x.Upsert(s)
+	}
+	named := func(ports ...inventory.NamedPort) []inventory.NamedPort { return ports }
+	http := func(port int32) inventory.NamedPort {
+		return inventory.NamedPort{Name: "http", Port: port, Protocol: address.TCP}
+	}
+	mport := inventory.NamedPort{Name: "metrics", Port: 9100, Protocol: address.TCP}
+	sidecar := inventory.NamedPort{Name: "http", Port: 15001, Protocol: address.TCP, Sidecar: true}
+	// Antrea maps every target port of every NPL Service selecting the
+	// pod: 8080 for web, 9100 for metrics.
+	p0 := pod("east", "shop", "shop-0", "app=shop", npl("10.0.1.1", 8080, 61001), npl("10.0.1.1", 9100, 61002))
+	p0.NamedPorts = named(http(8080), mport)
+	p1 := pod("east", "shop", "shop-1", "app=shop", npl("10.0.1.2", 8081, 61003), npl("10.0.1.2", 9100, 61004))
+	p1.NamedPorts = named(http(8081), mport)
+	x.Upsert(p0)
+	x.Upsert(p1)
+	paths := map[string]string{}
+	for _, n := range []string{"web", "metrics", "dns"} {
+		paths[n] = "/infra/domains/default/groups/" + n
+		setGroup(t, x, paths[n], newGroupDef(condition(model.MemberKubernetesService, "Name", "EQUALS", n)))
+	}
+	check := func(step string, want map[string][]string) {
+		t.Helper()
+		for n, w := range want {
+			if got := ipPorts(x, paths[n]); !equalStrings(got, w) {
+				t.Fatalf("%s: %s ip+port = %q, want %q", step, n, got, w)
+			}
+		}
+	}
+	check("initial: each Service its own ports, the name resolved per pod", map[string][]string{
+		"web": {"10.0.1.1:TCP/61001", "10.0.1.2:TCP/61003"}, "metrics": {"10.0.1.1:TCP/61002", "10.0.1.2:TCP/61004"}, "dns": nil})
+	p1 = pod("east", "shop", "shop-1", "app=shop", npl("10.0.1.2", 9100, 61004), npl("10.0.1.2", 15001, 61005))
+	p1.NamedPorts = named(mport, sidecar)
+	x.Upsert(p1)
+	check("a port named only by a sidecar is not resolved", map[string][]string{
+		"web": {"10.0.1.1:TCP/61001"}, "metrics": {"10.0.1.1:TCP/61002", "10.0.1.2:TCP/61004"}})
+	p1 = pod("east", "shop", "shop-1", "app=shop", npl("10.0.1.2", 8080, 61006), npl("10.0.1.2", 9100, 61004))
+	p1.NamedPorts = named(http(8080), mport)
+	x.Upsert(p1)
+	check("the pod names the port again", map[string][]string{"web": {"10.0.1.1:TCP/61001", "10.0.1.2:TCP/61006"}})
+	web.Ports[0].TargetPortName = "metrics"
+	x.Upsert(web)
+	check("the Service's target port renamed", map[string][]string{"web": {"10.0.1.1:TCP/61002", "10.0.1.2:TCP/61004"}})
+	web.Ports[0].TargetPortName, web.Ports[0].TargetPort = "", 8080
+	x.Upsert(web)
+	check("a numeric target port", map[string][]string{"web": {"10.0.1.1:TCP/61001", "10.0.1.2:TCP/61006"}})
+}
+
+// TestEgressIPInEffect follows antrea-agent's egress controller
+// (pkg/agent/controller/egress/egress_controller.go, syncEgress and
+// updateEgressStatus): an IP from an ExternalIPPool is SNATed only once
+// the agent of a Node took it and reported it in status.egressIP; while
+// no Node has it (IPAssigned False) the selected pods leave with their
+// nodes' IPs, so the group holds no address for the Egress. A manual
+// spec.egressIP (no pool) is realized without status.
+func TestEgressIPInEffect(t *testing.T) {
+	x := New()
+	m := meta("east", "", "eg", "purpose=pay")
+	x.Upsert(&inventory.Egress{Meta: m, SpecIP: ip("10.9.0.5"), ExternalIPPool: "pool",
+		Conditions: []inventory.EgressCondition{{Type: inventory.EgressIPAssigned, Status: "False", Reason: "AssignmentError"}}})
+	p := "/infra/domains/default/groups/eg"
+	setGroup(t, x, p, newGroupDef(condition(model.MemberAntreaEgress, "Tag", "EQUALS", "dis:k8s:purpose|pay")))
+	if got := addrs(x, p); got != nil {
+		t.Fatalf("IP no node took resolves to %q", got)
+	}
+	if got := memberNames(x, p); len(got) != 1 {
+		t.Fatalf("the Egress is still a member: %q", got)
+	}
+	x.TakeDeltas()
+	x.Upsert(&inventory.Egress{Meta: m, SpecIP: ip("10.9.0.5"), ExternalIPPool: "pool", StatusIP: ip("10.9.0.5"), EgressNode: "n1"})
+	if got := addrs(x, p); !equalStrings(got, []string{"10.9.0.5"}) {
+		t.Fatalf("assigned: %q", got)
+	}
+	if d := x.TakeDeltas(); len(d) != 1 || len(d[0].AddedAddresses) != 1 {
+		t.Fatalf("assignment delta %+v", d)
+	}
+	x.Upsert(&inventory.Egress{Meta: m, SpecIP: ip("10.9.0.7"), ExternalIPPool: "pool", StatusIP: ip("10.9.0.5"), EgressNode: "n1"})
+	if got := addrs(x, p); got != nil {
+		t.Fatalf("stale status after the IP moved: %q", got)
+	}
+	x.Upsert(&inventory.Egress{Meta: m, SpecIP: ip("10.9.0.8")})
+	if got := addrs(x, p); !equalStrings(got, []string{"10.9.0.8"}) {
+		t.Fatalf("manual IP: %q", got)
+	}
+	x.Upsert(&inventory.Egress{Meta: m, SpecIP: ip("10.9.0.5"), ExternalIPPool: "pool"})
+	b, _ := json.Marshal(x.NSXMembers(p, model.MembersAntreaEgresses, "", nil))
+	if !strings.Contains(string(b), `"egress_ip":""`) || strings.Contains(string(b), "10.9.0.5") {
+		t.Fatalf("NSX member of an Egress whose IP is not in effect: %s", b)
+	}
 }
 
 func TestContributionsChange(t *testing.T) {

@@ -116,11 +116,10 @@ func (x *Index) addNSXMember(mc *model.MemberCluster, namespaces map[string]*mod
 		ns := x.namespaceEntry(namespaces, m.Key.Cluster, meta.Namespace)
 		ns.KubernetesGateways = append(ns.KubernetesGateways, model.PolicyKubernetesGateway{DisplayName: meta.Name, ExternalID: externalID(meta), GatewayIPAddresses: nonNil(addrStrings(v.Addresses))})
 	case *inventory.Egress:
-		ips := addrStrings(v.IPs())
+		// The IPs in effect only, like the group's addresses.
+		ips := addrStrings(v.EffectiveIPs())
 		e := model.PolicyAntreaEgress{DisplayName: meta.Name, ExternalID: externalID(meta), EgressIPs: ips}
-		if v.StatusIP.IsValid() {
-			e.EgressIP = v.StatusIP.String()
-		} else if len(ips) > 0 {
+		if len(ips) > 0 {
 			e.EgressIP = ips[0]
 		}
 		mc.AntreaEgresses = append(mc.AntreaEgresses, e)

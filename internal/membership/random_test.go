@@ -33,6 +33,7 @@ var (
 	wNamespaces = []string{"a", "b"}
 	wNames      = []string{"s1", "s2", "s3"}
 	wNodeIPs    = []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "fd00::1"}
+	wPortNames  = []string{"http", "metrics"}
 	wVIPs       = []string{"192.168.0.1", "192.168.0.2", "192.168.0.3"}
 	wPorts      = []int32{30000, 30001, 61000}
 	wRanges     = []string{"10.20.0.0/30", "10.20.0.0/29", "10.20.0.4", "10.0.0.0/30"}
@@ -79,7 +80,11 @@ func (w *world) object(kind inventory.Kind) inventory.Object {
 		s := &inventory.Service{Meta: m, Type: []inventory.ServiceType{inventory.ServiceClusterIP, inventory.ServiceNodePort, inventory.ServiceLoadBalancer}[w.rnd.IntN(3)],
 			NodePortLocal: w.rnd.IntN(2) == 0, Selector: map[string]string{"app": w.pick([]string{"web", "api"})}}
 		for i := w.rnd.IntN(3); i > 0; i-- {
-			s.Ports = append(s.Ports, inventory.ServicePort{Protocol: address.TCP, Port: 80, TargetPort: []int32{8080, 9090}[w.rnd.IntN(2)], NodePort: wPorts[w.rnd.IntN(len(wPorts))]})
+			sp := inventory.ServicePort{Protocol: address.TCP, Port: 80, TargetPort: []int32{8080, 9090}[w.rnd.IntN(2)], NodePort: wPorts[w.rnd.IntN(len(wPorts))]}
+			if w.rnd.IntN(3) == 0 {
+				sp.TargetPort, sp.TargetPortName = 0, w.pick(wPortNames)
+			}
+			s.Ports = append(s.Ports, sp)
 		}
 		for _, a := range w.some(wVIPs, 2) {
 			s.LoadBalancer = append(s.LoadBalancer, inventory.LoadBalancerIngress{IP: a})
@@ -89,6 +94,9 @@ func (w *world) object(kind inventory.Kind) inventory.Object {
 		p := &inventory.Pod{Meta: m}
 		for i := w.rnd.IntN(3); i > 0; i-- {
 			p.NodePortLocal = append(p.NodePortLocal, inventory.NPLMapping{PodPort: []int32{8080, 9090}[w.rnd.IntN(2)], NodeIP: ip(w.pick(wNodeIPs)), NodePort: wPorts[w.rnd.IntN(len(wPorts))], Protocol: address.TCP})
+		}
+		for i := w.rnd.IntN(3); i > 0; i-- {
+			p.NamedPorts = append(p.NamedPorts, inventory.NamedPort{Name: w.pick(wPortNames), Port: []int32{8080, 9090}[w.rnd.IntN(2)], Protocol: address.TCP, Sidecar: w.rnd.IntN(4) == 0})
 		}
 		return p
 	case inventory.KindIngress:
@@ -100,9 +108,17 @@ func (w *world) object(kind inventory.Kind) inventory.Object {
 	case inventory.KindGateway:
 		return &inventory.Gateway{Meta: m, Addresses: w.some(wVIPs, 2)}
 	case inventory.KindEgress:
-		e := &inventory.Egress{Meta: m, SpecIPs: w.some(wNodeIPs, 1)}
+		// Manual or pool IPs, assigned, stale or not taken: only the IP
+		// in effect is an address.
+		e := &inventory.Egress{Meta: m}
+		if a := w.some(wNodeIPs, 1); len(a) > 0 {
+			e.SpecIP = a[0]
+		}
 		if w.rnd.IntN(2) == 0 {
-			e.StatusIP = ip(w.pick(wNodeIPs))
+			e.ExternalIPPool = "pool"
+		}
+		if w.rnd.IntN(2) == 0 {
+			e.StatusIP, e.EgressNode = ip(w.pick(wNodeIPs)), "n1"
 		}
 		return e
 	default:

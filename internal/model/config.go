@@ -1,9 +1,13 @@
 package model
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"sort"
+	"strings"
 )
 
 // Config is the whole policy configuration, flattened: every object is
@@ -120,11 +124,24 @@ const (
 	OpDelete ChangeOp = "delete"
 )
 
-// Change is one object Apply wrote or removed.
+// Change is one object Apply wrote or removed. An object written again
+// as it is (server-maintained fields aside, see serverFields) is no change.
 type Change struct {
 	Op   ChangeOp
 	Kind Kind
 	Path string
+	// Fields lists what an upsert changes in an object that existed, one
+	// entry per changed field; empty for a creation and a deletion.
+	Fields []FieldChange `json:",omitempty"`
+}
+
+// FieldChange is one changed field of an object: Field is its JSON path
+// ("display_name", "expression[0].value"), Old and New its JSON values,
+// Old absent when the field is added and New when it is removed.
+type FieldChange struct {
+	Field string
+	Old   json.RawMessage `json:",omitempty"`
+	New   json.RawMessage `json:",omitempty"`
 }
 
 // Apply applies a hierarchical document to the configuration of one space
@@ -143,7 +160,244 @@ func (c *Config) Apply(project string, doc *Infra) (*Config, []Change, error) {
 		a.errs.Sort()
 		return c, nil, a.errs
 	}
-	return a.cfg, a.changes, nil
+	return a.cfg, a.final(c), nil
+}
+
+// final returns the changes made, each object once: an upsert that
+// leaves an object as it was is dropped (the object of c is kept, so the
+// new Config shares it), and an upsert of an object that existed lists
+// the fields it changes. A policy written with rules that change is a
+// change even when its own fields are not: its _revision is what a PUT
+// that replaces its rules is checked against.
+func (a *applier) final(prev *Config) []Change {
+	type result struct {
+		ch   Change
+		keep bool
+		old  Object // what a dropped upsert restores
+		// predefined: old is a predefined service, which is not stored.
+		predefined bool
+	}
+	results := make([]result, 0, len(a.changes))
+	seen := make(map[string]bool, len(a.changes))
+	rulesChanged := map[string]bool{} // policy paths
+	for _, ch := range a.changes {
+		r := result{ch: ch, keep: true}
+		if ch.Op == OpUpsert {
+			if seen[ch.Path] {
+				continue
+			}
+			seen[ch.Path] = true
+			old, existed := prev.stored(ch.Path)
+			if s, ok := predefinedServices[ch.Path]; ok && !existed && ch.Kind == KindService {
+				// A predefined service written as NSX ships it (a list of
+				// services read back): no change, and not stored.
+				old, existed, r.predefined = s, true, true
+			}
+			if now, exists := a.cfg.stored(ch.Path); existed && exists {
+				r.ch.Fields = diffObjects(old, now)
+				r.keep, r.old = len(r.ch.Fields) > 0, old
+			}
+		}
+		if r.keep && ch.Kind == KindRule {
+			if i := strings.LastIndex(ch.Path, "/rules/"); i > 0 {
+				rulesChanged[ch.Path[:i]] = true
+			}
+		}
+		results = append(results, r)
+	}
+	out := make([]Change, 0, len(results))
+	for _, r := range results {
+		if !r.keep && (r.ch.Kind == KindSecurityPolicy || r.ch.Kind == KindGatewayPolicy) && rulesChanged[r.ch.Path] {
+			r.keep = true
+		}
+		switch {
+		case r.keep:
+			out = append(out, r.ch)
+		case r.predefined:
+			delete(a.cfg.Services, r.ch.Path)
+		default:
+			a.cfg.Set(r.ch.Path, r.old)
+		}
+	}
+	return out
+}
+
+// stored returns the object at path among c's own (not the predefined
+// services).
+func (c *Config) stored(path string) (Object, bool) {
+	for _, get := range []func(string) (Object, bool){
+		lookup(c.Domains), lookup(c.Groups), lookup(c.Services), lookup(c.SecurityPolicies),
+		lookup(c.GatewayPolicies), lookup(c.Rules), lookup(c.Tier0s), lookup(c.Tier1s),
+	} {
+		if o, ok := get(path); ok {
+			return o, true
+		}
+	}
+	return nil, false
+}
+
+// serverFields (with stampFields) are the fields the manager maintains
+// or derives, which a document may carry (an export, `kordon get -o
+// yaml`) and which never make a change: stamps, place, and what is
+// derived from the object's children (rules, rule_count) or given by the
+// manager (a rule's rule_id; a group's state, below).
+var serverFields = []string{"marked_for_delete", "children", "rules", "rule_count", "rule_id"}
+
+// stampFields are maintained by the manager on objects and on what they
+// hold (a service's entries carry a _revision, as NSX's do).
+var stampFields = []string{
+	"_revision", "_create_time", "_create_user", "_last_modified_time", "_last_modified_user",
+	"_system_owned", "path", "parent_path", "relative_path",
+}
+
+func dropStamps(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range stampFields {
+			delete(x, k)
+		}
+		for _, e := range x {
+			dropStamps(e)
+		}
+	case []any:
+		for _, e := range x {
+			dropStamps(e)
+		}
+	}
+}
+
+// comparableFields returns the fields of o that a change can change, as
+// decoded JSON, with the values NSX takes by default made explicit (an
+// object read back carries them).
+func comparableFields(o Object) map[string]any {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if dec.Decode(&m) != nil {
+		return nil
+	}
+	for _, k := range serverFields {
+		delete(m, k)
+	}
+	dropStamps(m)
+	setDefault := func(k string, v any) {
+		if _, ok := m[k]; !ok {
+			m[k] = v
+		}
+	}
+	var p *Policy
+	switch x := o.(type) {
+	case *Group:
+		delete(m, "state") // realization, not configuration
+	case *Rule:
+		setDefault("is_default", false)
+	case *SecurityPolicy:
+		p = &x.Policy
+	case *GatewayPolicy:
+		p = &x.Policy
+	}
+	if p != nil {
+		stateful := p.Category != CategoryEthernet
+		if p.Stateful != nil {
+			stateful = *p.Stateful
+		}
+		setDefault("stateful", stateful)
+		setDefault("tcp_strict", stateful)
+		setDefault("is_default", false)
+		setDefault("locked", false)
+	}
+	return m
+}
+
+// diffObjects lists the fields that differ between two versions of an
+// object, server-maintained fields aside.
+func diffObjects(old, now Object) []FieldChange {
+	var out []FieldChange
+	diffValues("", comparableFields(old), comparableFields(now), &out)
+	return out
+}
+
+func diffValues(field string, a, b any, out *[]FieldChange) {
+	am, aMap := a.(map[string]any)
+	bm, bMap := b.(map[string]any)
+	if aMap && bMap {
+		keys := make([]string, 0, len(am)+len(bm))
+		for k := range am {
+			keys = append(keys, k)
+		}
+		for k := range bm {
+			if _, ok := am[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			f := k
+			if field != "" {
+				f = field + "." + k
+			}
+			av, inA := am[k]
+			bv, inB := bm[k]
+			switch {
+			case inA && inB:
+				diffValues(f, av, bv, out)
+			case inA:
+				*out = append(*out, FieldChange{Field: f, Old: encodeValue(av)})
+			default:
+				*out = append(*out, FieldChange{Field: f, New: encodeValue(bv)})
+			}
+		}
+		return
+	}
+	al, aList := a.([]any)
+	bl, bList := b.([]any)
+	if aList && bList {
+		for i := range max(len(al), len(bl)) {
+			f := fmt.Sprintf("%s[%d]", field, i)
+			switch {
+			case i >= len(al):
+				*out = append(*out, FieldChange{Field: f, New: encodeValue(bl[i])})
+			case i >= len(bl):
+				*out = append(*out, FieldChange{Field: f, Old: encodeValue(al[i])})
+			default:
+				diffValues(f, al[i], bl[i], out)
+			}
+		}
+		return
+	}
+	if !reflect.DeepEqual(a, b) {
+		*out = append(*out, FieldChange{Field: field, Old: encodeValue(a), New: encodeValue(b)})
+	}
+}
+
+func encodeValue(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// String is how a field change is printed: ~ field: old -> new, + field:
+// new, - field: old.
+func (f FieldChange) String() string {
+	switch {
+	case f.Old == nil:
+		return "+ " + f.Field + ": " + compact(f.New)
+	case f.New == nil:
+		return "- " + f.Field + ": " + compact(f.Old)
+	}
+	return "~ " + f.Field + ": " + compact(f.Old) + " -> " + compact(f.New)
+}
+
+// compact is a JSON value on one line (an answer's values come indented).
+func compact(v json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Compact(&b, v) != nil {
+		return strings.TrimSpace(string(v))
+	}
+	return b.String()
 }
 
 type applier struct {
@@ -415,11 +669,16 @@ func (a *applier) delete(ref Ref) {
 
 func deleteUnder[T any](m map[string]T, k Kind, del func(Kind, string, bool)) func(prefix string) {
 	return func(prefix string) {
+		var under []string
 		for p := range m {
 			if len(p) > len(prefix) && p[:len(prefix)] == prefix {
-				delete(m, p)
-				del(k, p, true)
+				under = append(under, p)
 			}
+		}
+		sort.Strings(under) // changes in a stable order
+		for _, p := range under {
+			delete(m, p)
+			del(k, p, true)
 		}
 	}
 }

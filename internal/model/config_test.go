@@ -1,6 +1,8 @@
 package model
 
 import (
+	"encoding/json"
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -136,10 +138,11 @@ children:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The default domain, written as it is, is no change; deleting what
+	// does not exist is none either.
 	want := []Change{
-		{OpUpsert, KindDomain, "/infra/domains/default"},
-		{OpUpsert, KindGroup, "/infra/domains/default/groups/new"},
-		{OpDelete, KindGroup, "/infra/domains/default/groups/old"},
+		{Op: OpUpsert, Kind: KindGroup, Path: "/infra/domains/default/groups/new"},
+		{Op: OpDelete, Kind: KindGroup, Path: "/infra/domains/default/groups/old"},
 	}
 	if !reflect.DeepEqual(changes, want) {
 		t.Errorf("changes %v\nwant %v", changes, want)
@@ -507,5 +510,224 @@ func TestConfigLookups(t *testing.T) {
 	delete(cl.Groups, "/infra/domains/default/groups/g")
 	if _, ok := c.Groups["/infra/domains/default/groups/g"]; !ok {
 		t.Errorf("Clone shares maps with the original")
+	}
+}
+
+const noOpDoc = `
+resource_type: Infra
+children:
+- resource_type: ChildTier0
+  Tier0: {id: t0, ha_mode: ACTIVE_STANDBY}
+- resource_type: ChildService
+  Service:
+    id: web
+    service_entries:
+    - {resource_type: L4PortSetServiceEntry, id: http, l4_protocol: TCP, destination_ports: ["80"]}
+- resource_type: ChildDomain
+  Domain:
+    id: default
+    children:
+    - resource_type: ChildGroup
+      Group: {id: g, display_name: a, expression: [{resource_type: IPAddressExpression, ip_addresses: [10.0.0.1]}]}
+    - resource_type: ChildSecurityPolicy
+      SecurityPolicy:
+        id: p
+        category: Application
+        rules:
+        - {id: r1, source_groups: [/infra/domains/default/groups/g], action: ALLOW}
+`
+
+// noOpExport is noOpDoc as a manager prints it back: stamps, places,
+// rule_id, rule_count, a group's state and the values NSX returns by
+// default.
+const noOpExport = `
+resource_type: Infra
+children:
+- resource_type: ChildTier0
+  Tier0: {id: t0, ha_mode: ACTIVE_STANDBY, resource_type: Tier0, path: /infra/tier-0s/t0, parent_path: /infra, relative_path: t0,
+    display_name: t0, _revision: 4, _create_time: 1, _create_user: alice, _last_modified_time: 2, _last_modified_user: bob, marked_for_delete: false}
+- resource_type: ChildService
+  Service:
+    id: web
+    display_name: web
+    path: /infra/services/web
+    _revision: 2
+    _create_time: 1
+    service_entries:
+    - {resource_type: L4PortSetServiceEntry, id: http, l4_protocol: TCP, destination_ports: ["80"]}
+- resource_type: ChildDomain
+  Domain:
+    id: default
+    display_name: default
+    path: /infra/domains/default
+    _revision: 0
+    children:
+    - resource_type: ChildGroup
+      Group: {id: g, display_name: a, state: SUCCESS, _revision: 7, _create_time: 1, _last_modified_time: 5, path: /infra/domains/default/groups/g,
+        parent_path: /infra/domains/default, relative_path: g, expression: [{resource_type: IPAddressExpression, ip_addresses: [10.0.0.1]}]}
+    - resource_type: ChildSecurityPolicy
+      SecurityPolicy:
+        id: p
+        display_name: p
+        category: Application
+        stateful: true
+        tcp_strict: true
+        is_default: false
+        locked: false
+        rule_count: 1
+        _revision: 1
+        _create_time: 1
+        sequence_number: 0
+        rules:
+        - {id: r1, display_name: r1, rule_id: 1000, is_default: false, sources_excluded: false, destinations_excluded: false, logged: false, disabled: false,
+           sequence_number: 0, _revision: 3, _create_time: 1, _create_user: alice, path: /infra/domains/default/security-policies/p/rules/r1,
+           source_groups: [/infra/domains/default/groups/g], action: ALLOW}
+`
+
+// TestApplyNoOp: a document that leaves every object as it is makes no
+// change, whether it carries the fields the manager maintains (an export,
+// or kordon get -o yaml, applied back) or not; the new Config keeps the
+// objects it had.
+func TestApplyNoOp(t *testing.T) {
+	for _, tt := range []struct{ name, first, again string }{
+		{"the same document", noOpDoc, noOpDoc},
+		{"an export applied back", noOpDoc, noOpExport},
+		{"the plain document over stamped objects", noOpExport, noOpDoc},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := configOf(t, tt.first)
+			next, changes, err := c.Apply("", parseOne(t, tt.again))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(changes) != 0 {
+				t.Errorf("%d changes, want none: %v", len(changes), changes)
+			}
+			for p, g := range c.Groups {
+				if next.Groups[p] != g {
+					t.Errorf("%s was replaced by an equal copy", p)
+				}
+			}
+			if next.Rules["/infra/domains/default/security-policies/p/rules/r1"] != c.Rules["/infra/domains/default/security-policies/p/rules/r1"] {
+				t.Errorf("the rule was replaced by an equal copy")
+			}
+		})
+	}
+}
+
+// TestApplyFieldChanges: an upsert of an object that existed lists the
+// fields it changes, and only those; a creation lists none; a service
+// whose entries change is one change however many entries change.
+func TestApplyFieldChanges(t *testing.T) {
+	c := configOf(t, noOpDoc)
+	_, changes, err := c.Apply("", parseOne(t, `
+resource_type: Infra
+children:
+- resource_type: ChildService
+  Service:
+    id: web
+    service_entries:
+    - {resource_type: L4PortSetServiceEntry, id: http, l4_protocol: TCP, destination_ports: ["8080"]}
+    - {resource_type: L4PortSetServiceEntry, id: https, l4_protocol: TCP, destination_ports: ["443"]}
+- resource_type: ChildDomain
+  Domain:
+    id: default
+    children:
+    - resource_type: ChildGroup
+      Group: {id: g, display_name: b, description: web servers, expression: [{resource_type: IPAddressExpression, ip_addresses: [10.0.0.2]}]}
+    - resource_type: ChildGroup
+      Group: {id: h}
+    - resource_type: ChildSecurityPolicy
+      SecurityPolicy:
+        id: p
+        category: Application
+        stateful: false
+        rules:
+        - {id: r1, source_groups: [/infra/domains/default/groups/g], action: ALLOW}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, ch := range changes {
+		if _, dup := got[ch.Path]; dup {
+			t.Errorf("%s is listed twice", ch.Path)
+		}
+		got[ch.Path] = []string{}
+		for _, f := range ch.Fields {
+			got[ch.Path] = append(got[ch.Path], f.String())
+		}
+	}
+	want := map[string][]string{
+		"/infra/services/web": {
+			`~ service_entries[0].destination_ports[0]: "80" -> "8080"`,
+			`+ service_entries[1]: {"destination_ports":["443"],"id":"https","l4_protocol":"TCP","resource_type":"L4PortSetServiceEntry"}`,
+		},
+		"/infra/domains/default/groups/g": {
+			`+ description: "web servers"`,
+			`~ display_name: "a" -> "b"`,
+			`~ expression[0].ip_addresses[0]: "10.0.0.1" -> "10.0.0.2"`,
+		},
+		"/infra/domains/default/groups/h":            {},
+		"/infra/domains/default/security-policies/p": {`~ stateful: true -> false`, `~ tcp_strict: true -> false`},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("changes:\n%v\nwant\n%v", got, want)
+	}
+}
+
+// TestApplyPredefinedServiceAsShipped: a predefined service written back
+// as NSX ships it (a list of services read back) is no change and is not
+// stored; changed, it is a change (which validation refuses).
+func TestApplyPredefinedServiceAsShipped(t *testing.T) {
+	svc, ok := predefinedServices["/infra/services/HTTPS"]
+	if !ok {
+		t.Fatal("no predefined HTTPS")
+	}
+	b, err := json.Marshal(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := func(s []byte) string {
+		return `{"resource_type":"Infra","children":[{"resource_type":"ChildService","Service":` + string(s) + `}]}`
+	}
+	c := NewConfig()
+	next, changes, err := c.Apply("", parseOne(t, doc(b)))
+	if err != nil || len(changes) != 0 {
+		t.Fatalf("HTTPS as shipped: %v %v", changes, err)
+	}
+	if _, stored := next.Services["/infra/services/HTTPS"]; stored {
+		t.Error("HTTPS as shipped was stored")
+	}
+	changed := strings.Replace(string(b), `"443"`, `"8443"`, 1)
+	if changed == string(b) {
+		t.Fatalf("no port 443 in %s", b)
+	}
+	_, changes, err = c.Apply("", parseOne(t, doc([]byte(changed))))
+	if err != nil || len(changes) != 1 || len(changes[0].Fields) != 1 {
+		t.Errorf("HTTPS changed: %v %v", changes, err)
+	}
+}
+
+// TestApplyPolicyWithChangedRules: a policy written with inline rules is
+// a change when one of its rules changes, though its own fields do not
+// (a PUT replacing its rules is checked against its _revision); with
+// none changed it is none.
+func TestApplyPolicyWithChangedRules(t *testing.T) {
+	c := configOf(t, noOpDoc)
+	_, changes, err := c.Apply("", parseOne(t, strings.Replace(noOpDoc, "action: ALLOW", "action: DROP", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ch := range changes {
+		got = append(got, fmt.Sprintf("%s %s %v", ch.Op, ch.Path, ch.Fields))
+	}
+	want := []string{
+		"upsert /infra/domains/default/security-policies/p []",
+		`upsert /infra/domains/default/security-policies/p/rules/r1 [~ action: "ALLOW" -> "DROP"]`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("changes %q\nwant %q", got, want)
 	}
 }

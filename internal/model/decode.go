@@ -31,21 +31,30 @@ var readOnlyFields = map[string]bool{
 // refusing fields the struct does not define (other than readOnlyFields).
 // Every bad field is reported, each with its path.
 func unmarshalStrict(data []byte, v any) error {
-	_, err := decodeFields(data, v, false)
+	_, _, err := unmarshalObject(data, v, false, nil)
 	return err
 }
 
 // unmarshalLenient decodes like unmarshalStrict but returns unknown fields
 // instead of refusing them.
 func unmarshalLenient(data []byte, v any) (map[string]json.RawMessage, error) {
-	return decodeFields(data, v, true)
+	extra, _, err := unmarshalObject(data, v, true, nil)
+	return extra, err
 }
 
-func decodeFields(data []byte, v any, lenient bool) (map[string]json.RawMessage, error) {
+// unmarshalObject decodes an object strictly (lenient: returning unknown
+// fields in extra) and says which of its free-text fields text it was
+// given as "" (Meta.EmptyText), from the same parse.
+func unmarshalObject(data []byte, v any, lenient bool, text []string) (extra map[string]json.RawMessage, empty []string, err error) {
 	raw, err := objectFields(data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	extra, err = decodeFields(raw, v, lenient)
+	return extra, emptyText(raw, text), err
+}
+
+func decodeFields(raw map[string]json.RawMessage, v any, lenient bool) (map[string]json.RawMessage, error) {
 	rv := reflect.ValueOf(v).Elem()
 	fields := jsonFields(rv.Type())
 	var extra map[string]json.RawMessage
@@ -256,23 +265,5 @@ func marshalTyped(rt string, v any) ([]byte, error) {
 		return nil, err
 	}
 	m["resource_type"], _ = json.Marshal(rt)
-	return json.Marshal(m)
-}
-
-// marshalWithExtra encodes v and adds the fields of extra it does not set.
-func marshalWithExtra(v any, extra map[string]json.RawMessage) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil || len(extra) == 0 {
-		return b, err
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	for k, v := range extra {
-		if _, ok := m[k]; !ok {
-			m[k] = v
-		}
-	}
 	return json.Marshal(m)
 }

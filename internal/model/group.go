@@ -23,7 +23,15 @@ func (*Group) Kind() Kind { return KindGroup }
 // UnmarshalJSON decodes strictly.
 func (g *Group) UnmarshalJSON(b []byte) error {
 	type plain Group
-	return unmarshalStrict(b, (*plain)(g))
+	_, empty, err := unmarshalObject(b, (*plain)(g), false, metaText)
+	g.EmptyText = empty
+	return err
+}
+
+// MarshalJSON writes the empty text fields the group was given.
+func (g Group) MarshalJSON() ([]byte, error) {
+	type plain Group
+	return marshalObject(plain(g), g.EmptyText, nil)
 }
 
 // Conjunctions.

@@ -75,7 +75,7 @@ type Policy struct {
 	Scope                  []string  `json:"scope,omitempty"`
 	Stateful               *bool     `json:"stateful,omitempty"`
 	TCPStrict              *bool     `json:"tcp_strict,omitempty"`
-	Locked                 bool      `json:"locked,omitempty"`
+	Locked                 bool      `json:"locked"`
 	Comments               string    `json:"comments,omitempty"`
 	SchedulerPath          string    `json:"scheduler_path,omitempty"`
 	InternalSequenceNumber int64     `json:"internal_sequence_number,omitempty"`
@@ -102,7 +102,15 @@ func (*SecurityPolicy) Kind() Kind { return KindSecurityPolicy }
 // UnmarshalJSON decodes strictly.
 func (p *SecurityPolicy) UnmarshalJSON(b []byte) error {
 	type plain SecurityPolicy
-	return unmarshalStrict(b, (*plain)(p))
+	_, empty, err := unmarshalObject(b, (*plain)(p), false, policyText)
+	p.EmptyText = empty
+	return err
+}
+
+// MarshalJSON writes the empty text fields the policy was given.
+func (p SecurityPolicy) MarshalJSON() ([]byte, error) {
+	type plain SecurityPolicy
+	return marshalObject(plain(p), p.EmptyText, nil)
 }
 
 // GatewayPolicy is a gateway firewall (GFW) policy.
@@ -116,7 +124,15 @@ func (*GatewayPolicy) Kind() Kind { return KindGatewayPolicy }
 // UnmarshalJSON decodes strictly.
 func (p *GatewayPolicy) UnmarshalJSON(b []byte) error {
 	type plain GatewayPolicy
-	return unmarshalStrict(b, (*plain)(p))
+	_, empty, err := unmarshalObject(b, (*plain)(p), false, policyText)
+	p.EmptyText = empty
+	return err
+}
+
+// MarshalJSON writes the empty text fields the policy was given.
+func (p GatewayPolicy) MarshalJSON() ([]byte, error) {
+	type plain GatewayPolicy
+	return marshalObject(plain(p), p.EmptyText, nil)
 }
 
 // Rule is a firewall rule of a security or gateway policy.
@@ -125,16 +141,16 @@ type Rule struct {
 	Action               string           `json:"action,omitempty"`
 	SourceGroups         []string         `json:"source_groups,omitempty"`
 	DestinationGroups    []string         `json:"destination_groups,omitempty"`
-	SourcesExcluded      bool             `json:"sources_excluded,omitempty"`
-	DestinationsExcluded bool             `json:"destinations_excluded,omitempty"`
+	SourcesExcluded      bool             `json:"sources_excluded"`
+	DestinationsExcluded bool             `json:"destinations_excluded"`
 	Services             []string         `json:"services,omitempty"`
 	ServiceEntries       ServiceEntryList `json:"service_entries,omitempty"`
 	Scope                []string         `json:"scope,omitempty"`
 	Profiles             []string         `json:"profiles,omitempty"`
 	Direction            string           `json:"direction,omitempty"`
 	IPProtocol           string           `json:"ip_protocol,omitempty"`
-	Logged               bool             `json:"logged,omitempty"`
-	Disabled             bool             `json:"disabled,omitempty"`
+	Logged               bool             `json:"logged"`
+	Disabled             bool             `json:"disabled"`
 	Notes                string           `json:"notes,omitempty"`
 	Tag                  string           `json:"tag,omitempty"`
 	SequenceNumber       int64            `json:"sequence_number"`
@@ -148,7 +164,15 @@ func (*Rule) Kind() Kind { return KindRule }
 // UnmarshalJSON decodes strictly.
 func (r *Rule) UnmarshalJSON(b []byte) error {
 	type plain Rule
-	return unmarshalStrict(b, (*plain)(r))
+	_, empty, err := unmarshalObject(b, (*plain)(r), false, ruleText)
+	r.EmptyText = empty
+	return err
+}
+
+// MarshalJSON writes the empty text fields the rule was given.
+func (r Rule) MarshalJSON() ([]byte, error) {
+	type plain Rule
+	return marshalObject(plain(r), r.EmptyText, nil)
 }
 
 // EffectiveAction returns the action with NSX's default (ALLOW).

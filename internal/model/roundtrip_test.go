@@ -375,7 +375,8 @@ func TestMarshalChildList(t *testing.T) {
 	}
 	want := `[{"Group":{"_revision":0,"id":"g","resource_type":"Group"},"resource_type":"ChildGroup"},` +
 		`{"Group":{"_revision":0,"id":"old","resource_type":"Group"},"marked_for_delete":true,"resource_type":"ChildGroup"},` +
-		`{"children":[{"Rule":{"_revision":0,"id":"r","resource_type":"Rule","sequence_number":0},"resource_type":"ChildRule"}],"id":"p","resource_type":"ChildResourceReference","target_type":"SecurityPolicy"},` +
+		// A rule's flags are always written, as NSX returns them.
+		`{"children":[{"Rule":{"_revision":0,"destinations_excluded":false,"disabled":false,"id":"r","logged":false,"resource_type":"Rule","sequence_number":0,"sources_excluded":false},"resource_type":"ChildRule"}],"id":"p","resource_type":"ChildResourceReference","target_type":"SecurityPolicy"},` +
 		`{"ServiceEntry":{"_revision":0,"id":"e","resource_type":"IGMPTypeServiceEntry"},"resource_type":"ChildServiceEntry"}]`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)

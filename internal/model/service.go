@@ -21,7 +21,15 @@ func (*Service) Kind() Kind { return KindService }
 // UnmarshalJSON decodes strictly.
 func (s *Service) UnmarshalJSON(b []byte) error {
 	type plain Service
-	return unmarshalStrict(b, (*plain)(s))
+	_, empty, err := unmarshalObject(b, (*plain)(s), false, metaText)
+	s.EmptyText = empty
+	return err
+}
+
+// MarshalJSON writes the empty text fields the service was given.
+func (s Service) MarshalJSON() ([]byte, error) {
+	type plain Service
+	return marshalObject(plain(s), s.EmptyText, nil)
 }
 
 // ServiceEntry is one element of a service or of a rule's service_entries.

@@ -3,10 +3,13 @@ package model
 import "encoding/json"
 
 // Tag is an NSX tag. Kubernetes labels appear as tags whose scope is
-// "dis:k8s:<label key>" and whose tag is the label value.
+// "dis:k8s:<label key>" and whose tag is the label value. Both fields are
+// always written, an empty scope as "": NSX returns them so, and clients
+// read both without looking (the Terraform provider dereferences a rule
+// tag's scope and tag).
 type Tag struct {
-	Scope string `json:"scope,omitempty"`
-	Tag   string `json:"tag,omitempty"`
+	Scope string `json:"scope"`
+	Tag   string `json:"tag"`
 }
 
 // UnmarshalJSON decodes strictly: unknown fields are errors.
@@ -34,6 +37,11 @@ type Meta struct {
 	LastModifiedTime int64  `json:"_last_modified_time,omitempty"`
 	LastModifiedUser string `json:"_last_modified_user,omitempty"`
 	SystemOwned      bool   `json:"_system_owned,omitempty"`
+	// EmptyText lists the free-text fields (description, and a policy's
+	// comments, a rule's notes and tag) the object was given as "". NSX
+	// returns a text field it was given, even empty, and omits one it was
+	// not given; encoding does the same. Decoding fills it.
+	EmptyText []string `json:"-"`
 }
 
 // GetMeta gives access to the common fields of any object.
@@ -57,7 +65,15 @@ func (*Domain) Kind() Kind { return KindDomain }
 // UnmarshalJSON decodes strictly.
 func (d *Domain) UnmarshalJSON(b []byte) error {
 	type plain Domain
-	return unmarshalStrict(b, (*plain)(d))
+	_, empty, err := unmarshalObject(b, (*plain)(d), false, metaText)
+	d.EmptyText = empty
+	return err
+}
+
+// MarshalJSON writes the empty text fields the domain was given.
+func (d Domain) MarshalJSON() ([]byte, error) {
+	type plain Domain
+	return marshalObject(plain(d), d.EmptyText, nil)
 }
 
 // Tier0 is a tier-0 gateway. kordon needs only its identity (gateway
@@ -74,15 +90,15 @@ func (*Tier0) Kind() Kind { return KindTier0 }
 // UnmarshalJSON keeps fields kordon does not model in Extra.
 func (t *Tier0) UnmarshalJSON(b []byte) error {
 	type plain Tier0
-	extra, err := unmarshalLenient(b, (*plain)(t))
-	t.Extra = extra
+	extra, empty, err := unmarshalObject(b, (*plain)(t), true, metaText)
+	t.Extra, t.EmptyText = extra, empty
 	return err
 }
 
 // MarshalJSON writes the modelled fields and Extra.
 func (t *Tier0) MarshalJSON() ([]byte, error) {
 	type plain Tier0
-	return marshalWithExtra((*plain)(t), t.Extra)
+	return marshalObject((*plain)(t), t.EmptyText, t.Extra)
 }
 
 // Tier1 is a tier-1 gateway, optionally attached to a tier-0.
@@ -98,13 +114,13 @@ func (*Tier1) Kind() Kind { return KindTier1 }
 // UnmarshalJSON keeps fields kordon does not model in Extra.
 func (t *Tier1) UnmarshalJSON(b []byte) error {
 	type plain Tier1
-	extra, err := unmarshalLenient(b, (*plain)(t))
-	t.Extra = extra
+	extra, empty, err := unmarshalObject(b, (*plain)(t), true, metaText)
+	t.Extra, t.EmptyText = extra, empty
 	return err
 }
 
 // MarshalJSON writes the modelled fields and Extra.
 func (t *Tier1) MarshalJSON() ([]byte, error) {
 	type plain Tier1
-	return marshalWithExtra((*plain)(t), t.Extra)
+	return marshalObject((*plain)(t), t.EmptyText, t.Extra)
 }

@@ -257,11 +257,7 @@ func (v *validator) entry(p, f string, e ServiceEntry) {
 		}
 	case *IGMPTypeServiceEntry:
 	case *NestedServiceServiceEntry:
-		if _, ok := v.cfg.Service(x.NestedServicePath); !ok {
-			v.fail(p, f+".nested_service_path", "service %q does not exist", x.NestedServicePath)
-		} else {
-			v.serviceRef(p, f+".nested_service_path", x.NestedServicePath)
-		}
+		v.serviceRef(p, f+".nested_service_path", x.NestedServicePath)
 	case *UnsupportedServiceEntry:
 		v.fail(p, f, "%s is not supported: kordon enforces layer-3/4 entries (L4PortSet, ICMPType, IPProtocol, IGMPType, NestedService)", x.Type)
 	}
@@ -399,10 +395,12 @@ func (v *validator) scope(p, field string, scope []string, gateway bool) {
 		case gateway && r.Kind != KindTier0 && r.Kind != KindTier1:
 			v.fail(p, f, "a gateway firewall scope names tier-0 or tier-1 gateways, not a %s", r.Kind)
 		case gateway:
-			if _, ok := v.cfg.Object(s); !ok {
-				v.fail(p, f, "gateway %s does not exist", s)
-			} else if sp := projectOf(p); sp != "" && r.Project != sp {
+			// The space first: a project learns nothing of which of the
+			// provider's (or another project's) gateways exist.
+			if sp := projectOf(p); sp != "" && r.Project != sp {
 				v.fail(p, f, "gateway %s is not in project %q: a project's gateway policies apply to its own tier-1 gateways only", s, sp)
+			} else if _, ok := v.cfg.Object(s); !ok {
+				v.fail(p, f, "gateway %s does not exist", s)
 			}
 		case r.Kind != KindGroup:
 			v.fail(p, f, "a distributed firewall scope (Applied To) names groups, not a %s", r.Kind)
@@ -414,22 +412,28 @@ func (v *validator) scope(p, field string, scope []string, gateway bool) {
 
 // serviceRef checks a reference from the object at p to the service at
 // target: a project uses its own services and those NSX predefines, which
-// are shared with every project; never another space's own.
+// are shared with every project; never another space's own. The space is
+// checked before existence, so the answer tells a project nothing of
+// which services another space has.
 func (v *validator) serviceRef(p, f, target string) {
-	if projectOf(target) == projectOf(p) || IsPredefinedService(target) {
+	if projectOf(target) != projectOf(p) && !IsPredefinedService(target) {
+		v.fail(p, f, "service %s is in another space; rules and services use services of their own space, or predefined ones", target)
 		return
 	}
-	v.fail(p, f, "service %s is in another space; rules and services use services of their own space, or predefined ones", target)
+	if _, ok := v.cfg.Service(target); !ok {
+		v.fail(p, f, "service %s does not exist", target)
+	}
 }
 
-// groupRef checks a reference from the object at p to the group at target.
+// groupRef checks a reference from the object at p to the group at
+// target, its space before its existence (as serviceRef).
 func (v *validator) groupRef(p, f, target string) {
-	if _, ok := v.cfg.Groups[target]; !ok {
-		v.fail(p, f, "group %s does not exist", target)
-		return
-	}
 	if projectOf(target) != projectOf(p) {
 		v.fail(p, f, "group %s is in another space; policies use groups of their own space", target)
+		return
+	}
+	if _, ok := v.cfg.Groups[target]; !ok {
+		v.fail(p, f, "group %s does not exist", target)
 	}
 }
 
@@ -528,11 +532,7 @@ func (v *validator) services(p string, r *Rule) {
 				v.fail(p, f, "ANY must be the only entry")
 				continue
 			}
-			if _, ok := v.cfg.Service(s); !ok {
-				v.fail(p, f, "service %s does not exist", s)
-			} else {
-				v.serviceRef(p, f, s)
-			}
+			v.serviceRef(p, f, s)
 		}
 	}
 	for i, e := range r.ServiceEntries {

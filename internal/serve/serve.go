@@ -377,7 +377,7 @@ func writeDataDir(o Options, dd *dataDir, boot booted, url string) error {
 			return err
 		}
 		fmt.Fprintf(o.Out, "kordon: new installation. The admin token is in %s (readable only by you; it is not shown anywhere else).\n", dd.file(tokenFile))
-		fmt.Fprintf(o.Out, "kordon: a client configuration is in %s; commands run from this directory use it.\n", cfgPath)
+		fmt.Fprintf(o.Out, "kordon: a client configuration is in %s; %s.\n", cfgPath, client.DataDirHint(cfgPath))
 		return nil
 	}
 	// The port may change between starts: keep the client configuration

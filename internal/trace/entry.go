@@ -3,6 +3,7 @@ package trace
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -140,21 +141,24 @@ func serviceEntries(inv Inventory, s *inventory.Service, ref string) ([]Entry, [
 		n := 0
 		for _, pod := range backends {
 			for _, m := range pod.NodePortLocal {
-				p, named, ok := servicePortFor(s, m)
+				p, ok := servicePortFor(s, pod, m)
 				if !ok {
 					continue
 				}
 				n++
 				why := fmt.Sprintf("Antrea maps node port %d on %s to port %d of backend pod %s (Service port %s), without SNAT", m.NodePort, m.NodeIP, m.PodPort, pod.Name, portName(p))
-				if named {
-					why += fmt.Sprintf("; the Service's target port is the named port %q, which the inventory cannot resolve, so every %s mapping of the pod is listed", p.TargetPortName, m.Protocol)
+				if p.TargetPortName != "" {
+					why += fmt.Sprintf("; the target port %q is the pod's container port %d", p.TargetPortName, m.PodPort)
 				}
 				out = append(out, Entry{Via: ViaNodePortLocal, Address: m.NodeIP.Unmap(), Protocol: m.Protocol, Port: uint16(m.NodePort),
 					Object: s.Cluster + "/Pod/" + pod.Namespace + "/" + pod.Name, Reason: why})
 			}
 		}
 		if n == 0 {
-			why = append(why, "NodePortLocal is enabled but no backend pod carries a mapping yet (the nodeportlocal.antrea.io annotation)")
+			why = append(why, "NodePortLocal is enabled but no backend pod carries a mapping of the Service's target ports yet (the nodeportlocal.antrea.io annotation)")
+		}
+		if unresolved := unresolvedNames(s, backends); len(unresolved) > 0 {
+			why = append(why, "NodePortLocal maps no port for a named target port that a backend pod's containers do not declare: "+strings.Join(unresolved, "; "))
 		}
 	}
 	for _, pod := range backends {
@@ -164,22 +168,48 @@ func serviceEntries(inv Inventory, s *inventory.Service, ref string) ([]Entry, [
 				continue
 			}
 			for _, p := range s.Ports {
-				tp := p.TargetPort
-				if tp == 0 && p.TargetPortName == "" {
-					tp = p.Port
+				tp, ok := pod.TargetPort(p)
+				if !ok {
+					continue // a named port the pod does not declare: not an endpoint of it
 				}
-				if tp == 0 {
-					continue // a named container port: its number is not in the inventory
+				reason := fmt.Sprintf("backend pod %s has a routable address from IPPool %s and listens on target port %d", pod.Name, pool, tp)
+				if p.TargetPortName != "" {
+					reason += fmt.Sprintf(" (the container port named %q)", p.TargetPortName)
 				}
 				out = append(out, Entry{Via: ViaRoutablePod, Address: a.Unmap(), Protocol: p.Protocol, Port: uint16(tp), Object: s.Cluster + "/Pod/" + pod.Namespace + "/" + pod.Name,
-					Reason: fmt.Sprintf("backend pod %s has a routable address from IPPool %s and listens on target port %d", pod.Name, pool, tp)})
+					Reason: reason})
 			}
 		}
 	}
 	if len(out) == 0 && s.Type == inventory.ServiceClusterIP && !s.NodePortLocal {
+		if s.NodePortLocalIgnored != "" {
+			why = append(why, fmt.Sprintf("the Service's nodeportlocal.antrea.io/enabled annotation is %s: Antrea enables NodePortLocal only for the exact value \"true\"", s.NodePortLocalIgnored))
+		}
 		why = append(why, "a ClusterIP Service is reachable only inside its cluster: annotate it with nodeportlocal.antrea.io/enabled: \"true\" (NodePortLocal), or make it a NodePort or LoadBalancer Service, to reach it from VMs")
 	}
 	return out, why
+}
+
+// unresolvedNames lists, per named target port, the backend pods whose
+// containers declare no port of that name and protocol (Antrea's
+// NodePortLocal reads spec.containers only).
+func unresolvedNames(s *inventory.Service, backends []*inventory.Pod) []string {
+	var out []string
+	for _, p := range s.Ports {
+		if p.TargetPortName == "" {
+			continue
+		}
+		var pods []string
+		for _, pod := range backends {
+			if len(pod.NPLPodPorts(p)) == 0 {
+				pods = append(pods, pod.Name)
+			}
+		}
+		if len(pods) > 0 {
+			out = append(out, fmt.Sprintf("%q (%s) on %s", p.TargetPortName, p.Protocol, strings.Join(pods, ", ")))
+		}
+	}
+	return out
 }
 
 func portName(p inventory.ServicePort) string {
@@ -190,29 +220,17 @@ func portName(p inventory.ServicePort) string {
 	return s
 }
 
-// servicePortFor finds the Service port a NodePortLocal mapping serves:
-// the one whose target port is the mapping's pod port. A named target
-// port cannot be resolved from the inventory: when no numeric one
-// matches, a named one of the protocol is taken, and named says so.
-func servicePortFor(s *inventory.Service, m inventory.NPLMapping) (p inventory.ServicePort, named, ok bool) {
+// servicePortFor finds the Service port a pod's NodePortLocal mapping
+// serves: one of the protocol whose target port, numeric or named and
+// resolved through the pod's containers as Antrea does, is the mapping's
+// pod port. ok is false for a mapping of another Service's port.
+func servicePortFor(s *inventory.Service, pod *inventory.Pod, m inventory.NPLMapping) (inventory.ServicePort, bool) {
 	for _, p := range s.Ports {
-		if p.Protocol != m.Protocol || p.TargetPortName != "" {
-			continue
-		}
-		tp := p.TargetPort
-		if tp == 0 {
-			tp = p.Port
-		}
-		if tp == m.PodPort {
-			return p, false, true
+		if p.Protocol == m.Protocol && slices.Contains(pod.NPLPodPorts(p), m.PodPort) {
+			return p, true
 		}
 	}
-	for _, p := range s.Ports {
-		if p.Protocol == m.Protocol && p.TargetPortName != "" {
-			return p, true, true
-		}
-	}
-	return inventory.ServicePort{}, false, false
+	return inventory.ServicePort{}, false
 }
 
 // selectedPods are the Service's backends: the pods of its namespace its

@@ -42,13 +42,19 @@ type Source struct {
 
 // EgressCandidate is an Egress whose appliedTo selects the pod.
 type EgressCandidate struct {
-	Egress string       `json:"egress"`
-	IPs    []netip.Addr `json:"egress_ips"`
-	Node   string       `json:"egress_node,omitempty"`
+	Egress string `json:"egress"`
+	// IPs are its egress IPs in effect (inventory's Egress.Effect).
+	IPs  []netip.Addr `json:"egress_ips"`
+	Node string       `json:"egress_node,omitempty"`
 	// AppliedTo says how the Egress selects pods.
 	AppliedTo string `json:"applied_to"`
-	// Usable is false when the Egress has no IP of the flow's family.
+	// Usable is false when the Egress has no IP of the flow's family in
+	// effect.
 	Usable bool `json:"usable"`
+	// NotInEffect lists the IPs the Egress names that Antrea has not put
+	// in effect, and Why says why no IP is in effect, when none is.
+	NotInEffect []netip.Addr `json:"egress_ips_not_in_effect,omitempty"`
+	Why         string       `json:"why_no_ip,omitempty"`
 }
 
 // Exit is how a pod's traffic to one address family leaves its cluster.
@@ -119,16 +125,25 @@ func PodExit(inv Inventory, key inventory.Key, v4 bool) (Exit, error) {
 		if at, ok := compileAppliedTo(e); !ok || !at.selects(pod.Labels, nsLabels) {
 			continue
 		}
-		c := EgressCandidate{Egress: e.Name, IPs: e.IPs(), Node: e.EgressNode, AppliedTo: describeAppliedTo(e)}
+		eff := e.Effect()
+		c := EgressCandidate{Egress: e.Name, IPs: eff.IPs, Node: e.EgressNode, AppliedTo: describeAppliedTo(e), NotInEffect: eff.Named, Why: eff.Why}
 		c.Usable = len(familyAddrs(c.IPs, v4)) > 0
 		ex.Egresses = append(ex.Egresses, c)
 		switch {
+		case len(c.IPs) == 0 && len(eff.Named) > 0:
+			ex.Notes = append(ex.Notes, fmt.Sprintf("Egress %s selects the pod but its %s not in effect: %s; Antrea installs no SNAT for it, so it does not change the pod's source address", e.Name, namedIPs(eff.Named), eff.Why))
 		case len(c.IPs) == 0:
 			ex.Notes = append(ex.Notes, fmt.Sprintf("Egress %s selects the pod but has no egress IP assigned yet: until Antrea assigns one, it does not change the pod's source address", e.Name))
 		case !c.Usable:
 			ex.Notes = append(ex.Notes, fmt.Sprintf("Egress %s selects the pod but has no %s egress IP: %s traffic is not SNATed by it", e.Name, fam, fam))
 		default:
 			usable = append(usable, c)
+			if e.ExternalIPPool == "" && e.SpecIP.IsValid() && e.EgressNode == "" {
+				// antrea-agent (syncEgress) realizes a manual IP without
+				// reading the status: the pod's node tunnels the traffic
+				// to the IP (snatRuleFlow), whichever Node holds it.
+				ex.Notes = append(ex.Notes, fmt.Sprintf("no Node reports holding Egress %s's IP %s (status.egressNode is empty): Antrea still tunnels the pod's traffic to that IP, which must be assigned to a Node by hand (the Egress has no externalIPPool)", e.Name, e.SpecIP))
+			}
 		}
 	}
 	if len(podIPs) == 0 {
@@ -169,7 +184,7 @@ func PodExit(inv Inventory, key inventory.Key, v4 bool) (Exit, error) {
 					continue
 				}
 				seen[a] = true
-				where := "the egress node"
+				where := "the Node that holds the egress IP (none reports it yet)"
 				if c.Node != "" {
 					where = "egress node " + c.Node
 				}
@@ -204,6 +219,18 @@ func PodExit(inv Inventory, key inventory.Key, v4 bool) (Exit, error) {
 		ex.Notes = append(ex.Notes, fmt.Sprintf("node %s has several %s InternalIPs; the kernel's route to the destination picks one", node.Name, fam))
 	}
 	return ex, nil
+}
+
+// namedIPs names egress IPs: "egress IP a is" or "egress IPs a, b are".
+func namedIPs(in []netip.Addr) string {
+	out := make([]string, len(in))
+	for i, a := range in {
+		out[i] = a.String()
+	}
+	if len(out) == 1 {
+		return "egress IP " + out[0] + " is"
+	}
+	return "egress IPs " + strings.Join(out, ", ") + " are"
 }
 
 func familyName(v4 bool) string {
@@ -342,7 +369,7 @@ func Ambiguous(inv Inventory, cluster string) []Ambiguity {
 	var sels []sel
 	for _, o := range inv.Objects(cluster, inventory.KindEgress) {
 		e := o.(*inventory.Egress)
-		if at, ok := compileAppliedTo(e); ok && len(e.IPs()) > 0 {
+		if at, ok := compileAppliedTo(e); ok && len(e.EffectiveIPs()) > 0 {
 			sels = append(sels, sel{e, at})
 		}
 	}
@@ -378,7 +405,7 @@ func Ambiguous(inv Inventory, cluster string) []Ambiguity {
 				if !s.at.selects(pod.Labels, nl) {
 					continue
 				}
-				fam := familyAddrs(s.e.IPs(), v4)
+				fam := familyAddrs(s.e.EffectiveIPs(), v4)
 				if len(fam) == 0 {
 					continue
 				}

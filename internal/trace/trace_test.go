@@ -47,30 +47,39 @@ func world() []inventory.Object {
 		&inventory.Namespace{Meta: meta("", "batch", nil)},
 		&inventory.IPPool{Meta: meta("", "routable", nil), Ranges: []inventory.IPRange{{CIDR: netip.MustParsePrefix("10.20.0.0/24")}}},
 		// pay: by namespace, v4 only, assigned.
-		&inventory.Egress{Meta: meta("", "eg-pay", nil), NamespaceSelector: sel("team", "pay"), SpecIPs: addrs("10.0.9.1"), StatusIP: netip.MustParseAddr("10.0.9.1"), EgressNode: "n2"},
+		&inventory.Egress{Meta: meta("", "eg-pay", nil), NamespaceSelector: sel("team", "pay"), SpecIP: netip.MustParseAddr("10.0.9.1"), StatusIP: netip.MustParseAddr("10.0.9.1"), EgressNode: "n2"},
 		// batch: by pod label, not assigned yet.
-		&inventory.Egress{Meta: meta("", "eg-batch", nil), PodSelector: sel("app", "report"), EgressNode: ""},
+		&inventory.Egress{Meta: meta("", "eg-batch", nil), PodSelector: sel("app", "report"), ExternalIPPool: "pool", EgressNode: ""},
+		// an IP from a pool that no Node took: not in effect.
+		&inventory.Egress{Meta: meta("", "eg-untaken", nil), PodSelector: sel("app", "untaken"), SpecIP: netip.MustParseAddr("10.0.9.11"), ExternalIPPool: "pool",
+			Conditions: []inventory.EgressCondition{{Type: inventory.EgressIPAssigned, Status: "False", Reason: "AssignmentError", Message: "Failed to assign the IP to EgressNode: no Node available"}}},
+		// spec.egressIPs only: Antrea realizes none of them.
+		&inventory.Egress{Meta: meta("", "eg-plural", nil), PodSelector: sel("app", "plural"), SpecIPs: addrs("10.0.9.12")},
 		// two Egresses with different IPs both select app=dup.
 		&inventory.Egress{Meta: meta("", "eg-dup-a", nil), PodSelector: sel("app", "dup"), StatusIP: netip.MustParseAddr("10.0.9.5"), EgressNode: "n1"},
 		&inventory.Egress{Meta: meta("", "eg-dup-b", nil), PodSelector: sel("app", "dup"), StatusIP: netip.MustParseAddr("10.0.9.6"), EgressNode: "n2"},
 		// two Egresses with the same IP both select app=same.
-		&inventory.Egress{Meta: meta("", "eg-same-a", nil), PodSelector: sel("app", "same"), SpecIPs: addrs("10.0.9.7")},
+		&inventory.Egress{Meta: meta("", "eg-same-a", nil), PodSelector: sel("app", "same"), SpecIP: netip.MustParseAddr("10.0.9.7")},
 		&inventory.Egress{Meta: meta("", "eg-same-b", nil), PodSelector: sel("app", "same"), StatusIP: netip.MustParseAddr("10.0.9.7")},
 		// pod AND namespace selector: only app=api in namespace web.
 		&inventory.Egress{Meta: meta("", "eg-web-api", nil), PodSelector: sel("app", "api"), NamespaceSelector: sel("kubernetes.io/metadata.name", "web"), StatusIP: netip.MustParseAddr("10.0.9.8")},
 		// an empty appliedTo selects nothing.
 		&inventory.Egress{Meta: meta("", "eg-empty", nil), StatusIP: netip.MustParseAddr("10.0.9.9")},
-		// a dual-stack Egress for app=ds6.
-		&inventory.Egress{Meta: meta("", "eg-ds", nil), PodSelector: sel("app", "ds6"), SpecIPs: addrs("10.0.9.10", "fd00:9::10"), EgressNode: "n1"},
+		// an Egress of each family for app=ds6 (an Egress has one IP).
+		&inventory.Egress{Meta: meta("", "eg-ds4", nil), PodSelector: sel("app", "ds6"), SpecIP: netip.MustParseAddr("10.0.9.10"), EgressNode: "n1"},
+		&inventory.Egress{Meta: meta("", "eg-ds6", nil), PodSelector: sel("app", "ds6"), SpecIP: netip.MustParseAddr("fd00:9::10"), EgressNode: "n1"},
 
 		&inventory.Pod{Meta: meta("pay", "pay-0", map[string]string{"app": "pay"}), NodeName: "n1", IPs: addrs("10.244.1.5", "fd00:244:1::5")},
 		&inventory.Pod{Meta: meta("batch", "report-0", map[string]string{"app": "report"}), NodeName: "n3", IPs: addrs("10.244.3.5")},
+		&inventory.Pod{Meta: meta("batch", "untaken-0", map[string]string{"app": "untaken"}), NodeName: "n3", IPs: addrs("10.244.3.6")},
+		&inventory.Pod{Meta: meta("batch", "plural-0", map[string]string{"app": "plural"}), NodeName: "n3", IPs: addrs("10.244.3.7")},
 		&inventory.Pod{Meta: meta("web", "dup-0", map[string]string{"app": "dup"}), NodeName: "n1", IPs: addrs("10.244.1.6")},
 		&inventory.Pod{Meta: meta("web", "same-0", map[string]string{"app": "same"}), NodeName: "n1", IPs: addrs("10.244.1.7")},
 		&inventory.Pod{Meta: meta("web", "api-0", map[string]string{"app": "api"}), NodeName: "n2", IPs: addrs("10.244.2.8")},
 		&inventory.Pod{Meta: meta("batch", "api-1", map[string]string{"app": "api"}), NodeName: "n2", IPs: addrs("10.244.2.9")},
 		&inventory.Pod{Meta: meta("web", "ds-0", map[string]string{"app": "ds6"}), NodeName: "n2", IPs: addrs("10.244.2.10", "fd00:244:2::10")},
-		&inventory.Pod{Meta: meta("web", "ledger-0", map[string]string{"app": "ledger"}), NodeName: "n1", IPs: addrs("10.20.0.15")},
+		&inventory.Pod{Meta: meta("web", "ledger-0", map[string]string{"app": "ledger"}), NodeName: "n1", IPs: addrs("10.20.0.15"),
+			NamedPorts: []inventory.NamedPort{{Name: "grpc", Port: 7001, Protocol: address.TCP}, {Name: "admin", Port: 15000, Protocol: address.TCP, Sidecar: true}}},
 		&inventory.Pod{Meta: meta("pay", "ledger-1", map[string]string{"app": "ledger"}), NodeName: "n1", IPs: addrs("10.20.0.16")},
 		&inventory.Pod{Meta: meta("web", "orphan-0", map[string]string{"app": "orphan"}), NodeName: "n9", IPs: addrs("10.244.9.5")},
 		&inventory.Pod{Meta: meta("web", "hostnet-0", map[string]string{"app": "dup"}), NodeName: "n2", HostNetwork: true, IPs: addrs("10.0.0.2")},
@@ -86,13 +95,22 @@ func world() []inventory.Object {
 		&inventory.Service{Meta: meta("web", "np", nil), Type: inventory.ServiceNodePort, ClusterIPs: addrs("10.96.0.53"), Ports: []inventory.ServicePort{{Protocol: address.UDP, Port: 53, NodePort: 30053}}},
 		&inventory.Service{Meta: meta("web", "npl-named", nil), Type: inventory.ServiceClusterIP, NodePortLocal: true, Selector: map[string]string{"app": "cart"},
 			Ports: []inventory.ServicePort{{Protocol: address.TCP, Port: 80, TargetPortName: "http"}}},
+		&inventory.Service{Meta: meta("web", "npl-metrics", nil), Type: inventory.ServiceClusterIP, NodePortLocal: true, Selector: map[string]string{"app": "cart"},
+			Ports: []inventory.ServicePort{{Protocol: address.TCP, Port: 9090, TargetPortName: "metrics"}}},
+		&inventory.Service{Meta: meta("web", "npl-undeclared", nil), Type: inventory.ServiceClusterIP, NodePortLocal: true, Selector: map[string]string{"app": "cart"},
+			Ports: []inventory.ServicePort{{Protocol: address.TCP, Port: 80, TargetPortName: "grpc"}}},
+		&inventory.Service{Meta: meta("web", "npl-capital", nil), Type: inventory.ServiceClusterIP, NodePortLocalIgnored: `"True"`, Selector: map[string]string{"app": "cart"},
+			Ports: []inventory.ServicePort{{Protocol: address.TCP, Port: 80, TargetPort: 8080}}},
 		&inventory.Service{Meta: meta("web", "npl", nil), Type: inventory.ServiceClusterIP, NodePortLocal: true, Selector: map[string]string{"app": "cart"},
 			Ports: []inventory.ServicePort{{Protocol: address.TCP, Port: 80, TargetPort: 8080}}},
 		&inventory.Pod{Meta: meta("web", "cart-0", map[string]string{"app": "cart"}), NodeName: "n1", IPs: addrs("10.244.1.31"),
 			NodePortLocal: []inventory.NPLMapping{{PodPort: 8080, NodeIP: netip.MustParseAddr("10.0.0.1"), NodePort: 61001, Protocol: address.TCP},
-				{PodPort: 9090, NodeIP: netip.MustParseAddr("10.0.0.1"), NodePort: 61002, Protocol: address.TCP}}},
+				{PodPort: 9090, NodeIP: netip.MustParseAddr("10.0.0.1"), NodePort: 61002, Protocol: address.TCP}},
+			NamedPorts: []inventory.NamedPort{{Name: "http", Port: 8080, Protocol: address.TCP}, {Name: "metrics", Port: 9090, Protocol: address.TCP}}},
 		&inventory.Service{Meta: meta("web", "redis", nil), Type: inventory.ServiceClusterIP, Selector: map[string]string{"app": "redis"}, Ports: []inventory.ServicePort{{Protocol: address.TCP, Port: 6379}}},
 		&inventory.Service{Meta: meta("web", "ledger", nil), Type: inventory.ServiceClusterIP, Selector: map[string]string{"app": "ledger"}, Ports: []inventory.ServicePort{{Protocol: address.TCP, Port: 7000}}},
+		&inventory.Service{Meta: meta("web", "ledger-named", nil), Type: inventory.ServiceClusterIP, Selector: map[string]string{"app": "ledger"},
+			Ports: []inventory.ServicePort{{Protocol: address.TCP, Port: 7000, TargetPortName: "grpc"}, {Protocol: address.TCP, Port: 15000, TargetPortName: "admin"}, {Protocol: address.UDP, Port: 7000, TargetPortName: "grpc"}}},
 		&inventory.Ingress{Meta: meta("web", "shop", nil), TLS: true, LoadBalancer: []inventory.LoadBalancerIngress{{IP: netip.MustParseAddr("192.168.50.20")}}},
 		&inventory.Ingress{Meta: meta("web", "shop-pending", nil)},
 		&inventory.Gateway{Meta: meta("web", "gw", nil), Addresses: addrs("192.168.50.30"), Listeners: []inventory.Listener{{Name: "http", Port: 80, Protocol: "HTTP"}, {Name: "dns", Port: 53, Protocol: "UDP"}}},
@@ -133,9 +151,20 @@ func TestPodExit(t *testing.T) {
 	}{
 		{"Egress by namespace selector", "c1/pay/pay-0", true, []string{"Egress 10.0.9.1"}, false, "", ""},
 		{"dual-stack pod, v4-only Egress, IPv6 destination: node masquerade", "c1/pay/pay-0", false, []string{"Node fd00::1"}, false, "", "no IPv6 egress IP"},
-		{"dual-stack Egress, IPv6 destination", "c1/web/ds-0", false, []string{"Egress fd00:9::10"}, false, "", ""},
-		{"dual-stack Egress, IPv4 destination", "c1/web/ds-0", true, []string{"Egress 10.0.9.10"}, false, "", ""},
+		{"an Egress of each family, IPv6 destination", "c1/web/ds-0", false, []string{"Egress fd00:9::10"}, false, "", "Egress eg-ds4 selects the pod but has no IPv6 egress IP"},
+		{"an Egress of each family, IPv4 destination", "c1/web/ds-0", true, []string{"Egress 10.0.9.10"}, false, "", ""},
 		{"Egress not assigned yet: node masquerade", "c1/batch/report-0", true, []string{"Node 10.0.0.3"}, false, "", "no egress IP assigned yet"},
+		// antrea-agent (pkg/agent/controller/egress/egress_controller.go,
+		// syncEgress) installs SNAT for a pool's IP only on the Node its
+		// scheduler picked, which reports it in status; none did here.
+		{"pool IP no Node took: node masquerade", "c1/batch/untaken-0", true, []string{"Node 10.0.0.3"}, false, "",
+			"Egress eg-untaken selects the pod but its egress IP 10.0.9.11 is not in effect: 10.0.9.11 comes from ExternalIPPool pool but no Node has taken it (status.egressIP is empty): IPAssigned False (AssignmentError), Failed to assign the IP to EgressNode: no Node available; Antrea installs no SNAT for it"},
+		// The agent reads spec.egressIP only; the webhook refuses
+		// spec.egressIPs (pkg/controller/egress/validate.go).
+		{"spec.egressIPs only: node masquerade", "c1/batch/plural-0", true, []string{"Node 10.0.0.3"}, false, "", "its egress IP 10.0.9.12 is not in effect: it names its IPs in spec.egressIPs"},
+		// syncEgress realizes a manual spec.egressIP without reading the
+		// status; snatRuleFlow tunnels to the IP from other Nodes.
+		{"manual IP without status", "c1/web/same-0", true, []string{"Egress 10.0.9.7"}, false, "", "no Node reports holding Egress eg-same-a's IP 10.0.9.7"},
 		{"two Egresses with different IPs: both traced", "c1/web/dup-0", true, []string{"Egress 10.0.9.5", "Egress 10.0.9.6"}, true, "", "does not define which"},
 		{"two Egresses with one IP: not ambiguous", "c1/web/same-0", true, []string{"Egress 10.0.9.7"}, false, "", ""},
 		{"pod and namespace selector both match", "c1/web/api-0", true, []string{"Egress 10.0.9.8"}, false, "", ""},
@@ -203,12 +232,23 @@ func TestEntries(t *testing.T) {
 		{inventory.KindService, "c1/web/lb-pending", nil, "no load-balancer IP yet"},
 		// An IPv4-only Service: its node port is not on the IPv6 node addresses.
 		{inventory.KindService, "c1/web/np", []string{"NodePort 10.0.0.1:30053/UDP", "NodePort 10.0.0.2:30053/UDP", "NodePort 10.0.0.3:30053/UDP"}, ""},
-		// A named target port cannot be resolved: every TCP mapping.
-		{inventory.KindService, "c1/web/npl-named", []string{"NodePortLocal 10.0.0.1:61001/TCP", "NodePortLocal 10.0.0.1:61002/TCP"}, ""},
+		// Named target ports, resolved through the pod's containers as
+		// Antrea's NodePortLocal does (pkg/agent/nodeportlocal/k8s/
+		// npl_controller.go, handleAddUpdatePod): each Service its own
+		// mapping; a name no container declares maps nothing.
+		{inventory.KindService, "c1/web/npl-named", []string{"NodePortLocal 10.0.0.1:61001/TCP"}, ""},
+		{inventory.KindService, "c1/web/npl-metrics", []string{"NodePortLocal 10.0.0.1:61002/TCP"}, ""},
+		{inventory.KindService, "c1/web/npl-undeclared", nil, `named target port that a backend pod's containers do not declare: "grpc" (TCP) on cart-0`},
+		// Antrea acts on nodeportlocal.antrea.io/enabled: "true" only
+		// (npl_controller.go compares the value with "true").
+		{inventory.KindService, "c1/web/npl-capital", nil, `annotation is "True": Antrea enables NodePortLocal only for the exact value "true"`},
 		// Only the mapping of the Service's target port, not 9090.
 		{inventory.KindService, "c1/web/npl", []string{"NodePortLocal 10.0.0.1:61001/TCP"}, ""},
 		{inventory.KindService, "c1/web/redis", nil, "reachable only inside its cluster"},
 		{inventory.KindService, "c1/web/ledger", []string{"RoutablePodIP 10.20.0.15:7000/TCP"}, ""},
+		// Kubernetes resolves a named target port per pod (FindPort in
+		// k8s.io/endpointslice: containers, then sidecars), by protocol.
+		{inventory.KindService, "c1/web/ledger-named", []string{"RoutablePodIP 10.20.0.15:7001/TCP", "RoutablePodIP 10.20.0.15:15000/TCP"}, ""},
 		{inventory.KindIngress, "c1/web/shop", []string{"IngressVIP 192.168.50.20:80/TCP", "IngressVIP 192.168.50.20:443/TCP"}, ""},
 		{inventory.KindIngress, "c1/web/shop-pending", nil, "no VIP yet"},
 		{inventory.KindGateway, "c1/web/gw", []string{"GatewayVIP 192.168.50.30:80/TCP", "GatewayVIP 192.168.50.30:53/UDP"}, ""},
@@ -331,7 +371,7 @@ func TestOutboundScenarios(t *testing.T) {
 	for i, o := range objs {
 		if e, ok := o.(*inventory.Egress); ok && e.Name == "eg-pay" {
 			c := *e
-			c.SpecIPs, c.StatusIP = addrs("10.0.9.2"), netip.MustParseAddr("10.0.9.2")
+			c.SpecIP, c.StatusIP = netip.MustParseAddr("10.0.9.2"), netip.MustParseAddr("10.0.9.2")
 			objs[i] = &c
 			x.Upsert(&c)
 		}
