@@ -14,8 +14,9 @@ import (
 	"github.com/kordon-dev/kordon/internal/cmdutil"
 )
 
-// Version is set at build time (-ldflags "-X main.Version=...").
-var Version = "dev"
+// Version and Commit are set at build time (-ldflags "-X
+// main.Version=..."); without them the go command's build stamp is used.
+var Version, Commit string
 
 func main() {
 	root := &cobra.Command{
@@ -27,7 +28,7 @@ Register the agent on the manager first ('kordon agent register NAME
 --bundle-out FILE'), then, as root: kordon-agent run --bundle FILE`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       cmdutil.BuildVersion(Version, Commit).String(),
 	}
 	root.AddCommand(agentcmd.Run(), agentcmd.Uninstall())
 	if err := root.Execute(); err != nil {

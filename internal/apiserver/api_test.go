@@ -233,7 +233,7 @@ func TestHierarchicalAndMembers(t *testing.T) {
 	a.expect("GET", groups+"/web/members/kubernetes-services", "", 200, `"external_id": "uuid-east"`, `"node_port_endpoints"`, `"node_port": "30080"`)
 	a.expect("GET", groups+"/web/members/kubernetes-services?cluster_id=uuid-east", "", 200, `"display_name": "web"`)
 	a.expect("GET", groups+"/web/members/kubernetes-services?cluster_id=nope", "", 404)
-	a.expect("GET", groups+"/web/members/antrea-egresses", "", 200, `"clusters": []`)
+	a.expect("GET", groups+"/web/members/antrea-egresses", "", 200, `"results": []`, `"result_count": 0`)
 	a.expect("GET", groups+"/web/members/effective", "", 200, `"ip": "10.0.1.1"`, `"port": 30080`)
 	a.expect("GET", groups+"/vms/members/consolidated-effective-ip-addresses", "", 200, `"172.16.0.0/24"`)
 	a.expect("GET", "/policy/api/v1/infra/realized-state/status?intent_path=/infra/domains/default/groups/web", "", 200, `"publish_status": "REALIZED"`, `"last_member_change"`)

@@ -2,9 +2,12 @@ package apiserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,6 +147,13 @@ const heartbeat = 15 * time.Second
 // (410 Gone when that is older than what is kept); without since the
 // stream starts now. ?types=config,membership and ?path_prefix= filter.
 // The first line says the revision the stream starts after.
+// watchSinceWait is how long a watch from a revision not applied here
+// yet waits for it.
+const watchSinceWait = 3 * time.Second
+
+// watchTypes are the event types a watch can be limited to.
+var watchTypes = []string{"config", "membership", "project", "cluster", "license"}
+
 func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	since := s.m.Revision()
@@ -153,13 +163,31 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 			writeError(w, badRequest("since must be a store revision", nil))
 			return
 		}
+		// A revision this manager has not reached may be one another
+		// manager of the installation already applied: wait a little for
+		// it. Beyond that it is a mistake (another installation's number,
+		// say), which would otherwise wait in silence.
+		if n > since {
+			ctx, cancel := context.WithTimeout(r.Context(), watchSinceWait)
+			err := s.m.WaitApplied(ctx, n)
+			cancel()
+			if err != nil {
+				writeError(w, badRequest(fmt.Sprintf("since %d is beyond the current revision %d", n, s.m.Revision()), nil))
+				return
+			}
+		}
 		since = n
 	}
 	types := map[string]bool{}
 	for _, t := range strings.Split(q.Get("types"), ",") {
-		if t != "" {
-			types[t] = true
+		if t == "" {
+			continue
 		}
+		if !slices.Contains(watchTypes, t) {
+			writeError(w, badRequest(fmt.Sprintf("types: %q is not an event type (%s)", t, strings.Join(watchTypes, ", ")), nil))
+			return
+		}
+		types[t] = true
 	}
 	prefix := q.Get("path_prefix")
 	replay, sub, err := s.m.Subscribe(since)

@@ -18,6 +18,10 @@ const (
 	membersEffective = "effective"
 	// membersConsolidated lists the group's addresses (NSX's name for it).
 	membersConsolidated = "consolidated-effective-ip-addresses"
+	// membersIPAddresses is NSX's endpoint for a group's VM and IP
+	// address members; kordon answers every effective address (its
+	// Kubernetes members' too) in the same shape.
+	membersIPAddresses = "ip-addresses"
 )
 
 // Effective is everything a group resolves to.
@@ -57,8 +61,8 @@ func effective(v manager.View, p string) Effective {
 func (s *Server) members(w http.ResponseWriter, r *http.Request) {
 	group := model.Ref{Project: space(r), Domain: r.PathValue("domain"), Kind: model.KindGroup, ID: r.PathValue("id")}.Path()
 	typ := r.PathValue("type")
-	if typ != membersEffective && typ != membersConsolidated && !model.IsMemberEndpoint(typ) {
-		writeError(w, notFound(fmt.Sprintf("no member type %q (use %s, %s or %s)", typ, strings.Join(model.MemberEndpoints, ", "), membersConsolidated, membersEffective)))
+	if typ != membersEffective && typ != membersConsolidated && typ != membersIPAddresses && !model.IsMemberEndpoint(typ) {
+		writeError(w, notFound(fmt.Sprintf("no member type %q (use %s, %s, %s or %s)", typ, strings.Join(model.MemberEndpoints, ", "), membersConsolidated, membersIPAddresses, membersEffective)))
 		return
 	}
 	var out any
@@ -71,7 +75,7 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request) {
 		switch typ {
 		case membersEffective:
 			out = effective(v, group)
-		case membersConsolidated:
+		case membersConsolidated, membersIPAddresses:
 			var addrs []string
 			for _, r := range v.Index().Addresses(group) {
 				addrs = append(addrs, address.FormatRange(r))
@@ -94,14 +98,19 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request) {
 				}
 				cluster = name
 			}
+			// One result per cluster: result_count counts what results
+			// holds, so a client that pages until it has result_count
+			// results ends, and one that follows the cursor sees every
+			// cluster once.
 			l := v.Index().NSXMembers(group, typ, cluster, v.ClusterID)
 			var pg []model.MemberCluster
 			var next string
 			if pg, next, err = page(r, l.Clusters); err == nil {
-				if pg == nil {
-					pg = []model.MemberCluster{}
+				results := make([]model.MemberList, 0, len(pg))
+				for _, c := range pg {
+					results = append(results, model.MemberList{Clusters: []model.MemberCluster{c}})
 				}
-				out = listResult{Results: []model.MemberList{{Clusters: pg}}, ResultCount: len(l.Clusters), Cursor: next}
+				out = listResult{Results: results, ResultCount: len(l.Clusters), Cursor: next}
 			}
 		}
 	})

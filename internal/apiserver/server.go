@@ -286,10 +286,18 @@ func (s *Server) handle(rt route) http.Handler {
 	})
 }
 
+// edlPrefix starts the external dynamic lists' routes.
+const edlPrefix = "/edl/"
+
 // refuseAuth answers 401 and closes the connection: a client without
 // credentials gets no keep-alive connection to hold.
 func (s *Server) refuseAuth(w http.ResponseWriter, rt route, msg string) {
-	w.Header().Add("WWW-Authenticate", `Bearer realm="kordon"`)
+	// Feed clients (firewalls reading an EDL) send Basic credentials only
+	// after a Basic challenge, and many read only the first challenge:
+	// the EDL routes offer Basic alone.
+	if !strings.HasPrefix(rt.pattern, edlPrefix) {
+		w.Header().Add("WWW-Authenticate", `Bearer realm="kordon"`)
+	}
 	w.Header().Add("WWW-Authenticate", `Basic realm="kordon", charset="UTF-8"`)
 	w.Header().Set("Connection", "close")
 	writeError(w, apiError(http.StatusUnauthorized, codeUnauthorized, msg, nil))

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 
 	"github.com/kordon-dev/kordon/internal/inventory"
 	"github.com/kordon-dev/kordon/internal/membership"
@@ -81,10 +83,43 @@ func load(files []string, dir string, warn io.Writer) (*offline, error) {
 		for _, p := range d.Problems {
 			fmt.Fprintln(warn, "warning: skipped:", oneLine(p.String()))
 		}
+		if d.Ignored > 0 {
+			fmt.Fprintln(warn, "note:", ignoredSummary(d))
+		}
 		o.dump, objs = d, d.Objects
 	}
 	if err := o.idx.Load(objs, cfg.Groups); err != nil {
 		return nil, failf(1, "%v", err)
 	}
 	return o, nil
+}
+
+// ignoredSummary says how many objects of kinds kordon does not keep a
+// dump held, most common kinds first.
+func ignoredSummary(d *inventory.Dump) string {
+	byKind := map[string]int{}
+	for _, f := range d.IgnoredFiles {
+		for _, k := range f.Kinds {
+			byKind[k.Kind] += k.Count
+		}
+	}
+	kinds := make([]string, 0, len(byKind))
+	for k := range byKind {
+		kinds = append(kinds, k)
+	}
+	sort.Slice(kinds, func(i, j int) bool {
+		if byKind[kinds[i]] != byKind[kinds[j]] {
+			return byKind[kinds[i]] > byKind[kinds[j]]
+		}
+		return kinds[i] < kinds[j]
+	})
+	var parts []string
+	for i, k := range kinds {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("%d more kinds", len(kinds)-5))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", byKind[k], oneLine(k)))
+	}
+	return fmt.Sprintf("ignored %s of kinds kordon does not keep (%s)", plural(d.Ignored, "object"), strings.Join(parts, ", "))
 }

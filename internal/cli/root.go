@@ -3,9 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"runtime/debug"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -55,83 +53,13 @@ Commands that talk to a manager read the client configuration given with
 
 func failf(code int, format string, args ...any) error { return cmdutil.Failf(code, format, args...) }
 
-// versionInfo is what `kordon version` prints.
-type versionInfo struct {
-	Version    string `json:"version"`
-	Commit     string `json:"commit,omitempty"`
-	Modified   bool   `json:"modified,omitempty"`
-	CommitTime string `json:"commit_time,omitempty"`
-	Go         string `json:"go"`
-}
+// versionInfo is what `kordon version` prints (cmdutil.VersionInfo).
+type versionInfo = cmdutil.VersionInfo
 
-func buildVersion() versionInfo {
-	bi, _ := debug.ReadBuildInfo()
-	return versionOf(Version, Commit, bi)
-}
+func buildVersion() versionInfo { return cmdutil.BuildVersion(Version, Commit) }
 
-// versionOf combines what -ldflags set with the build information the go
-// command stamps (bi may be nil).
 func versionOf(version, commit string, bi *debug.BuildInfo) versionInfo {
-	v := versionInfo{Version: version, Commit: commit, Go: runtime.Version()}
-	if bi == nil {
-		if v.Version == "" {
-			v.Version = "dev"
-		}
-		return v
-	}
-	if bi.GoVersion != "" {
-		v.Go = bi.GoVersion
-	}
-	if (v.Version == "" || v.Version == "dev") && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		v.Version = bi.Main.Version
-	}
-	if v.Version == "" {
-		v.Version = "dev"
-	}
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			if v.Commit == "" {
-				v.Commit = s.Value
-			}
-		case "vcs.modified":
-			v.Modified = s.Value == "true"
-		case "vcs.time":
-			v.CommitTime = s.Value
-		}
-	}
-	return v
-}
-
-// String is the version, its commit and whether the tree had changes.
-func (v versionInfo) String() string {
-	var extra []string
-	if v.Commit != "" {
-		extra = append(extra, "commit "+v.Commit)
-	}
-	if v.Modified {
-		extra = append(extra, "modified")
-	}
-	if v.CommitTime != "" {
-		extra = append(extra, v.CommitTime)
-	}
-	if len(extra) == 0 {
-		return v.Version
-	}
-	return v.Version + " (" + strings.Join(extra, ", ") + ")"
-}
-
-// Short is the version as a manager, an adapter or an agent reports it:
-// a development build is named by its commit.
-func (v versionInfo) Short() string {
-	if v.Version != "dev" || v.Commit == "" {
-		return v.Version
-	}
-	s := "dev-" + v.Commit[:min(12, len(v.Commit))]
-	if v.Modified {
-		s += "-modified"
-	}
-	return s
+	return cmdutil.VersionOf(version, commit, bi)
 }
 
 func newVersionCmd() *cobra.Command {

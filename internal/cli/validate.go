@@ -28,15 +28,15 @@ the policy is valid and the inventory (if given) holds no malformed object.`,
 			if err != nil {
 				return err
 			}
-			var problems []inventory.Problem
+			var dump *inventory.Dump
 			if dir != "" {
 				d, err := inventory.LoadDir(dir)
 				if err != nil {
 					return failf(2, "%v", err)
 				}
-				problems = d.Problems
+				dump = d
 			}
-			return reportValidation(cmd, format, cfg, errs, problems)
+			return reportValidation(cmd, format, cfg, errs, dump)
 		},
 	}
 	cmd.Flags().StringArrayVar(&policies, "policy", nil, "policy file (repeatable; applied in order)")
@@ -50,10 +50,21 @@ type validationReport struct {
 	Errors    model.Errors        `json:"errors"`
 	Inventory []inventory.Problem `json:"inventory_problems"`
 	Counts    map[string]int      `json:"counts,omitempty"`
+	// Ignored counts the dump's objects of kinds kordon does not keep,
+	// per file.
+	Ignored      int                     `json:"ignored_objects,omitempty"`
+	IgnoredFiles []inventory.IgnoredFile `json:"ignored_files,omitempty"`
 }
 
-func reportValidation(cmd *cobra.Command, format string, cfg *model.Config, errs model.Errors, problems []inventory.Problem) error {
+func reportValidation(cmd *cobra.Command, format string, cfg *model.Config, errs model.Errors, dump *inventory.Dump) error {
+	var problems []inventory.Problem
+	if dump != nil {
+		problems = dump.Problems
+	}
 	rep := validationReport{Valid: len(errs) == 0 && len(problems) == 0, Errors: errs, Inventory: problems}
+	if dump != nil {
+		rep.Ignored, rep.IgnoredFiles = dump.Ignored, dump.IgnoredFiles
+	}
 	if rep.Errors == nil {
 		rep.Errors = model.Errors{}
 	}
@@ -77,6 +88,9 @@ func reportValidation(cmd *cobra.Command, format string, cfg *model.Config, errs
 		}
 		for _, p := range problems {
 			fmt.Fprintln(out, "inventory:", oneLine(p.String()))
+		}
+		if dump != nil && dump.Ignored > 0 {
+			fmt.Fprintln(out, "note:", ignoredSummary(dump))
 		}
 		if rep.Valid {
 			fmt.Fprintf(out, "valid: %s, %s, %s, %s\n", plural(len(cfg.Groups), "group"), plural(len(cfg.Services), "service"),

@@ -153,7 +153,7 @@ func (m *Manager) tryApply(ctx context.Context, req ApplyRequest) (*ApplyResult,
 	if err := checkExpect(req, snap); err != nil {
 		return nil, err
 	}
-	res := &ApplyResult{Changes: changes, DryRun: req.DryRun}
+	res := &ApplyResult{Changes: append([]model.Change{}, changes...), DryRun: req.DryRun} // [] not null
 	if len(changes) == 0 {
 		// Nothing changes (objects written as they are, deletions of what
 		// does not exist): nothing is committed and the revision stays.

@@ -127,21 +127,21 @@ const (
 // Change is one object Apply wrote or removed. An object written again
 // as it is (server-maintained fields aside, see serverFields) is no change.
 type Change struct {
-	Op   ChangeOp
-	Kind Kind
-	Path string
+	Op   ChangeOp `json:"op"`
+	Kind Kind     `json:"kind"`
+	Path string   `json:"path"`
 	// Fields lists what an upsert changes in an object that existed, one
 	// entry per changed field; empty for a creation and a deletion.
-	Fields []FieldChange `json:",omitempty"`
+	Fields []FieldChange `json:"fields,omitempty"`
 }
 
 // FieldChange is one changed field of an object: Field is its JSON path
 // ("display_name", "expression[0].value"), Old and New its JSON values,
 // Old absent when the field is added and New when it is removed.
 type FieldChange struct {
-	Field string
-	Old   json.RawMessage `json:",omitempty"`
-	New   json.RawMessage `json:",omitempty"`
+	Field string          `json:"field"`
+	Old   json.RawMessage `json:"old,omitempty"`
+	New   json.RawMessage `json:"new,omitempty"`
 }
 
 // Apply applies a hierarchical document to the configuration of one space

@@ -433,7 +433,9 @@ func (v *validator) groupRef(p, f, target string) {
 		return
 	}
 	if _, ok := v.cfg.Groups[target]; !ok {
-		v.fail(p, f, "group %s does not exist", target)
+		// Said so that deleting a group still in use reads as what it is:
+		// p, the object that uses it, is named with the problem.
+		v.fail(p, f, "group %s does not exist; a group in use must exist (change or delete this use before deleting the group)", target)
 	}
 }
 
