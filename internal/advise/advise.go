@@ -3,6 +3,7 @@ package advise
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -41,12 +42,31 @@ const (
 
 // Finding is one piece of advice: what is wrong, the objects involved,
 // and how to fix it.
+//
+// A finding whose cause has many instances (pods that one set of
+// Egresses selects ambiguously, NodePort Services of one cluster without
+// nodes) is reported once for the cause: Objects names the cause, Count
+// how many instances it has and Sample the first MaxSample of them
+// (sorted). Both are absent when the finding stands for one instance,
+// which Objects then names as before.
 type Finding struct {
 	Code     string   `json:"code"`
 	Severity string   `json:"severity"`
 	Message  string   `json:"message"`
 	Objects  []string `json:"objects"`
 	Fix      string   `json:"fix"`
+	Count    int      `json:"count,omitempty"`
+	Sample   []string `json:"sample,omitempty"`
+}
+
+// MaxSample bounds the instances an aggregated finding lists.
+const MaxSample = 5
+
+// sample returns the first MaxSample of the sorted instances.
+func sample(items []string) []string {
+	s := slices.Clone(items)
+	sort.Strings(s)
+	return s[:min(len(s), MaxSample)]
 }
 
 // Input is what the advisor reads.
@@ -352,16 +372,27 @@ func (a *advisor) inventoryObjects() {
 			}
 		}
 		nodes := len(a.idx.Objects(c, inventory.KindNode))
+		var nodePorts []string
 		for _, o := range a.idx.Objects(c, inventory.KindService) {
 			s := o.(*inventory.Service)
 			if s.Type == inventory.ServiceLoadBalancer && !hasIP(s.LoadBalancer) {
 				a.add(noAddress(inventory.KeyOf(s).String(), "LoadBalancer Service", "status.loadBalancer.ingress"))
 			}
 			if s.Type == inventory.ServiceNodePort && nodes == 0 {
-				a.add(Finding{Code: CodeNodePortNoNodes, Severity: Info, Objects: []string{inventory.KeyOf(s).String()},
-					Message: fmt.Sprintf("NodePort Service %s resolves to nothing: cluster %s has no node in the inventory", inventory.KeyOf(s), c),
-					Fix:     "check that the cluster's adapter can list Nodes (its ClusterRole)"})
+				nodePorts = append(nodePorts, inventory.KeyOf(s).String())
 			}
+		}
+		// One cause, the cluster without nodes, for all its NodePort
+		// Services.
+		switch fix := "check that the cluster's adapter can list Nodes (its ClusterRole)"; {
+		case len(nodePorts) == 1:
+			a.add(Finding{Code: CodeNodePortNoNodes, Severity: Info, Objects: nodePorts,
+				Message: fmt.Sprintf("NodePort Service %s resolves to nothing: cluster %s has no node in the inventory", nodePorts[0], c),
+				Fix:     fix})
+		case len(nodePorts) > 1:
+			a.add(Finding{Code: CodeNodePortNoNodes, Severity: Info, Objects: []string{c}, Count: len(nodePorts), Sample: sample(nodePorts),
+				Message: fmt.Sprintf("%d NodePort Services of cluster %s resolve to nothing: the cluster has no node in the inventory", len(nodePorts), c),
+				Fix:     fix})
 		}
 		for _, o := range a.idx.Objects(c, inventory.KindIngress) {
 			in := o.(*inventory.Ingress)
@@ -412,18 +443,44 @@ func (a *advisor) egressAmbiguity() {
 		if c == inventory.VMCluster {
 			continue
 		}
+		// Pods selected by the same Egresses with the same IPs share one
+		// cause: one finding each, in the order first seen.
+		type cause struct {
+			egresses, ips []string
+			first         inventory.Key
+			pods          []string
+		}
+		var causes []*cause
+		byKey := map[string]*cause{}
 		for _, amb := range trace.Ambiguous(a.idx, c) {
-			objs := []string{amb.Pod.String()}
-			for _, e := range amb.Egresses {
-				objs = append(objs, c+"/Egress/"+e)
-			}
 			var ips []string
 			for _, ip := range amb.IPs {
 				ips = append(ips, ip.String())
 			}
-			a.add(Finding{Code: CodeEgressAmbiguous, Severity: Warning, Objects: objs,
-				Message: fmt.Sprintf("pod %s/%s/%s is selected by several Egresses with different IPs (%s): Antrea picks one and does not say which, so firewall rules cannot rely on its source address", c, amb.Pod.Namespace, amb.Pod.Name, strings.Join(ips, ", ")),
-				Fix:     "narrow the Egresses' appliedTo selectors so that at most one selects each pod, or give them the same egress IP"})
+			k := strings.Join(amb.Egresses, "\x00") + "\x01" + strings.Join(ips, "\x00")
+			cs, ok := byKey[k]
+			if !ok {
+				cs = &cause{egresses: amb.Egresses, ips: ips, first: amb.Pod}
+				byKey[k] = cs
+				causes = append(causes, cs)
+			}
+			cs.pods = append(cs.pods, amb.Pod.String())
+		}
+		const fix = "narrow the Egresses' appliedTo selectors so that at most one selects each pod, or give them the same egress IP"
+		for _, cs := range causes {
+			var egs []string
+			for _, e := range cs.egresses {
+				egs = append(egs, c+"/Egress/"+e)
+			}
+			if len(cs.pods) == 1 {
+				a.add(Finding{Code: CodeEgressAmbiguous, Severity: Warning, Objects: append([]string{cs.pods[0]}, egs...),
+					Message: fmt.Sprintf("pod %s/%s/%s is selected by several Egresses with different IPs (%s): Antrea picks one and does not say which, so firewall rules cannot rely on its source address", c, cs.first.Namespace, cs.first.Name, strings.Join(cs.ips, ", ")),
+					Fix:     fix})
+				continue
+			}
+			a.add(Finding{Code: CodeEgressAmbiguous, Severity: Warning, Objects: egs, Count: len(cs.pods), Sample: sample(cs.pods),
+				Message: fmt.Sprintf("%d pods of cluster %s are selected by the same Egresses, %s, which have different IPs (%s): Antrea picks one for each pod and does not say which, so firewall rules cannot rely on their source addresses", len(cs.pods), c, strings.Join(cs.egresses, ", "), strings.Join(cs.ips, ", ")),
+				Fix:     fix})
 		}
 	}
 }

@@ -8,5 +8,8 @@
 // put in effect, VIPs not yet assigned),
 // pods whose Egress is ambiguous, members of clusters that are not Up,
 // and, through the reach package's exact analysis, shadowed and
-// redundant rules.
+// redundant rules. Findings that share a cause (the pods one set of
+// Egresses selects ambiguously, the NodePort Services of a cluster without
+// nodes) are reported once, with the count of instances and a bounded
+// sample of them (Finding.Count, Finding.Sample).
 package advise

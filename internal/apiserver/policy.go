@@ -378,6 +378,12 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, l objectRoute) {
 			snaps = append(snaps, snapshot(v, o))
 		}
 	})
+	writeObjectPage(w, r, snaps, spec)
+}
+
+// writeObjectPage answers one page of rendered objects, in NSX's list
+// shape, as lists and search do.
+func writeObjectPage(w http.ResponseWriter, r *http.Request, snaps []rendered, spec sortSpec) {
 	pg, next, err := page(r, snaps)
 	if err != nil {
 		writeError(w, err)

@@ -52,14 +52,5 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			snaps = append(snaps, snapshot(v, o))
 		}
 	})
-	pg, next, err := page(r, snaps)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	items := make([]map[string]any, 0, len(pg))
-	for _, sn := range pg {
-		items = append(items, sn.encode())
-	}
-	writeJSON(w, http.StatusOK, listResult{Results: items, ResultCount: len(snaps), Cursor: next, SortBy: spec.by, SortAscending: spec.asc})
+	writeObjectPage(w, r, snaps, spec)
 }

@@ -106,6 +106,9 @@ func printFindings(w io.Writer, fs []advise.Finding) {
 	for _, f := range fs {
 		fmt.Fprintf(w, "\n%s  %s\n  %s\n", oneLine(strings.ToUpper(f.Severity)), oneLine(f.Code), oneLine(f.Message))
 		fmt.Fprintf(w, "  objects: %s\n", oneLine(strings.Join(f.Objects, ", ")))
+		if f.Count > 1 {
+			fmt.Fprintf(w, "  instances: %d (first %d: %s)\n", f.Count, len(f.Sample), oneLine(strings.Join(f.Sample, ", ")))
+		}
 		fmt.Fprintf(w, "  fix: %s\n", oneLine(f.Fix))
 	}
 }

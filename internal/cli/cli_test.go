@@ -87,6 +87,8 @@ func TestGolden(t *testing.T) {
 		{"trace-in-gateway-yaml", append(trace, "--from", "172.16.30.5", "--to-gateway", "prod-east/payments/pay-gw", "--gateway", "/infra/tier-1s/t1-edge", "-o", "yaml"), 0},
 		{"advise-examples", []string{"advise", "--policy", policyFile, "--inventory", invDir}, 0},
 		{"advise-fail-on-warning", []string{"advise", "--policy", policyFile, "--inventory", invDir, "--fail-on", "warning", "-o", "json"}, 3},
+		{"advise-ambiguous", []string{"advise", "--policy", "testdata/ip-group.yaml", "--inventory", "testdata/inventory-ambiguous"}, 0},
+		{"advise-ambiguous-json", []string{"advise", "--policy", "testdata/ip-group.yaml", "--inventory", "testdata/inventory-ambiguous", "-o", "json"}, 0},
 		{"diff-examples", []string{"diff", "--policy", policyFile, "--policy", "testdata/policy-new.yaml", "--inventory", invDir, "--flows", "testdata/flows.csv"}, 0},
 	}
 	for _, tt := range tests {

@@ -4,7 +4,8 @@
 // Antrea Egresses, IPPools and ExternalIPPools), their conversion from
 // Kubernetes API objects of every version kordon supports, and the loader
 // for inventories dumped with kubectl (which counts, per file, the objects
-// of kinds it does not keep). Kubernetes labels become NSX tags here
+// of kinds it does not keep; it cuts documents into objects with one
+// light scan and decodes each object once, sniff.go). Kubernetes labels become NSX tags here
 // (scope "dis:k8s:<key>", tag "<value>").
 //
 // The records keep what resolving Antrea's behaviour needs, and it is

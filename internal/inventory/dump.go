@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -201,7 +202,31 @@ type header struct {
 }
 
 func (d *Dump) loadDocument(cluster, file, pos string, data []byte, seen map[Key]string) {
-	if strings.HasPrefix(strings.TrimSpace(string(data)), "[") {
+	// The fast path reads the document with one light scan (sniff.go);
+	// what it gives up on is decoded as before.
+	if items, ok := sniffArray(data); ok {
+		for i, it := range items {
+			d.loadObject(cluster, file, joinPos(pos, fmt.Sprintf("[%d]", i)), it, seen)
+		}
+		return
+	}
+	if h, s, ok := sniffHeader(data); ok {
+		if !strings.HasSuffix(h.Kind, "List") {
+			d.convertObject(cluster, file, pos, data, h, seen)
+			return
+		}
+		var items [][]byte
+		if s.items != nil && string(s.items) != "null" {
+			items, ok = sniffArray(s.items)
+		}
+		if ok {
+			for i, it := range items {
+				d.loadObject(cluster, file, joinPos(pos, fmt.Sprintf("items[%d]", i)), it, seen)
+			}
+			return
+		}
+	}
+	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("[")) {
 		var items []json.RawMessage
 		if err := json.Unmarshal(data, &items); err != nil {
 			d.Problems = append(d.Problems, Problem{File: file, Position: pos, Reason: err.Error()})
@@ -241,11 +266,18 @@ func joinPos(a, b string) string {
 }
 
 func (d *Dump) loadObject(cluster, file, pos string, data []byte, seen map[Key]string) {
-	var h header
-	if err := json.Unmarshal(data, &h); err != nil {
-		d.Problems = append(d.Problems, Problem{File: file, Position: pos, Reason: "not a Kubernetes object: " + err.Error()})
-		return
+	h, _, ok := sniffHeader(data)
+	if !ok {
+		h = header{}
+		if err := json.Unmarshal(data, &h); err != nil {
+			d.Problems = append(d.Problems, Problem{File: file, Position: pos, Reason: "not a Kubernetes object: " + err.Error()})
+			return
+		}
 	}
+	d.convertObject(cluster, file, pos, data, h, seen)
+}
+
+func (d *Dump) convertObject(cluster, file, pos string, data []byte, h header, seen map[Key]string) {
 	desc := h.Kind
 	if h.Metadata.Namespace != "" {
 		desc += " " + h.Metadata.Namespace + "/" + h.Metadata.Name

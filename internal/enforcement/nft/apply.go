@@ -65,7 +65,9 @@ func (a *Applier) run(ctx context.Context, what string, tx *knftables.Transactio
 func (a *Applier) Current() *realization.Span { return a.cur }
 
 // Apply makes the table enforce s: element changes when only members
-// differ from the span it holds, else a replacement of the whole table,
+// differ from the span it holds (and no set gains its first or loses its
+// last address of a family, see ApplyDelta), else a replacement of the
+// whole table,
 // always as one transaction. When it fails the kernel keeps the previous
 // ruleset (transactions are atomic) and the next apply replaces the
 // table.
@@ -82,7 +84,10 @@ func (a *Applier) Apply(ctx context.Context, s *realization.Span) (Result, error
 }
 
 // ApplyDelta applies element changes that lead from the current span to
-// next (next may be nil: it is then computed from the delta).
+// next (next may be nil: it is then computed from the delta). When a set
+// of the delta gains its first or loses its last address of a family,
+// the table set of that family is created or goes, and so do the rule
+// lines that look it up: the table is then replaced instead.
 func (a *Applier) ApplyDelta(ctx context.Context, d *realization.Delta, next *realization.Span) (Result, error) {
 	if a.cur == nil || a.cur.Digest != d.From {
 		return Result{}, errors.New("the table does not hold the span the delta applies to")
@@ -92,6 +97,9 @@ func (a *Applier) ApplyDelta(ctx context.Context, d *realization.Delta, next *re
 		if next, err = a.cur.Apply(d); err != nil {
 			return Result{}, err
 		}
+	}
+	if familiesChange(a.cur, next, d) {
+		return a.replace(ctx, next)
 	}
 	tx := a.nft.NewTransaction()
 	RenderDelta(tx, d)
@@ -104,6 +112,23 @@ func (a *Applier) ApplyDelta(ctx context.Context, d *realization.Delta, next *re
 	}
 	a.cur = next
 	return Result{Ops: n}, nil
+}
+
+// familiesChange reports whether a set the delta changes has elements of
+// a family in one span and none in the other.
+func familiesChange(from, to *realization.Span, d *realization.Delta) bool {
+	for _, c := range d.Changes {
+		a, b := from.Set(c.Set), to.Set(c.Set)
+		if a == nil || b == nil {
+			return true
+		}
+		a4, a6 := setFamilies(a)
+		b4, b6 := setFamilies(b)
+		if a4 != b4 || a6 != b6 {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Applier) replace(ctx context.Context, s *realization.Span) (Result, error) {

@@ -42,7 +42,10 @@ func TestApplierMembershipChangeIsElements(t *testing.T) {
 	gw := "/infra/tier-1s/t1-edge"
 	s1 := realization.ForGateway(cfg, idx, 1, gw)
 	s2 := realization.ForGateway(cfg, moved{idx, payments, []string{"10.10.1.105"}}, 2, gw)
-	s3 := realization.ForGateway(cfg, moved{idx, payments, []string{"10.10.1.105", "10.10.1.106-10.10.1.110", "fd00:10:10:1::100"}}, 3, gw)
+	s3 := realization.ForGateway(cfg, moved{idx, payments, []string{"10.10.1.105", "10.10.1.106-10.10.1.110"}}, 3, gw)
+	// The group's first IPv6 address: its IPv6 set and the IPv6 lines of
+	// its rules come into being, which element changes cannot do.
+	s4 := realization.ForGateway(cfg, moved{idx, payments, []string{"10.10.1.105", "10.10.1.106-10.10.1.110", "fd00:10:10:1::100"}}, 4, gw)
 
 	fake := knftables.NewFake(knftables.InetFamily, DefaultTable)
 	a := NewApplier(fake)
@@ -52,12 +55,16 @@ func TestApplierMembershipChangeIsElements(t *testing.T) {
 	for _, tc := range []struct {
 		span *realization.Span
 		ops  int
-	}{{s2, 2}, {s3, 3}, {s1, 3}} { // adjacent addresses merge into one range element
+		full bool
+	}{{s2, 2, false}, {s3, 2, false}, {s4, 0, true}, {s3, 0, true}, {s1, 2, false}} { // adjacent addresses merge into one range element
 		res, err := a.Apply(ctx, tc.span)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Full || res.Ops != tc.ops {
+		switch {
+		case tc.full && !res.Full:
+			t.Errorf("revision %d: %+v, want a replacement (an IPv6 set appears or goes)", tc.span.Revision, res)
+		case !tc.full && (res.Full || res.Ops != tc.ops):
 			t.Errorf("revision %d: %+v, want %d element operations and no replacement", tc.span.Revision, res, tc.ops)
 		}
 		want := fakeApply(t, knftables.NewFake(knftables.InetFamily, DefaultTable), func(tx *knftables.Transaction) { Render(tx, Compile(tc.span)) })

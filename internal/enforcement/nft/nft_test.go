@@ -69,7 +69,7 @@ func TestLineText(t *testing.T) {
 
 func TestRejectLines(t *testing.T) {
 	r := realization.Rule{Path: "/p/r", Action: policy.ActionReject, V4: true, V6: true, Src: realization.Endpoint{Any: true}, Dst: realization.Endpoint{Any: true}}
-	ls := lines(&r, "c", false)
+	ls := lines(&r, "c", false, nil)
 	var got []string
 	for _, l := range ls {
 		got = append(got, l.Text())

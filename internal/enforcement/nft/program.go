@@ -26,6 +26,13 @@ type Program struct {
 	Maps []VMap
 	// Counters maps each named counter to the rule it counts.
 	Counters map[string]CounterOf
+	// Sets holds the table sets the program creates (setName of a span
+	// set and a family): only those with elements. A set lookup of an
+	// empty set decides nothing a missing condition does not (it never
+	// matches; negated, it always does), and the kernel finds each set
+	// by name in a list, so creating the empty twin of every endpoint
+	// made installing a large table several times slower.
+	Sets map[string]bool
 }
 
 // CounterOf says which rule a named counter counts.
@@ -146,7 +153,7 @@ func Compile(s *realization.Span) *Program { return CompileWith(s, Options{}) }
 // lines are consecutive and share the rule's verdict and counter, so
 // first-match order is the rule's.
 func CompileWith(s *realization.Span, o Options) *Program {
-	p := &Program{Span: s, Counters: map[string]CounterOf{}}
+	p := &Program{Span: s, Counters: map[string]CounterOf{}, Sets: tableSets(s)}
 	for _, h := range s.Hooks {
 		base := Chain{Name: h.Name, Hook: hookChains[h.Name]}
 		base.Lines = append(base.Lines,
@@ -168,9 +175,9 @@ func CompileWith(s *realization.Span, o Options) *Program {
 			counter := fmt.Sprintf("c_%s_%d", h.Name, i)
 			p.Counters[counter] = CounterOf{Hook: h.Name, Rule: r.Path}
 			if i < h.AppStart {
-				head.Lines = append(head.Lines, lines(r, counter, false)...)
+				head.Lines = append(head.Lines, lines(r, counter, false, p.Sets)...)
 			} else {
-				rest.Lines = append(rest.Lines, lines(r, counter, true)...)
+				rest.Lines = append(rest.Lines, lines(r, counter, true, p.Sets)...)
 			}
 		}
 		base.Lines = append(base.Lines, Line{Verdict: VerdictJump, Jump: head.Name}, Line{Verdict: VerdictJump, Jump: rest.Name})
@@ -200,7 +207,11 @@ func managerLines(to []netip.AddrPort) []Line {
 
 // lines expands one rule. After Application a JUMP_TO_APPLICATION has
 // nothing to skip and the evaluator passes over it, so it gets no line.
-func lines(r *realization.Rule, counter string, afterApp bool) []Line {
+// sets holds the table sets that exist (Program.Sets): a family in which
+// an endpoint's set is empty gets no line (nothing of that family is in
+// the set) or, for an excluded endpoint, no address condition (every
+// address of that family is outside it).
+func lines(r *realization.Rule, counter string, afterApp bool, sets map[string]bool) []Line {
 	if r.Action == policy.ActionJump && afterApp {
 		return nil
 	}
@@ -222,11 +233,19 @@ func lines(r *realization.Rule, counter string, afterApp bool) []Line {
 		services = []realization.Service{{AnyProto: true}}
 	}
 	for _, fam := range families {
+		src, ok := endpointConds(r.Src, true, fam, sets)
+		if !ok {
+			continue
+		}
+		dst, ok := endpointConds(r.Dst, false, fam, sets)
+		if !ok {
+			continue
+		}
 		for _, svc := range services {
 			if !svc.AnyProto && (fam == 4 && svc.Proto == address.ICMPv6 || fam == 6 && svc.Proto == address.ICMP) {
 				continue // ICMP of the other family: no packet carries it
 			}
-			conds := slices.Concat(endpointConds(r.Src, true), endpointConds(r.Dst, false), serviceConds(svc))
+			conds := slices.Concat(src, dst, serviceConds(svc))
 			for _, v := range verdicts(r.Action, svc) {
 				c := conds
 				if v == VerdictRejectTCP && svc.AnyProto {
@@ -241,13 +260,55 @@ func lines(r *realization.Rule, counter string, afterApp bool) []Line {
 	return out
 }
 
-// endpointConds matches an endpoint: nothing for any address, else one
-// set lookup (negated for excluded sources or destinations).
-func endpointConds(e realization.Endpoint, src bool) []Cond {
+// endpointConds matches an endpoint in a family: nothing for any address,
+// else one set lookup (negated for excluded sources or destinations).
+// When the set has no element of the family there is no table set to
+// look up: an excluded endpoint then needs no condition, and a plain one
+// matches no packet of the family, which ok=false reports.
+func endpointConds(e realization.Endpoint, src bool, fam int, sets map[string]bool) (conds []Cond, ok bool) {
 	if e.Set == "" {
-		return nil
+		return nil, true
 	}
-	return []Cond{{Kind: CondAddr, Src: src, Set: e.Set, Negate: e.Negate}}
+	if fam != 0 && !sets[setName(e.Set, fam)] {
+		return nil, e.Negate
+	}
+	return []Cond{{Kind: CondAddr, Src: src, Set: e.Set, Negate: e.Negate}}, true
+}
+
+// tableSets lists the table sets of a span that have elements.
+func tableSets(s *realization.Span) map[string]bool {
+	out := map[string]bool{}
+	for i := range s.Sets {
+		v4, v6 := setFamilies(&s.Sets[i])
+		if v4 {
+			out[setName(s.Sets[i].Name, 4)] = true
+		}
+		if v6 {
+			out[setName(s.Sets[i].Name, 6)] = true
+		}
+	}
+	return out
+}
+
+// setFamilies reports whether a span set has IPv4 and IPv6 elements: its
+// table set of a family exists only then, and the program's lines depend
+// on it, so a change of either needs a new table, not element changes.
+func setFamilies(s *realization.Set) (v4, v6 bool) {
+	for _, r := range s.Ranges {
+		if r.From().Is4() {
+			v4 = true
+		} else {
+			v6 = true
+		}
+	}
+	for _, m := range s.IPPorts {
+		if m.Addr.Is4() {
+			v4 = true
+		} else {
+			v6 = true
+		}
+	}
+	return v4, v6
 }
 
 func serviceConds(s realization.Service) []Cond {

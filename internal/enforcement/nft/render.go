@@ -20,8 +20,12 @@ func Render(tx *knftables.Transaction, p *Program) {
 	tx.Delete(&knftables.Table{})
 	tx.Add(&knftables.Table{Comment: knftables.PtrTo("kordon agent: generated, do not edit")})
 	for _, s := range p.Span.Sets {
+		// Only the family sets with elements exist (Program.Sets).
 		comment := Text(strings.Join(s.Names, ", "), maxComment)
 		for _, fam := range []int{4, 6} {
+			if !p.Sets[setName(s.Name, fam)] {
+				continue
+			}
 			addr := "ipv4_addr"
 			if fam == 6 {
 				addr = "ipv6_addr"
@@ -75,7 +79,10 @@ func Render(tx *knftables.Transaction, p *Program) {
 
 // RenderDelta adds the element changes of a span delta to tx: removals
 // first, as an interval set refuses an element that overlaps one still
-// present.
+// present. It is exact only when no set of the delta gains its first or
+// loses its last element of a family (see Applier.ApplyDelta): such a
+// family set does not exist, before or after, and the rule lines that
+// name it differ.
 func RenderDelta(tx *knftables.Transaction, d *realization.Delta) {
 	for _, c := range d.Changes {
 		rm := map[string][][]string{}

@@ -93,6 +93,10 @@ func (t *Tracer) matches(l *Line, f *policy.Flow) bool {
 		return false
 	}
 	for i := range l.Conds {
+		if c := &l.Conds[i]; c.Kind == CondAddr && !t.p.Sets[setName(c.Set, l.Family)] {
+			// The kernel would refuse the whole transaction.
+			panic("nft: a line looks up set " + setName(c.Set, l.Family) + ", which the program does not create")
+		}
 		if !t.cond(&l.Conds[i], f) {
 			return false
 		}
