@@ -36,6 +36,8 @@ var onlyRules = []only{
 	// (and the agent's command, through nft.New) hand it a table; only
 	// nft builds transactions.
 	{"sigs.k8s.io/knftables", []string{"internal/enforcement/nft", "internal/enforcement"}, "nftables is enforcement/nft's"},
+	// Element changes go to the kernel over netlink from nft alone.
+	{"github.com/google/nftables", []string{"internal/enforcement/nft"}, "netlink to nftables is enforcement/nft's"},
 }
 
 // never: packages that must not depend on others, even through a third.
