@@ -16,7 +16,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -25,7 +24,6 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kordon-dev/kordon/internal/adapter"
 	"github.com/kordon-dev/kordon/internal/address"
@@ -239,31 +237,6 @@ func run(t *testing.T, m *mgr, fc *fakeCluster, sink adapter.Sink) (*adapter.Ada
 	return a, done
 }
 
-func node(name, ip string) *corev1.Node {
-	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec:   corev1.NodeSpec{PodCIDRs: []string{"10.244.0.0/24"}},
-		Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}, {Type: corev1.NodeHostName, Address: name}}, Images: []corev1.ContainerImage{{Names: []string{"big/image:1"}, SizeBytes: 1 << 30}}}}
-}
-
-func lbService(name, vip string) *corev1.Service {
-	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, Labels: map[string]string{"app": "web"}},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Selector: map[string]string{"app": "web"},
-			Ports: []corev1.ServicePort{{Port: 443, Protocol: corev1.ProtocolTCP, NodePort: 31443, TargetPort: intstr.FromInt32(8443)}}}}
-	if vip != "" {
-		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: vip}}
-	}
-	return s
-}
-
-func unstr(t *testing.T, y string) *unstructured.Unstructured {
-	t.Helper()
-	var m map[string]any
-	if err := yaml.Unmarshal([]byte(y), &m); err != nil {
-		t.Fatal(err)
-	}
-	return &unstructured.Unstructured{Object: m}
-}
-
 func gvr(group, version, resource string) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: group, Version: version, Resource: resource}
 }
@@ -275,10 +248,6 @@ var (
 	poolV1beta1    = gvr("crd.antrea.io", "v1beta1", "ippools")
 	gatewayV1      = gvr("gateway.networking.k8s.io", "v1", "gateways")
 )
-
-func egress(version, ip string) string {
-	return `{apiVersion: crd.antrea.io/` + version + `, kind: Egress, metadata: {name: eg}, spec: {appliedTo: {podSelector: {matchLabels: {app: web}}}, externalIPPool: ext}, status: {egressIP: "` + ip + `", egressNode: n1}}`
-}
 
 func (fc *fakeCluster) apply(t *testing.T, r schema.GroupVersionResource, ns, y string) {
 	t.Helper()
@@ -694,3 +663,12 @@ func TestAdapterCatchesUpAfterManagerOutage(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// The object builders are the package's own tests' (transform_test.go),
+// shared through export_test.go.
+var (
+	node      = adapter.TestNode
+	lbService = adapter.TestLBService
+	unstr     = adapter.TestUnstr
+	egress    = adapter.TestEgress
+)

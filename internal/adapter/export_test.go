@@ -22,3 +22,11 @@ func (a *Adapter) Snapshot() map[string][]byte {
 	defer a.mu.Unlock()
 	return a.snapshotLocked()
 }
+
+// Object builders of the package's tests, for its external tests too.
+var (
+	TestNode      = node
+	TestLBService = lbService
+	TestUnstr     = unstr
+	TestEgress    = egress
+)

@@ -1,9 +1,7 @@
 package manager
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -172,9 +170,6 @@ func (m *Manager) retireTouchedLocked(before *model.Config, paths []string) {
 	vmSpaces := map[string]bool{}
 	allVMs, allGateways := false, false
 	for _, p := range paths {
-		if sameObject(before, m.cfg, p) {
-			continue // written again as it was (a whole document applied again)
-		}
 		r, err := model.ParsePath(p)
 		if err != nil {
 			m.retireSpansLocked()
@@ -220,34 +215,6 @@ func (m *Manager) retireTouchedLocked(before *model.Config, paths []string) {
 		m.retired[name] = e
 		delete(m.spans, name)
 	}
-}
-
-// sameObject reports whether path holds the same object in a and b, but
-// for the stamps of its writing (revision, times, users).
-func sameObject(a, b *model.Config, path string) bool {
-	x, okx := a.Object(path)
-	y, oky := b.Object(path)
-	if !okx || !oky {
-		return false
-	}
-	ex, errx := unstamped(x)
-	ey, erry := unstamped(y)
-	return errx == nil && erry == nil && bytes.Equal(ex, ey)
-}
-
-func unstamped(o model.Object) ([]byte, error) {
-	b, err := json.Marshal(o)
-	if err != nil {
-		return nil, err
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
-		return nil, err
-	}
-	for _, k := range []string{"_revision", "_create_time", "_create_user", "_last_modified_time", "_last_modified_user"} {
-		delete(fields, k)
-	}
-	return json.Marshal(fields)
 }
 
 // gatewayScopes adds the gateways a gateway policy and its rules are
