@@ -34,6 +34,16 @@ if ! command -v nft >/dev/null || ! command -v ip >/dev/null; then
 fi
 command -v nft >/dev/null && nft --version
 
+step "system parts: containerd, runc and CNI plugins (the kubelet test runs the adapter's Deployment on a real node)"
+if ! command -v containerd >/dev/null || ! command -v runc >/dev/null || [ ! -x /usr/lib/cni/bridge ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins >/dev/null
+  else
+    echo "containerd, runc or the CNI plugins are missing and cannot be installed here (needs root and apt-get): the kubelet test will skip"
+  fi
+fi
+command -v containerd >/dev/null && containerd --version
+
 step "test binaries: kube-apiserver and etcd (built once from the Go module proxy, then cached)"
 KUBEBUILDER_ASSETS=$(bash hack/k8s-test-bins.sh | tail -n 1)
 export KUBEBUILDER_ASSETS

@@ -1,0 +1,16 @@
+// Command kubelet-pause is the sandbox ("pause") image of the kubelet test:
+// the usual one cannot be pulled here. It holds a pod's namespaces open and
+// does nothing until it is told to stop.
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGTERM, syscall.SIGINT)
+	<-c
+}
