@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"reflect"
+	"slices"
 
 	"sigs.k8s.io/knftables"
 
@@ -128,22 +131,35 @@ func (a *Applier) ApplyDelta(ctx context.Context, d *realization.Delta, next *re
 	if familiesChange(a.cur, next, d) {
 		return a.replace(ctx, next)
 	}
+	// The classes, and so the class maps' elements, follow from the
+	// sets' members: the maps the changed sets make are classed again
+	// where the changes are, or, when that may change the program's
+	// structure, the next program is compiled and, when its chains,
+	// lines and maps are the current one's, only elements differ.
+	np, ok := a.prog.update(d, next)
+	if !ok {
+		np = CompileWith(next, a.opt)
+		if a.prog == nil || !sameStructure(a.prog, np) {
+			return a.replaceWith(ctx, next, np)
+		}
+	}
+	classes := classDelta(a.prog, np)
 	var fallback error
 	if a.netlink != "" {
-		ops, n := deltaOps(d)
+		ops, n := deltaOps(d, np.Sets, classes)
 		if n == 0 {
-			a.cur = next
+			a.cur, a.prog = next, np
 			return Result{Netlink: true}, nil
 		}
-		if n <= maxNetlinkElements {
+		if kernelElements(ops) <= maxNetlinkElements {
 			if a.log.Enabled(ctx, slog.LevelDebug) {
 				tx := a.nft.NewTransaction()
-				RenderDelta(tx, d)
+				renderDelta(tx, d, np.Sets, classes)
 				a.log.Debug("nftables netlink batch", "what", "element changes", "operations", n, "text", tx.String())
 			}
 			err := applyNetlink(a.netlink, ops)
 			if err == nil {
-				a.cur = next
+				a.cur, a.prog = next, np
 				return Result{Ops: n, Netlink: true}, nil
 			}
 			fallback = fmt.Errorf("netlink batch of %d element changes: %w", n, err)
@@ -151,7 +167,7 @@ func (a *Applier) ApplyDelta(ctx context.Context, d *realization.Delta, next *re
 		}
 	}
 	tx := a.nft.NewTransaction()
-	RenderDelta(tx, d)
+	renderDelta(tx, d, np.Sets, classes)
 	n := tx.NumOperations()
 	if n > 0 {
 		if err := a.run(ctx, "element changes", tx); err != nil {
@@ -162,8 +178,99 @@ func (a *Applier) ApplyDelta(ctx context.Context, d *realization.Delta, next *re
 			return Result{Ops: n}, fmt.Errorf("applying %d element changes: %w", n, err)
 		}
 	}
-	a.cur = next
+	a.cur, a.prog = next, np
 	return Result{Ops: n, Fallback: fallback}, nil
+}
+
+// update returns the program of next, which d leads to from p's span,
+// computed from p when d only changes sets that p's class maps decide
+// and no class chain appears or goes; else false.
+func (p *Program) update(d *realization.Delta, next *realization.Span) (*Program, bool) {
+	if p == nil {
+		return nil, false
+	}
+	touched := map[int]bool{}
+	for _, c := range d.Changes {
+		if p.undecided[c.Set] {
+			return nil, false
+		}
+		for _, k := range p.decides[c.Set] {
+			touched[k] = true
+		}
+	}
+	q := *p
+	q.Span = next
+	if len(touched) == 0 {
+		return &q, true
+	}
+	q.ClassMaps = slices.Clone(p.ClassMaps)
+	for k := range touched {
+		m, ok := p.ClassMaps[k].update(d, next)
+		if !ok {
+			return nil, false
+		}
+		q.ClassMaps[k] = *m
+	}
+	return &q, true
+}
+
+// sameStructure reports whether two programs differ only in the
+// elements of their sets and class maps, so that element operations
+// lead from one to the other.
+func sameStructure(a, b *Program) bool {
+	if len(a.ClassMaps) != len(b.ClassMaps) || !maps.Equal(a.Sets, b.Sets) || !maps.Equal(a.Counters, b.Counters) {
+		return false
+	}
+	for i := range a.ClassMaps {
+		x, y := &a.ClassMaps[i], &b.ClassMaps[i]
+		if x.Name != y.Name || x.Family != y.Family || x.Src != y.Src {
+			return false
+		}
+	}
+	return reflect.DeepEqual(a.Chains, b.Chains) && reflect.DeepEqual(a.Maps, b.Maps)
+}
+
+// classChange lists the elements a class map loses and gains.
+type classChange struct {
+	Map            *ClassMap
+	Removed, Added []ClassElement
+}
+
+// classDelta lists the element changes of the class maps between two
+// programs of the same structure. Elements are sorted and disjoint, so
+// one pass over both lists finds them.
+func classDelta(from, to *Program) []classChange {
+	var out []classChange
+	for i := range to.ClassMaps {
+		a, b := from.ClassMaps[i].Elements, to.ClassMaps[i].Elements
+		if len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) {
+			continue // a map no change touched
+		}
+		c := classChange{Map: &to.ClassMaps[i]}
+		j, k := 0, 0
+		for j < len(a) || k < len(b) {
+			switch {
+			case j < len(a) && k < len(b) && a[j] == b[k]:
+				j++
+				k++
+			case k == len(b) || j < len(a) && a[j].Range.From().Less(b[k].Range.From()):
+				c.Removed = append(c.Removed, a[j])
+				j++
+			case j == len(a) || b[k].Range.From().Less(a[j].Range.From()):
+				c.Added = append(c.Added, b[k])
+				k++
+			default:
+				c.Removed = append(c.Removed, a[j])
+				c.Added = append(c.Added, b[k])
+				j++
+				k++
+			}
+		}
+		if len(c.Added)+len(c.Removed) > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // familiesChange reports whether a set the delta changes has elements of
@@ -184,6 +291,11 @@ func familiesChange(from, to *realization.Span, d *realization.Delta) bool {
 }
 
 func (a *Applier) replace(ctx context.Context, s *realization.Span) (Result, error) {
+	return a.replaceWith(ctx, s, CompileWith(s, a.opt))
+}
+
+// replaceWith replaces the table with p, the program of s.
+func (a *Applier) replaceWith(ctx context.Context, s *realization.Span, p *Program) (Result, error) {
 	// Replacing the table resets its counters: keep what they counted.
 	base := a.base
 	if a.prog != nil {
@@ -191,7 +303,6 @@ func (a *Applier) replace(ctx context.Context, s *realization.Span) (Result, err
 			base = counts
 		}
 	}
-	p := CompileWith(s, a.opt)
 	tx := a.nft.NewTransaction()
 	Render(tx, p)
 	n := tx.NumOperations()

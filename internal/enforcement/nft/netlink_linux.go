@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 )
 
 // netlinkAvailable reports whether element changes can go through
@@ -32,7 +33,10 @@ func applyNetlink(table string, ops []setOps) error {
 			k := min(len(els), netlinkMaxSetElements)
 			vals := make([]nftables.SetElement, k)
 			for i, e := range els[:k] {
-				vals[i] = nftables.SetElement{Key: e.Key, KeyEnd: e.KeyEnd}
+				vals[i] = nftables.SetElement{Key: e.Key, KeyEnd: e.KeyEnd, IntervalEnd: e.End}
+				if e.Goto != "" && !del {
+					vals[i].VerdictData = &expr.Verdict{Kind: expr.VerdictGoto, Chain: e.Goto}
+				}
 			}
 			var err error
 			if del {

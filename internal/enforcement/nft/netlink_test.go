@@ -19,7 +19,7 @@ func TestNetlinkElements(t *testing.T) {
 		AddedRanges:   []netipx.IPRange{netipx.MustParseIPRange("fd00::1-fd00::5")},
 		AddedIPPorts:  []address.IPPort{{Addr: netip.MustParseAddr("10.1.2.3"), Proto: address.UDP, Port: 0x1234}},
 	}}}
-	ops, n := deltaOps(d)
+	ops, n := deltaOps(d, map[string]bool{"s1_4": true, "s1_6": true}, nil)
 	if n != 3 || len(ops) != 2 {
 		t.Fatalf("%d changes in %+v", n, ops)
 	}
@@ -52,5 +52,37 @@ func TestNetlinkElements(t *testing.T) {
 func TestFakeNotNetlink(t *testing.T) {
 	if a := NewApplier(knftables.NewFake(knftables.InetFamily, DefaultTable)); a.netlink != "" {
 		t.Fatalf("netlink on a Fake: %q", a.netlink)
+	}
+}
+
+// A class map's single address is one element of its exact-match map; a
+// range is the interval map's start, with the verdict, and the end after
+// it, but for a range that reaches the family's last address.
+func TestNetlinkClassElements(t *testing.T) {
+	m := &ClassMap{Name: "c"}
+	for _, tc := range []struct {
+		r    string
+		set  string
+		want []binElement
+	}{
+		{"10.0.0.1-10.0.0.1", "c_a", []binElement{{Key: []byte{10, 0, 0, 1}, Goto: "x"}}},
+		{"10.0.0.1-10.0.0.7", "c", []binElement{{Key: []byte{10, 0, 0, 1}, Goto: "x"}, {Key: []byte{10, 0, 0, 8}, End: true}}},
+		{"255.255.255.0-255.255.255.255", "c", []binElement{{Key: []byte{255, 255, 255, 0}, Goto: "x"}}},
+		{"fd00::1-fd00::2", "c", []binElement{{Key: netip.MustParseAddr("fd00::1").AsSlice(), Goto: "x"}, {Key: netip.MustParseAddr("fd00::3").AsSlice(), End: true}}},
+	} {
+		e := ClassElement{Range: netipx.MustParseIPRange(tc.r), Chain: "x"}
+		ops, n := deltaOps(&realization.Delta{}, nil, []classChange{{Map: m, Added: []ClassElement{e}}})
+		if n != 1 || len(ops) != 1 || ops[0].Set != tc.set {
+			t.Fatalf("%s: %d changes in %+v, want one in %s", tc.r, n, ops, tc.set)
+		}
+		got := ops[0].Added
+		if len(got) != len(tc.want) {
+			t.Fatalf("%s: %+v, want %+v", tc.r, got, tc.want)
+		}
+		for i := range got {
+			if !bytes.Equal(got[i].Key, tc.want[i].Key) || got[i].End != tc.want[i].End || got[i].Goto != tc.want[i].Goto || got[i].KeyEnd != nil {
+				t.Errorf("%s: element %d: %+v, want %+v", tc.r, i, got[i], tc.want[i])
+			}
+		}
 	}
 }

@@ -24,10 +24,23 @@ type Program struct {
 	Chains []Chain
 	// Maps are the verdict maps that dispatch long rule chains.
 	Maps []VMap
+	// ClassMaps are the maps that send a packet, by its address, to the
+	// chain of its address class (see classChain).
+	ClassMaps []ClassMap
+	// decides lists, by span set, the class maps whose classes are made
+	// of it; undecided holds the sets that a chain long enough to be
+	// classed names otherwise (its lines look the set up, or the chain
+	// was not classed). A membership change of a set that is only
+	// decided is applied to those maps alone (ClassMap.update); one of
+	// an undecided set could change how its chain is laid out, and
+	// compiles the span again.
+	decides   map[string][]int
+	undecided map[string]bool
 	// Counters maps each named counter to the rule it counts.
 	Counters map[string]CounterOf
 	// Sets holds the table sets the program creates (setName of a span
-	// set and a family): only those with elements. A set lookup of an
+	// set and a family): only those with elements that a line looks up
+	// (a set a class map decides for every line is not). A set lookup of an
 	// empty set decides nothing a missing condition does not (it never
 	// matches; negated, it always does), and the kernel finds each set
 	// by name in a list, so creating the empty twin of every endpoint
@@ -83,6 +96,13 @@ const (
 	// VerdictDispatch looks the packet's protocol and destination port up
 	// in the verdict map named by Jump and jumps to the chain found.
 	VerdictDispatch
+	// VerdictClassSrc and VerdictClassDst look the packet's source or
+	// destination address up in the class map named by Jump and go to
+	// the chain found (goto: that chain's end is this chain's end).
+	VerdictClassSrc
+	VerdictClassDst
+	// VerdictGoto goes to the chain named by Jump.
+	VerdictGoto
 )
 
 // Cond is one match expression.
@@ -132,6 +152,9 @@ type Options struct {
 	// the rules the agent enforces can never cut it off from the manager
 	// that sends their corrections.
 	Manager []netip.AddrPort
+	// NoClassMaps compiles every rule as a line in order, as kordon did
+	// before class maps: benchmarks compare the two in one run.
+	NoClassMaps bool
 }
 
 // Compile builds the program of a span.
@@ -144,16 +167,24 @@ func Compile(s *realization.Span) *Program { return CompileWith(s, Options{}) }
 // then jumps to two chains: HOOK_head with the rules of the categories
 // a JUMP_TO_APPLICATION leaves (a jump becomes "return"), and HOOK_rules
 // with the rest. A packet that no rule decides leaves by the policy.
-// Long runs of rules that name a protocol are dispatched: a verdict map
-// on the packet's protocol and destination port jumps to a chain holding
-// only the lines of the run that can match them (see dispatchChain), so
-// a packet does not walk every rule.
+// A long chain whose rules differ by their groups is classed: a map on
+// the packet's source or destination address goes to the chain of the
+// address's class, which holds only the lines an address of the class
+// can match (see classChain), so a packet meets the rules of its groups
+// and not every rule. Long runs of rules that name a protocol are
+// dispatched: a verdict map on the packet's protocol and destination
+// port jumps to a chain holding only the lines of the run that can match
+// them (see dispatchChain).
 //
 // A rule becomes one line per address family and service entry; the
 // lines are consecutive and share the rule's verdict and counter, so
 // first-match order is the rule's.
 func CompileWith(s *realization.Span, o Options) *Program {
-	p := &Program{Span: s, Counters: map[string]CounterOf{}, Sets: tableSets(s)}
+	p := &Program{Span: s, Counters: map[string]CounterOf{}, Sets: tableSets(s), decides: map[string][]int{}, undecided: map[string]bool{}}
+	byName := make(map[string]*realization.Set, len(s.Sets))
+	for i := range s.Sets {
+		byName[s.Sets[i].Name] = &s.Sets[i]
+	}
 	for _, h := range s.Hooks {
 		base := Chain{Name: h.Name, Hook: hookChains[h.Name]}
 		base.Lines = append(base.Lines,
@@ -183,13 +214,81 @@ func CompileWith(s *realization.Span, o Options) *Program {
 		base.Lines = append(base.Lines, Line{Verdict: VerdictJump, Jump: head.Name}, Line{Verdict: VerdictJump, Jump: rest.Name})
 		p.Chains = append(p.Chains, base)
 		for _, c := range []Chain{head, rest} {
-			d, buckets, maps := dispatchChain(c)
-			p.Chains = append(p.Chains, d)
-			p.Chains = append(p.Chains, buckets...)
-			p.Maps = append(p.Maps, maps...)
+			chains := []Chain{c}
+			if !o.NoClassMaps {
+				classed, classes, cms := classChain(c, byName)
+				chains = append([]Chain{classed}, classes...)
+				p.watch(&c, cms, len(p.ClassMaps))
+				p.ClassMaps = append(p.ClassMaps, cms...)
+			}
+			for _, c := range chains {
+				d, buckets, maps := dispatchChain(c)
+				p.Chains = append(p.Chains, d)
+				p.Chains = append(p.Chains, buckets...)
+				p.Maps = append(p.Maps, maps...)
+			}
+		}
+	}
+	// Only the sets a line looks up are created: the kernel finds a set
+	// by name in a list, so each costs the install time of the others.
+	used := map[string]bool{}
+	for _, c := range p.Chains {
+		for _, l := range c.Lines {
+			for _, cd := range l.Conds {
+				if cd.Kind == CondAddr {
+					used[setName(cd.Set, l.Family)] = true
+				}
+			}
+		}
+	}
+	for k := range p.Sets {
+		if !used[k] {
+			delete(p.Sets, k)
 		}
 	}
 	return p
+}
+
+// watch records, for the chain c before classing and its class maps
+// (the first at index first of p.ClassMaps), which sets of its lines the
+// maps decide and which they do not (Program.decides).
+func (p *Program) watch(c *Chain, cms []ClassMap, first int) {
+	for _, fam := range []int{4, 6} {
+		n := 0
+		for i := range c.Lines {
+			if f := c.Lines[i].Family; f == 0 || f == fam {
+				n++
+			}
+		}
+		if n < minRunLines {
+			continue // never classed, whatever its sets hold
+		}
+		var m *ClassMap
+		idx := -1
+		for k := range cms {
+			if cms[k].Family == fam {
+				m, idx = &cms[k], first+k
+			}
+		}
+		for i := range c.Lines {
+			l := &c.Lines[i]
+			if l.Family != 0 && l.Family != fam {
+				continue
+			}
+			for _, cd := range l.Conds {
+				if cd.Kind != CondAddr {
+					continue
+				}
+				if _, ok := m.decided(cd.Set, cd.Src); ok {
+					if !slices.Contains(p.decides[cd.Set], idx) {
+						p.decides[cd.Set] = append(p.decides[cd.Set], idx)
+					}
+				} else {
+					p.undecided[cd.Set] = true
+				}
+			}
+		}
+	}
 }
 
 // managerLines accept the host's new connections to its manager.

@@ -34,6 +34,9 @@ func Render(tx *knftables.Transaction, p *Program) {
 		}
 		els := Elements(&s)
 		for _, name := range sortedKeys(els) {
+			if !p.Sets[name] {
+				continue
+			}
 			for _, k := range els[name] {
 				tx.Add(&knftables.Element{Set: name, Key: k})
 			}
@@ -65,6 +68,24 @@ func Render(tx *knftables.Transaction, p *Program) {
 			tx.Add(&knftables.Element{Map: m.Name, Key: e.keyText(), Value: []string{"jump " + e.Chain}})
 		}
 	}
+	for _, m := range p.ClassMaps {
+		addr := "ipv4_addr"
+		if m.Family == 6 {
+			addr = "ipv6_addr"
+		}
+		side := "destination"
+		if m.Src {
+			side = "source"
+		}
+		tx.Add(&knftables.Map{Name: m.AddrName(), Type: addr + " : verdict",
+			Comment: knftables.PtrTo("address classes of the " + side + ": single addresses")})
+		tx.Add(&knftables.Map{Name: m.Name, Type: addr + " : verdict", Flags: []knftables.SetFlag{knftables.IntervalFlag},
+			Comment: knftables.PtrTo("address classes of the " + side + ": ranges")})
+		for i := range m.Elements {
+			e := &m.Elements[i]
+			tx.Add(&knftables.Element{Map: m.mapOf(e), Key: []string{rangeKey(e.Range)}, Value: []string{"goto " + e.Chain}})
+		}
+	}
 	for _, c := range p.Chains {
 		for i := range c.Lines {
 			l := &c.Lines[i]
@@ -77,21 +98,33 @@ func Render(tx *knftables.Transaction, p *Program) {
 	}
 }
 
-// RenderDelta adds the element changes of a span delta to tx: removals
-// first, as an interval set refuses an element that overlaps one still
-// present. It is exact only when no set of the delta gains its first or
-// loses its last element of a family (see Applier.ApplyDelta): such a
-// family set does not exist, before or after, and the rule lines that
-// name it differ.
-func RenderDelta(tx *knftables.Transaction, d *realization.Delta) {
+// RenderDelta adds the element changes that lead from program from to
+// program to, of the same structure (the programs of the spans before
+// and after d, which differ only in set elements): removals first, as an
+// interval set refuses an element that overlaps one still present. A
+// set's changes are written only where the table has that set.
+func RenderDelta(tx *knftables.Transaction, d *realization.Delta, from, to *Program) {
+	renderDelta(tx, d, to.Sets, classDelta(from, to))
+}
+
+func renderDelta(tx *knftables.Transaction, d *realization.Delta, sets map[string]bool, classes []classChange) {
 	for _, c := range d.Changes {
 		rm := map[string][][]string{}
 		addRanges(rm, c.Set, c.RemovedRanges)
 		addIPPorts(rm, c.Set, c.RemovedIPPorts)
 		for _, name := range sortedKeys(rm) {
+			if !sets[name] {
+				continue
+			}
 			for _, k := range rm[name] {
 				tx.Delete(&knftables.Element{Set: name, Key: k})
 			}
+		}
+	}
+	for _, c := range classes {
+		for i := range c.Removed {
+			e := &c.Removed[i]
+			tx.Delete(&knftables.Element{Map: c.Map.mapOf(e), Key: []string{rangeKey(e.Range)}})
 		}
 	}
 	for _, c := range d.Changes {
@@ -99,9 +132,18 @@ func RenderDelta(tx *knftables.Transaction, d *realization.Delta) {
 		addRanges(add, c.Set, c.AddedRanges)
 		addIPPorts(add, c.Set, c.AddedIPPorts)
 		for _, name := range sortedKeys(add) {
+			if !sets[name] {
+				continue
+			}
 			for _, k := range add[name] {
 				tx.Add(&knftables.Element{Set: name, Key: k})
 			}
+		}
+	}
+	for _, c := range classes {
+		for i := range c.Added {
+			e := &c.Added[i]
+			tx.Add(&knftables.Element{Map: c.Map.mapOf(e), Key: []string{rangeKey(e.Range)}, Value: []string{"goto " + e.Chain}})
 		}
 	}
 }
@@ -131,6 +173,9 @@ func (l *Line) Text() string {
 			addrConds = true
 		}
 	}
+	if l.Verdict == VerdictClassSrc || l.Verdict == VerdictClassDst {
+		addrConds = true // the lookup reads an address of the family
+	}
 	if l.Family != 0 && !addrConds {
 		b = append(b, "meta nfproto ipv"+strconv.Itoa(l.Family))
 	}
@@ -158,6 +203,12 @@ func (l *Line) Text() string {
 		b = append(b, "jump "+l.Jump)
 	case VerdictDispatch:
 		b = append(b, "meta l4proto . th dport vmap @"+l.Jump)
+	case VerdictClassSrc:
+		b = append(b, ip+" saddr vmap @"+l.Jump)
+	case VerdictClassDst:
+		b = append(b, ip+" daddr vmap @"+l.Jump)
+	case VerdictGoto:
+		b = append(b, "goto "+l.Jump)
 	}
 	return strings.Join(b, " ")
 }

@@ -1,6 +1,8 @@
 package nft
 
 import (
+	"sort"
+
 	"go4.org/netipx"
 
 	"github.com/kordon-dev/kordon/internal/address"
@@ -14,18 +16,23 @@ type Tracer struct {
 	p       *Program
 	chains  map[string]*Chain
 	maps    map[string]*VMap
+	classes map[string]*ClassMap
 	addrs   map[string]*netipx.IPSet
 	members map[string]map[address.IPPort]bool
 }
 
 // NewTracer prepares a program for tracing.
 func NewTracer(p *Program) *Tracer {
-	t := &Tracer{p: p, chains: map[string]*Chain{}, maps: map[string]*VMap{}, addrs: map[string]*netipx.IPSet{}, members: map[string]map[address.IPPort]bool{}}
+	t := &Tracer{p: p, chains: map[string]*Chain{}, maps: map[string]*VMap{}, classes: map[string]*ClassMap{}, addrs: map[string]*netipx.IPSet{}, members: map[string]map[address.IPPort]bool{}}
 	for i := range p.Chains {
 		t.chains[p.Chains[i].Name] = &p.Chains[i]
 	}
 	for i := range p.Maps {
 		t.maps[p.Maps[i].Name] = &p.Maps[i]
+	}
+	for i := range p.ClassMaps {
+		t.classes[p.ClassMaps[i].Name] = &p.ClassMaps[i]
+		t.classes[p.ClassMaps[i].AddrName()] = &p.ClassMaps[i]
 	}
 	for _, s := range p.Span.Sets {
 		var b netipx.IPSetBuilder
@@ -69,6 +76,16 @@ func (t *Tracer) chain(name string, f *policy.Flow) (policy.Verdict, string, boo
 				}
 			}
 			continue
+		}
+		switch l.Verdict {
+		case VerdictClassSrc, VerdictClassDst:
+			// A goto: the class chain's end is this chain's.
+			if c, ok := t.class(l, f); ok {
+				return t.chain(c, f)
+			}
+			continue
+		case VerdictGoto:
+			return t.chain(l.Jump, f)
 		}
 		switch l.Verdict {
 		case VerdictAccept:
@@ -142,4 +159,30 @@ func (t *Tracer) lookup(name string, f *policy.Flow) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// class finds the chain of the flow's address class in a class map.
+func (t *Tracer) class(l *Line, f *policy.Flow) (string, bool) {
+	m := t.classes[l.Jump]
+	if m == nil {
+		panic("nft: a line looks up class map " + l.Jump + ", which the program does not create")
+	}
+	single := l.Jump == m.AddrName()
+	a := f.Dst
+	if l.Verdict == VerdictClassSrc {
+		a = f.Src
+	}
+	i, found := sort.Find(len(m.Elements), func(i int) int {
+		if a.Less(m.Elements[i].Range.From()) {
+			return -1
+		}
+		if m.Elements[i].Range.To().Less(a) {
+			return 1
+		}
+		return 0
+	})
+	if !found || m.Elements[i].Single() != single {
+		return "", false // in the other of the two maps
+	}
+	return m.Elements[i].Chain, true
 }
