@@ -34,6 +34,16 @@ if ! command -v nft >/dev/null || ! command -v ip >/dev/null; then
 fi
 command -v nft >/dev/null && nft --version
 
+step "system parts: chromium (the console's browser tests drive it headless)"
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing and cannot be installed here (needs root and apt-get): the console's browser tests will skip"
+  fi
+fi
+command -v chromium >/dev/null && chromium --version 2>/dev/null | grep -v 'unexpected operator' || true
+
 step "test binaries: kube-apiserver and etcd (built once from the Go module proxy, then cached)"
 KUBEBUILDER_ASSETS=$(bash hack/k8s-test-bins.sh | tail -n 1)
 export KUBEBUILDER_ASSETS

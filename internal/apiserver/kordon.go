@@ -209,8 +209,18 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 			f.Flush()
 		}
 	}
+	// A project's principals watch their project's space and nothing
+	// else: its objects, its groups' members, and its own record.
+	confined := ""
+	if p := principal(r); p.Role.IsProjectRole() {
+		confined = model.Space(p.Project)
+	}
 	send := func(e manager.Event) error {
 		if (len(types) > 0 && !types[e.Type]) || !strings.HasPrefix(e.Path, prefix) {
+			return nil
+		}
+		if confined != "" && (e.Path != confined && !strings.HasPrefix(e.Path, confined+"/") ||
+			e.Type != "config" && e.Type != "membership" && e.Type != "project") {
 			return nil
 		}
 		return enc.Encode(e)
