@@ -383,10 +383,12 @@ type Status struct {
 	Rules     int                     `json:"rules"`
 	Inventory int                     `json:"inventory_objects"`
 	License   manager.LicenseStatus   `json:"license"`
+	// EventsFrom is the oldest revision the watch stream resumes from.
+	EventsFrom int64 `json:"events_from"`
 }
 
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
-	st := Status{Ready: s.m.Ready(), Clusters: s.m.ClusterStatuses(), License: s.m.License()}
+	st := Status{Ready: s.m.Ready(), Clusters: s.m.ClusterStatuses(), License: s.m.License(), EventsFrom: s.m.EventsFrom()}
 	s.m.Read(func(v manager.View) {
 		cfg := v.Config()
 		st.Revision, st.Groups, st.Rules = v.Revision(), len(cfg.Groups), len(cfg.Rules)

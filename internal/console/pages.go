@@ -37,6 +37,7 @@ type statusView struct {
 	Policies         int           `json:"policies"`
 	Rules            int           `json:"rules"`
 	InventoryObjects int           `json:"inventory_objects"`
+	EventsFrom       int64         `json:"events_from"`
 	License          *licenseView  `json:"license"`
 }
 
@@ -112,7 +113,7 @@ func (c *Console) overview(k *caller, v *view, _ *http.Request) error {
 	if err := k.get("/policy/api/v1/kordon/status", d.Status); err != nil {
 		return err
 	}
-	d.Since = max(0, d.Status.Revision-200)
+	d.Since = max(d.Status.EventsFrom, d.Status.Revision-200)
 	for i := range d.Status.Clusters {
 		cl := &d.Status.Clusters[i]
 		if cl.State != "Up" {
@@ -850,7 +851,16 @@ func (c *Console) trace(k *caller, v *view, r *http.Request) error {
 	q := r.URL.Query()
 	f := traceForm{Mode: q.Get("mode"), FromPod: q.Get("from_pod"), To: q.Get("to"), Protocol: q.Get("protocol"), Port: q.Get("port"),
 		From: q.Get("from"), ToService: q.Get("to_service"), ToIngress: q.Get("to_ingress"), ToGW: q.Get("to_gateway"), Gateway: q.Get("gateway")}
-	if f.Mode != "in" {
+	if f.Mode != "in" && f.Mode != "out" {
+		f.Mode = "out"
+		if f.FromPod == "" && f.From != "" {
+			f.Mode = "in"
+		}
+	}
+	// What was filled decides when the direction chosen has nothing.
+	if f.Mode == "out" && f.FromPod == "" && f.From != "" {
+		f.Mode = "in"
+	} else if f.Mode == "in" && f.From == "" && f.FromPod != "" {
 		f.Mode = "out"
 	}
 	if f.Protocol == "" {

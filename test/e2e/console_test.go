@@ -316,6 +316,9 @@ func TestConsole(t *testing.T) {
 		b := b.in(t)
 		main := b.text("main")
 		contains(t, "overview", main, "prod-east", "Up", "Enforcement agents", "License")
+		// Recent changes come from the watch stream's history.
+		b.waitFor("recent changes", `document.querySelectorAll("#changes tbody tr").length > 0`)
+		contains(t, "recent changes", b.text("#changes"), "config", "/infra/domains/default/security-policies/console-order")
 		b.accessible("overview")
 		b.screenshot("overview")
 	})

@@ -149,6 +149,7 @@
         return;
       }
       if (resp && resp.status === 403) return; // this role has no stream: the page stays as rendered
+      if (resp && resp.status === 410) { since = ""; continue; } // history gone: follow from now
       if (resp && resp.ok && resp.body) {
         document.body.dataset.watching = "true";
         const reader = resp.body.getReader();
