@@ -207,6 +207,17 @@ func (s *Server) handle(rt route) http.Handler {
 		if rec, ok := w.(*recorder); ok {
 			rec.route = rt.pattern
 		}
+		// A browser attaches more than cookies by itself: Basic
+		// credentials it was given in its dialog, a client certificate.
+		// Whatever the credential, a change another site's page starts
+		// is refused (browsers say so in Sec-Fetch-Site or Origin;
+		// clients that are not browsers send neither).
+		if !safeMethod(r.Method) {
+			if err := sameOrigin(r); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
 		var p access.Principal
 		if rt.rule != access.Public {
 			var viaSession bool
@@ -451,6 +462,9 @@ func (s *Server) authenticateHow(r *http.Request) (access.Principal, bool, error
 		return p, false, err
 	}
 	if r.Header.Get("Authorization") == "" {
+		if sessionCookiesAmbiguous(r) {
+			return access.Principal{}, true, errSessionCookies
+		}
 		if secret, ok := sessionSecret(r); ok {
 			p, _, ok := s.m.AuthenticateSession(secret)
 			if !ok {

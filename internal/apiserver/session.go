@@ -39,6 +39,29 @@ func sessionSecret(r *http.Request) (string, bool) {
 	return c.Value, true
 }
 
+// errSessionCookies: a request with two different session cookies. A
+// sibling site of the installation cannot read kordon's cookie but can
+// set one of the same name for the parent domain or a longer path, which
+// the browser sends first; taking either would let it choose whom the
+// victim acts as.
+var errSessionCookies = errors.New("the request carries more than one " + sessionCookie + " cookie (one may have been set by another site of this domain): clear this site's cookies and sign in again")
+
+// sessionCookiesAmbiguous reports whether a request sends different
+// session cookies.
+func sessionCookiesAmbiguous(r *http.Request) bool {
+	first := ""
+	for _, c := range r.CookiesNamed(sessionCookie) {
+		switch {
+		case c.Value == "":
+		case first == "":
+			first = c.Value
+		case c.Value != first:
+			return true
+		}
+	}
+	return false
+}
+
 // csrfToken derives a session's CSRF token from its secret.
 func csrfToken(secret string) string {
 	mac := hmac.New(sha256.New, []byte(secret))
@@ -75,10 +98,10 @@ func checkCSRF(r *http.Request) error {
 // not browsers send neither.
 func sameOrigin(r *http.Request) error {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return apiError(http.StatusForbidden, codeForbidden, "a request from another site ("+site+") may not use this session", nil)
+		return apiError(http.StatusForbidden, codeForbidden, "a request from another site ("+site+") may not change anything here", nil)
 	}
 	if o := r.Header.Get("Origin"); o != "" && o != "https://"+r.Host {
-		return apiError(http.StatusForbidden, codeForbidden, "a request from another origin may not use this session", nil)
+		return apiError(http.StatusForbidden, codeForbidden, "a request from another origin may not change anything here", nil)
 	}
 	return nil
 }
@@ -102,6 +125,12 @@ type sessionInfo struct {
 func (s *Server) sessionCreate(w http.ResponseWriter, r *http.Request) {
 	if err := sameOrigin(r); err != nil {
 		writeError(w, err) // no signing a victim's browser in from elsewhere
+		return
+	}
+	if sessionCookiesAmbiguous(r) {
+		// Signed in, the browser would still send the other cookie:
+		// say so here, where the sign-in page shows it.
+		writeError(w, badRequest(errSessionCookies.Error(), nil))
 		return
 	}
 	ct := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))

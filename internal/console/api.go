@@ -37,7 +37,11 @@ func statusOf(err error) int {
 // caller calls the API for one browser request, with that request's
 // credentials and nothing else: its cookies (the session), its
 // connection's TLS state and address. csrf is the session's CSRF token,
-// sent with the few reads the API takes as POST (trace).
+// sent with the few reads the API takes as POST (trace). What the browser
+// said of where the request comes from (Sec-Fetch-Site, Origin) goes
+// along, so that the API refuses the console's POST for another site's
+// page as it would refuse that page's own: a GET the console turns into
+// a POST is no way around the API's check.
 type caller struct {
 	api  http.Handler
 	r    *http.Request
@@ -70,6 +74,11 @@ func (c *caller) do(method, path string, body, v any) error {
 	req.RemoteAddr, req.TLS, req.Host = c.r.RemoteAddr, c.r.TLS, c.r.Host
 	for _, ck := range c.r.Cookies() {
 		req.AddCookie(ck)
+	}
+	for _, h := range []string{"Sec-Fetch-Site", "Origin"} {
+		if v := c.r.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -186,3 +186,48 @@ func jsonString(s string) string {
 	b.WriteByte('"')
 	return b.String()
 }
+
+// TestConsoleAttackTraceFromAnotherSite: the trace page runs a POST of
+// the API on the browser's behalf, with the session's CSRF token. A page
+// of a sibling site (same-site: its requests carry SameSite=Strict
+// cookies) that links or redirects to /ui/trace?... must not get, through
+// the console, the POST the API refuses it directly.
+func TestConsoleAttackTraceFromAnotherSite(t *testing.T) {
+	in := newInstallation(t)
+	sess := in.session(t, in.admin)
+	const path = "/ui/trace?mode=out&from_pod=c1/default/web&to=10.0.0.1&protocol=TCP&port=80"
+	direct := in.do("POST", "/policy/api/v1/kordon/trace", `{"from_pod":"c1/default/web","to":"10.0.0.1"}`, sess, "",
+		map[string]string{"Sec-Fetch-Site": "same-site", "X-XSRF-TOKEN": "x"})
+	if direct.Code != http.StatusForbidden {
+		t.Fatalf("the API itself: %d %s", direct.Code, direct.Body.String())
+	}
+	ran := in.do("GET", path, "", sess, "", map[string]string{"Sec-Fetch-Site": "same-origin"})
+	if ran.Code != 200 || strings.Contains(ran.Body.String(), "another site") {
+		t.Fatalf("the console's own form: %d\n%s", ran.Code, ran.Body.String())
+	}
+	for _, site := range []string{"same-site", "cross-site"} {
+		w := in.do("GET", path, "", sess, "", map[string]string{"Sec-Fetch-Site": site})
+		if !strings.Contains(w.Body.String(), "another site") {
+			t.Errorf("%s: the trace ran for another site's page: %d\n%s", site, w.Code, w.Body.String())
+		}
+	}
+}
+
+// TestConsoleAttackSigninFormMethod: the sign-in form is submitted by the
+// page's script; before the script runs (it is deferred), or where it is
+// blocked, the browser submits the form itself. A form without a method
+// is a GET of the page with the API token in the query: in the address
+// bar, the history, and every log and proxy on the way.
+func TestConsoleAttackSigninFormMethod(t *testing.T) {
+	in := newInstallation(t)
+	w := in.do("GET", "/ui/signin", "", "", "", nil)
+	out := w.Body.String()
+	i := strings.Index(out, `<form id="signin-form"`)
+	if i < 0 {
+		t.Fatalf("no sign-in form:\n%s", out)
+	}
+	form := out[i : i+strings.Index(out[i:], ">")]
+	if !strings.Contains(form, `method="post"`) || !strings.Contains(form, `action="/api/session/create"`) {
+		t.Fatalf("the sign-in form, submitted without its script, sends the token in a URL: %s", form)
+	}
+}
