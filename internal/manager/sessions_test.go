@@ -1,0 +1,78 @@
+package manager
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/kordon-dev/kordon/internal/access"
+)
+
+func (e *env) sessionsOf(tokenID string) int {
+	e.m.mu.RLock()
+	defer e.m.mu.RUnlock()
+	n := 0
+	for _, s := range e.m.sessions {
+		if s.TokenID == tokenID {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSessionAttackParallelSignIns: a token signing in from many
+// connections at once must not keep more than maxSessionsPerToken
+// sessions: each sign-in counts the token's sessions before it writes,
+// and sign-ins that counted at the same time each add one.
+func TestSessionAttackParallelSignIns(t *testing.T) {
+	e := newEnv(t)
+	tk, _, err := e.m.CreateToken(e.ctx, TokenRequest{ID: "loop", Role: access.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 3; round++ {
+		var wg sync.WaitGroup
+		for range 3 * maxSessionsPerToken {
+			wg.Go(func() {
+				if _, _, err := e.m.CreateSession(e.ctx, tk); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if n := e.sessionsOf("loop"); n > maxSessionsPerToken {
+		t.Fatalf("the token keeps %d sessions; at most %d", n, maxSessionsPerToken)
+	}
+}
+
+// TestSessionOutlivesNothing: a session ends with its token's expiry,
+// and with a token issued again under the same id.
+func TestSessionOutlivesNothing(t *testing.T) {
+	e := newEnv(t)
+	tk, _, err := e.m.CreateToken(e.ctx, TokenRequest{ID: "t", Role: access.Admin, Expires: e.clock.now().Add(SessionLifetime / 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, s, err := e.m.CreateSession(e.ctx, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Expires.Equal(e.clock.now().Add(SessionLifetime / 2)) {
+		t.Errorf("the session expires %s, after its token", s.Expires)
+	}
+	if _, _, ok := e.m.AuthenticateSession(secret); !ok {
+		t.Fatal("a new session does not authenticate")
+	}
+	if err := e.m.RevokeToken(e.ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.m.CreateToken(e.ctx, TokenRequest{ID: "t", Role: access.Admin}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := e.m.AuthenticateSession(secret); ok {
+		t.Fatal("a session of a revoked token speaks for the token issued again under its id")
+	}
+	if e.sessionsOf("t") != 0 {
+		t.Error("the revoked token's session is still stored")
+	}
+}
