@@ -196,6 +196,22 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sub.Close()
+	// A project's principals watch their project's space and nothing
+	// else: its objects, its groups' members, and its own record.
+	confined := ""
+	if p := principal(r); p.Role.IsProjectRole() {
+		confined = model.Space(p.Project)
+		// A project deleted and created again under its id is another
+		// tenant: the replay starts after the last deletion. (The kept
+		// events are in order, so an older deletion took the events
+		// before it out of the history with it.)
+		for i := len(replay) - 1; i >= 0; i-- {
+			if e := replay[i]; e.Type == "project" && e.Path == confined && e.Op == string(model.OpDelete) {
+				replay = replay[i+1:]
+				break
+			}
+		}
+	}
 	// A watcher that stops reading must not hold its stream forever: each
 	// write has to get through within streamWrite.
 	rc := http.NewResponseController(w)
@@ -208,12 +224,6 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
-	}
-	// A project's principals watch their project's space and nothing
-	// else: its objects, its groups' members, and its own record.
-	confined := ""
-	if p := principal(r); p.Role.IsProjectRole() {
-		confined = model.Space(p.Project)
 	}
 	send := func(e manager.Event) error {
 		if (len(types) > 0 && !types[e.Type]) || !strings.HasPrefix(e.Path, prefix) {

@@ -1,7 +1,9 @@
 package apiserver
 
 import (
+	"bufio"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -86,4 +88,42 @@ func TestSessionAttackCookieTossingSignIn(t *testing.T) {
 	if code != 400 || !strings.Contains(body, "more than one") || hdr.Get("Set-Cookie") != "" {
 		t.Fatalf("%d %s", code, body)
 	}
+}
+
+// TestSessionAttackWatchPreviousTenant: a project deleted and created
+// again under the same id is another tenant. Its principals' watch,
+// resumed from an old revision, must not replay what the previous
+// project of that id held (its objects' names, its groups' members).
+func TestSessionAttackWatchPreviousTenant(t *testing.T) {
+	a := newAPI(t, 0)
+	since := a.m.Revision()
+	a.expect("PUT", projectV1Path("dev"), `{}`, 200)
+	old := projectV1Path("dev") + "/infra/domains/default/groups/previous-tenant"
+	a.expect("PATCH", old, ipGrp, 200)
+	a.expect("DELETE", old, "", 200)
+	a.expect("DELETE", projectV1Path("dev"), "", 200)
+	a.expect("PUT", projectV1Path("dev"), `{}`, 200)
+	tk := a.token("new-dev", access.ProjectReader, "dev")
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/policy/api/v1/kordon/watch?since=%d", a.srv.URL, since), nil)
+	req.Header.Set("Authorization", "Bearer "+tk)
+	resp, err := a.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("watch: %d", resp.StatusCode)
+	}
+	a.expect("PATCH", projectV1Path("dev")+"/infra/domains/default/groups/mine", ipGrp, 200)
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.Contains(l, "previous-tenant") {
+			t.Fatalf("the new project's reader saw the previous project's object: %s", l)
+		}
+		if strings.Contains(l, "/groups/mine") {
+			return
+		}
+	}
+	t.Fatal("the stream ended before the new project's own group")
 }
