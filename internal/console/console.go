@@ -35,6 +35,7 @@ type Console struct {
 	mux    *http.ServeMux
 	pages  map[string]*template.Template
 	static http.Handler
+	slots  pageSlots
 }
 
 // Owns reports whether a path is the console's: the root and everything
@@ -174,6 +175,13 @@ func (c *Console) page(name string, fill pageFunc) http.HandlerFunc {
 			return
 		}
 		k.csrf = v.Session.CSRFToken
+		release, ok := c.slots.acquire(r.Context(), v.Session.Principal)
+		if !ok {
+			w.Header().Set("Retry-After", "1")
+			c.fail(w, r, v, &apiError{Status: http.StatusTooManyRequests, Message: "too many pages of " + v.Session.Principal + " are being rendered at once; try again"})
+			return
+		}
+		defer release()
 		v.Project = r.URL.Query().Get("project")
 		if v.Project == "" && v.Session.Project != "" {
 			v.Project = v.Session.Project
