@@ -318,7 +318,10 @@ func (s *Server) refuseAuth(w http.ResponseWriter, r *http.Request, rt route, ms
 	}
 	// A page's script (the console's fetch) must not get a Basic
 	// challenge: browsers answer it with a password dialog of their own.
-	if r.Header.Get("Sec-Fetch-Dest") != "empty" {
+	// Nor may another site's page (a frame of an API URL, a link): its
+	// dialog would ask for the token on that page's behalf, and the
+	// browser would then send it by itself with every request.
+	if r.Header.Get("Sec-Fetch-Dest") != "empty" && !otherSite(r) {
 		w.Header().Add("WWW-Authenticate", `Basic realm="kordon", charset="UTF-8"`)
 	}
 	w.Header().Set("Connection", "close")

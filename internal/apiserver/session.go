@@ -93,12 +93,19 @@ func checkCSRF(r *http.Request) error {
 	return nil
 }
 
+// otherSite reports whether a browser says another site started the
+// request.
+func otherSite(r *http.Request) bool {
+	site := r.Header.Get("Sec-Fetch-Site")
+	return site != "" && site != "same-origin" && site != "none"
+}
+
 // sameOrigin refuses requests a browser says another site started. Both
 // headers are set by the browser, not by page scripts; clients that are
 // not browsers send neither.
 func sameOrigin(r *http.Request) error {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return apiError(http.StatusForbidden, codeForbidden, "a request from another site ("+site+") may not change anything here", nil)
+	if otherSite(r) {
+		return apiError(http.StatusForbidden, codeForbidden, "a request from another site ("+r.Header.Get("Sec-Fetch-Site")+") may not change anything here", nil)
 	}
 	if o := r.Header.Get("Origin"); o != "" && o != "https://"+r.Host {
 		return apiError(http.StatusForbidden, codeForbidden, "a request from another origin may not change anything here", nil)

@@ -127,3 +127,37 @@ func TestSessionAttackWatchPreviousTenant(t *testing.T) {
 	}
 	t.Fatal("the stream ended before the new project's own group")
 }
+
+// TestSessionAttackBasicDialogForAnotherSite: another site's page that
+// frames (or links to) an API URL must not make the browser open its
+// Basic password dialog for kordon: the token typed there becomes a
+// credential the browser sends by itself from then on.
+func TestSessionAttackBasicDialogForAnotherSite(t *testing.T) {
+	a := newAPI(t, 0)
+	for _, tt := range []struct {
+		dest, site string
+		basic      bool
+	}{
+		{"document", "", true},
+		{"document", "none", true},
+		{"document", "same-origin", true},
+		{"", "", true}, // a client that is not a browser
+		{"iframe", "cross-site", false},
+		{"document", "cross-site", false},
+		{"document", "same-site", false},
+		{"empty", "same-origin", false},
+	} {
+		hdr := map[string]string{}
+		if tt.dest != "" {
+			hdr["Sec-Fetch-Dest"] = tt.dest
+		}
+		if tt.site != "" {
+			hdr["Sec-Fetch-Site"] = tt.site
+		}
+		code, h, _ := a.raw("GET", groups, "", hdr, nil)
+		got := strings.Contains(strings.Join(h.Values("WWW-Authenticate"), " "), "Basic")
+		if code != 401 || got != tt.basic {
+			t.Errorf("dest %q site %q: %d, Basic challenge %v; want %v", tt.dest, tt.site, code, got, tt.basic)
+		}
+	}
+}
