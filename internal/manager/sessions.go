@@ -42,6 +42,12 @@ const SessionLifetime = 8 * time.Hour
 // oldest session.
 const maxSessionsPerToken = 16
 
+// signInWindow: a token signs in at most maxSessionsPerToken times in it.
+// Each sign-in is a write to the store, which any token may make, a
+// project reader's as well: without a bound, a token signing in in a loop
+// writes as fast as it can send.
+const signInWindow = time.Minute
+
 // maxSessionSweep bounds the dead sessions (expired, or of a token that is
 // gone) one sign-in deletes along the way, so that sign-ins clean up after
 // each other without any one of them growing large.
@@ -101,6 +107,10 @@ func (m *Manager) CreateSession(ctx context.Context, token string) (string, Sess
 	v, _ := json.Marshal(s)
 	ops := []store.Op{{Key: store.SessionsPrefix + s.Hash, Value: v}}
 	sort.Slice(mine, func(i, j int) bool { return mine[i].Created.Before(mine[j].Created) })
+	if n := len(mine); n >= maxSessionsPerToken && now.Sub(mine[n-maxSessionsPerToken].Created) < signInWindow {
+		return "", Session{}, &WriteError{Kind: ErrTooFrequent, Message: fmt.Sprintf(
+			"this token signed in %d times in the last %s; sign in again later, or use the sessions it has", maxSessionsPerToken, signInWindow)}
+	}
 	for len(mine) >= maxSessionsPerToken {
 		ops = append(ops, store.Op{Key: store.SessionsPrefix + mine[0].Hash, Delete: true})
 		mine = mine[1:]

@@ -1,8 +1,10 @@
 package manager
 
 import (
+	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kordon-dev/kordon/internal/access"
 )
@@ -33,7 +35,7 @@ func TestSessionAttackParallelSignIns(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 3 * maxSessionsPerToken {
 			wg.Go(func() {
-				if _, _, err := e.m.CreateSession(e.ctx, tk); err != nil {
+				if _, _, err := e.m.CreateSession(e.ctx, tk); err != nil && !errors.Is(err, ErrTooFrequent) {
 					t.Error(err)
 				}
 			})
@@ -74,5 +76,47 @@ func TestSessionOutlivesNothing(t *testing.T) {
 	}
 	if e.sessionsOf("t") != 0 {
 		t.Error("the revoked token's session is still stored")
+	}
+}
+
+// TestSessionAttackSignInLoop: every sign-in is a write to the store,
+// which any token may make, a project reader's too: a token signing in in
+// a loop wrote as fast as it could send. Beyond maxSessionsPerToken
+// sign-ins in signInWindow it is refused; later, a sign-in ends the
+// oldest session as before.
+func TestSessionAttackSignInLoop(t *testing.T) {
+	e := newEnv(t)
+	tk, _, err := e.m.CreateToken(e.ctx, TokenRequest{ID: "loop", Role: access.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, err := e.m.CreateSession(e.ctx, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range maxSessionsPerToken - 1 {
+		e.clock.advance(time.Second)
+		if _, _, err := e.m.CreateSession(e.ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rev := e.m.Revision()
+	for range 100 {
+		if _, _, err := e.m.CreateSession(e.ctx, tk); !errors.Is(err, ErrTooFrequent) {
+			t.Fatalf("sign-in %d within a minute: %v; want ErrTooFrequent", maxSessionsPerToken+1, err)
+		}
+	}
+	if e.m.Revision() != rev {
+		t.Errorf("refused sign-ins wrote to the store (revision %d, then %d)", rev, e.m.Revision())
+	}
+	e.clock.advance(signInWindow)
+	if _, _, err := e.m.CreateSession(e.ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := e.m.AuthenticateSession(first); ok {
+		t.Error("the oldest session outlived a sign-in beyond the bound")
+	}
+	if n := e.sessionsOf("loop"); n != maxSessionsPerToken {
+		t.Errorf("%d sessions", n)
 	}
 }
