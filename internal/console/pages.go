@@ -938,3 +938,54 @@ func (c *Console) advisor(k *caller, v *view, _ *http.Request) error {
 	v.Data = fs
 	return nil
 }
+
+// ---- rule editor
+
+type ruleEditData struct {
+	New              bool
+	Gateway          bool
+	PolicyPath, Back string
+	APIPath          string
+	Object           json.RawMessage
+	Actions          []string
+}
+
+func (c *Console) editRule(k *caller, v *view, r *http.Request) error {
+	q := r.URL.Query()
+	ref, err := model.ParsePath(q.Get("policy"))
+	if err != nil || ref.Kind != model.KindSecurityPolicy && ref.Kind != model.KindGatewayPolicy {
+		return &apiError{Status: http.StatusNotFound, Message: "policy: " + strconv.Quote(q.Get("policy")) + " is not a security or gateway policy path"}
+	}
+	v.Project = ref.Project
+	d := &ruleEditData{Gateway: ref.Kind == model.KindGatewayPolicy, PolicyPath: ref.Path(), Back: link(ref.Path()),
+		Actions: []string{model.ActionAllow, model.ActionDrop, model.ActionReject}}
+	v.Nav, v.Data = "dfw", d
+	if d.Gateway {
+		v.Nav = "gfw"
+	} else {
+		d.Actions = append(d.Actions, model.ActionJumpToApplication)
+	}
+	id := q.Get("id")
+	if id == "" {
+		// A new rule goes after the policy's last one.
+		var pol policyView
+		if err := k.get("/policy/api/v1"+ref.Path(), &pol); err != nil {
+			return err
+		}
+		seq := int64(0)
+		for _, rl := range pol.Rules {
+			seq = max(seq, rl.SequenceNumber+10)
+		}
+		d.New, v.Title = true, "New rule in "+pol.DisplayName
+		d.APIPath = "/policy/api/v1" + ref.Path() + "/rules/"
+		d.Object = json.RawMessage(fmt.Sprintf(`{"resource_type": "Rule", "action": "ALLOW", "direction": "IN_OUT", "ip_protocol": "IPV4_IPV6", "sequence_number": %d}`, seq))
+		return nil
+	}
+	d.APIPath = "/policy/api/v1" + ref.Path() + "/rules/" + url.PathEscape(id)
+	if err := k.get(d.APIPath, &d.Object); err != nil {
+		return err
+	}
+	v.Title = "Edit rule " + id
+	d.Back = link(ref.Path() + "/rules/" + id)
+	return nil
+}

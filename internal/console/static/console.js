@@ -465,7 +465,58 @@
     });
   }
 
+  // ---- object editor (rules): each control names its field and type
+
+  function bindObjectEditor() {
+    const form = document.getElementById("object-editor");
+    if (!form || form.dataset.bound) return;
+    form.dataset.bound = "true";
+    const obj = JSON.parse(document.getElementById("object-json").textContent);
+    const controls = [...form.querySelectorAll("[data-field]")];
+    for (const c of controls) {
+      const v = obj[c.dataset.field];
+      if (c.dataset.type === "bool") c.checked = !!v;
+      else if (c.dataset.type === "lines") c.value = (v || []).filter((x) => x !== "ANY").join("\n");
+      else if (v !== undefined && v !== null) c.value = String(v);
+    }
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      for (const e of form.querySelectorAll(".field-error")) e.textContent = "";
+      show(document.getElementById("form-error"), "");
+      const out = Object.assign({}, obj);
+      for (const c of controls) {
+        const f = c.dataset.field;
+        if (c.dataset.type === "bool") out[f] = c.checked;
+        else if (c.dataset.type === "int") out[f] = c.value.trim() === "" ? 0 : Number(c.value);
+        else if (c.dataset.type === "lines") {
+          const l = c.value.split(/\n/).map((x) => x.trim()).filter(Boolean);
+          out[f] = l.length ? l : ["ANY"];
+        } else out[f] = c.value.trim();
+      }
+      const isNew = form.dataset.new === "true";
+      if (isNew && !out.id) { document.getElementById("err-id").textContent = "give the rule an id"; return; }
+      const path = isNew ? form.dataset.api + encodeURIComponent(out.id) : form.dataset.api;
+      if (isNew) {
+        delete out._revision;
+        const exists = await api("GET", path);
+        if (exists.ok) { document.getElementById("err-id").textContent = "a rule " + out.id + " exists in this policy"; return; }
+      }
+      const r = await api(isNew ? "PATCH" : "PUT", path, out);
+      if (r.ok) { location.assign(form.dataset.back); return; }
+      const errs = (r.data && r.data.related_errors && r.data.related_errors.length) ? r.data.related_errors : [r.data || {}];
+      const rest = [];
+      for (const e of errs) {
+        const f = (e.field || "").split(/[.[]/)[0];
+        const target = f && document.getElementById("err-" + f);
+        if (target) target.textContent = e.error_message || message(r); else rest.push(e.error_message || message(r));
+      }
+      if (r.status === 412) rest.unshift("Conflict: somebody changed this rule since you opened it. Reload to see their change; nothing was saved.");
+      show(document.getElementById("form-error"), rest.join(" "));
+    });
+  }
+
   function bindPage() {
+    bindObjectEditor();
     bindFirewall();
     bindEditor();
   }
