@@ -120,3 +120,29 @@ func TestSessionAttackSignInLoop(t *testing.T) {
 		t.Errorf("%d sessions", n)
 	}
 }
+
+// TestSessionRecordsGoWithTheProject: deleting a project deletes its
+// tokens and their session records, so nothing of them stays stored.
+func TestSessionRecordsGoWithTheProject(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.m.PutProject(e.ctx, Project{ID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	tk, _, err := e.m.CreateToken(e.ctx, TokenRequest{ID: "p-reader", Role: access.ProjectReader, Project: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := e.m.CreateSession(e.ctx, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.DeleteProject(e.ctx, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := e.m.AuthenticateSession(secret); ok {
+		t.Fatal("a deleted project's session authenticates")
+	}
+	if n := e.sessionsOf("p-reader"); n != 0 {
+		t.Fatalf("%d session records of the deleted project's token are still stored", n)
+	}
+}
