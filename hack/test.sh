@@ -24,27 +24,26 @@ go vet ./...
 step "staticcheck"
 go tool staticcheck ./...
 
-step "system parts: nftables and iproute2 (the enforcement tests send real packets through network namespaces)"
-if ! command -v nft >/dev/null || ! command -v ip >/dev/null; then
+step "system parts: nftables and iproute2 (real packets through network namespaces), containerd, runc and CNI plugins (the adapter's Deployment on a real kubelet), chromium (the console's browser tests)"
+need=()
+command -v nft >/dev/null || need+=(nftables)
+command -v ip >/dev/null || need+=(iproute2)
+command -v containerd >/dev/null || need+=(containerd)
+command -v runc >/dev/null || need+=(runc)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v chromium >/dev/null || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2 >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   else
-    echo "nft or ip is missing and cannot be installed here (needs root and apt-get): the enforcement tests will skip"
+    echo "missing and not installable here (needs root and apt-get): ${need[*]}; the tests that need them will skip"
   fi
 fi
 command -v nft >/dev/null && nft --version
-
-step "system parts: containerd, runc and CNI plugins (the kubelet test runs the adapter's Deployment on a real node)"
-if ! command -v containerd >/dev/null || ! command -v runc >/dev/null || [ ! -x /usr/lib/cni/bridge ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins >/dev/null
-  else
-    echo "containerd, runc or the CNI plugins are missing and cannot be installed here (needs root and apt-get): the kubelet test will skip"
-  fi
-fi
 command -v containerd >/dev/null && containerd --version
+command -v chromium >/dev/null && { chromium --version 2>/dev/null | grep -v 'unexpected operator' || true; }
 
-step "test binaries: kube-apiserver and etcd (built once from the Go module proxy, then cached)"
+step "test binaries: kube-apiserver, etcd, kubectl, kube-controller-manager, kubelet and helm (built once from the Go module proxy, then cached)"
 KUBEBUILDER_ASSETS=$(bash hack/k8s-test-bins.sh | tail -n 1)
 export KUBEBUILDER_ASSETS
 echo "$KUBEBUILDER_ASSETS"

@@ -63,7 +63,16 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("cluster")
 	for _, c := range s.m.ClusterStatuses() {
 		if c.Name == name {
-			writeJSON(w, http.StatusOK, c)
+			out := struct {
+				manager.ClusterStatus
+				// StaleGroups: for a cluster that is not Up, the groups
+				// that still hold its members.
+				StaleGroups []string `json:"stale_groups,omitempty"`
+			}{ClusterStatus: c}
+			if c.State != manager.StateUp {
+				s.m.Read(func(v manager.View) { out.StaleGroups = v.GroupsHolding(name) })
+			}
+			writeJSON(w, http.StatusOK, out)
 			return
 		}
 	}

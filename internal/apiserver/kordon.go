@@ -196,6 +196,22 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sub.Close()
+	// A project's principals watch their project's space and nothing
+	// else: its objects, its groups' members, and its own record.
+	confined := ""
+	if p := principal(r); p.Role.IsProjectRole() {
+		confined = model.Space(p.Project)
+		// A project deleted and created again under its id is another
+		// tenant: the replay starts after the last deletion. (The kept
+		// events are in order, so an older deletion took the events
+		// before it out of the history with it.)
+		for i := len(replay) - 1; i >= 0; i-- {
+			if e := replay[i]; e.Type == "project" && e.Path == confined && e.Op == string(model.OpDelete) {
+				replay = replay[i+1:]
+				break
+			}
+		}
+	}
 	// A watcher that stops reading must not hold its stream forever: each
 	// write has to get through within streamWrite.
 	rc := http.NewResponseController(w)
@@ -211,6 +227,10 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 	}
 	send := func(e manager.Event) error {
 		if (len(types) > 0 && !types[e.Type]) || !strings.HasPrefix(e.Path, prefix) {
+			return nil
+		}
+		if confined != "" && (e.Path != confined && !strings.HasPrefix(e.Path, confined+"/") ||
+			e.Type != "config" && e.Type != "membership" && e.Type != "project") {
 			return nil
 		}
 		return enc.Encode(e)
@@ -373,10 +393,12 @@ type Status struct {
 	Rules     int                     `json:"rules"`
 	Inventory int                     `json:"inventory_objects"`
 	License   manager.LicenseStatus   `json:"license"`
+	// EventsFrom is the oldest revision the watch stream resumes from.
+	EventsFrom int64 `json:"events_from"`
 }
 
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
-	st := Status{Ready: s.m.Ready(), Clusters: s.m.ClusterStatuses(), License: s.m.License()}
+	st := Status{Ready: s.m.Ready(), Clusters: s.m.ClusterStatuses(), License: s.m.License(), EventsFrom: s.m.EventsFrom()}
 	s.m.Read(func(v manager.View) {
 		cfg := v.Config()
 		st.Revision, st.Groups, st.Rules = v.Revision(), len(cfg.Groups), len(cfg.Rules)

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,40 @@ type Effective struct {
 	// Stale lists clusters whose members the group keeps although the
 	// cluster is not Up, and since when.
 	Stale []manager.Stale `json:"stale_members,omitempty"`
+}
+
+// EffectivePage is one page of a group's effective members, with the
+// counts of everything: what a reader shows of a large group (the
+// console's group page) without reading all of it. page_size and cursor
+// page the objects; the addresses and address+port members are cut to
+// the first page_size.
+type EffectivePage struct {
+	Effective
+	Cursor            string         `json:"cursor,omitempty"`
+	MemberCount       int            `json:"member_count"`
+	MemberTypes       map[string]int `json:"member_types"`
+	IPAddressCount    int            `json:"ip_address_count"`
+	IPPortMemberCount int            `json:"ip_port_member_count"`
+}
+
+func effectivePage(r *http.Request, e Effective) (EffectivePage, error) {
+	out := EffectivePage{Effective: e, MemberCount: len(e.Members), MemberTypes: map[string]int{},
+		IPAddressCount: len(e.IPAddresses), IPPortMemberCount: len(e.IPPortMembers)}
+	for _, m := range e.Members {
+		out.MemberTypes[m.Type]++
+	}
+	pg, next, err := page(r, e.Members)
+	if err != nil {
+		return out, err
+	}
+	out.Members, out.Cursor = pg, next
+	n := len(pg)
+	if v := r.URL.Query().Get("page_size"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	out.IPAddresses = e.IPAddresses[:min(n, len(e.IPAddresses))]
+	out.IPPortMembers = e.IPPortMembers[:min(n, len(e.IPPortMembers))]
+	return out, nil
 }
 
 func effective(v manager.View, p string) Effective {
@@ -74,7 +109,12 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request) {
 		}
 		switch typ {
 		case membersEffective:
-			out = effective(v, group)
+			e := effective(v, group)
+			if r.URL.Query().Get("page_size") == "" && r.URL.Query().Get("cursor") == "" {
+				out = e
+				return
+			}
+			out, err = effectivePage(r, e)
 		case membersConsolidated, membersIPAddresses:
 			var addrs []string
 			for _, r := range v.Index().Addresses(group) {

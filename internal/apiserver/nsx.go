@@ -24,18 +24,3 @@ const nsxVersion = "4.2.0.0.0.0"
 func (s *Server) nodeVersion(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"node_version": nsxVersion, "product_version": nsxVersion})
 }
-
-// sessionCreate answers NSX's POST /api/session/create (a form login that
-// returns a JSESSIONID cookie and an X-XSRF-TOKEN header) with 501: kordon
-// has no sessions. NSX has them because checking a password against a
-// directory (vIDM, LDAP) is slow; a kordon token is checked locally on
-// every request. A session cookie would add a second credential to guard
-// (against cross-site requests, and across the managers of an
-// installation, which share no memory) for nothing. The Terraform
-// provider tries a session only when session_auth is true (its default),
-// treats a refusal as a warning and goes on with basic authentication on
-// every call; session_auth = false skips the attempt.
-func (s *Server) sessionCreate(w http.ResponseWriter, _ *http.Request) {
-	writeError(w, apiError(http.StatusNotImplemented, codeNotImplemented,
-		"kordon has no session login: authenticate every request with HTTP basic authentication (any user name, an API token as the password) or Authorization: Bearer <token>; with the NSX Terraform provider, set session_auth = false", nil))
-}

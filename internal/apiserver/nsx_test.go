@@ -62,8 +62,6 @@ func TestNodeVersionAndSession(t *testing.T) {
 		{"project reader", "GET", "/api/v1/node/version", "", pr, 200, []string{`"node_version"`}},
 		{"wrong password", "GET", "/api/v1/node/version", "admin", "kdn_wrong", 401, []string{"not valid"}},
 		{"empty password", "GET", "/api/v1/node/version", "admin", "", 401, []string{"no token"}},
-		{"session login", "POST", "/api/session/create", "admin", a.admin, 501, []string{"no session login", "session_auth = false", `"error_code": 501001`}},
-		{"session login without credentials", "POST", "/api/session/create", "", "", 501, []string{"basic authentication"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var code int

@@ -91,10 +91,20 @@ type rendered struct {
 	rules    []rendered // a policy's, in sequence order
 	policy   bool
 	realized bool // a group whose members are computed
+	// noRules leaves a policy's rules out (rule_count stays): a list
+	// asked with include_rules=false, whose reader pages through rules
+	// itself (the console's firewall tables).
+	noRules bool
 }
 
 // snapshot takes what rendering an object needs from the view.
 func snapshot(v manager.View, o model.Object) rendered {
+	return snapshotWith(v, o, v.Config().PolicyRules)
+}
+
+// snapshotWith is snapshot with the rules of a policy from rulesOf: a list
+// of policies indexes the rules once instead of scanning them for each.
+func snapshotWith(v manager.View, o model.Object, rulesOf func(string) []*model.Rule) rendered {
 	p := o.GetMeta().Path
 	r := rendered{obj: o}
 	if md, ok := v.Meta(p); ok {
@@ -103,7 +113,7 @@ func snapshot(v manager.View, o model.Object) rendered {
 	switch o.(type) {
 	case *model.SecurityPolicy, *model.GatewayPolicy:
 		r.policy = true
-		rules := v.Config().PolicyRules(p)
+		rules := rulesOf(p)
 		sort.SliceStable(rules, func(i, j int) bool { return rules[i].SequenceNumber < rules[j].SequenceNumber })
 		for _, rl := range rules {
 			r.rules = append(r.rules, snapshot(v, rl))
@@ -122,7 +132,9 @@ func (r rendered) encode() map[string]any {
 	if r.hasRev {
 		out["_revision"] = r.revision
 	}
-	if r.policy {
+	if r.policy && r.noRules {
+		out["rule_count"] = len(r.rules)
+	} else if r.policy {
 		list := make([]map[string]any, 0, len(r.rules))
 		for _, rl := range r.rules {
 			list = append(list, rl.encode())
@@ -339,6 +351,15 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, l objectRoute) {
 		writeError(w, err)
 		return
 	}
+	noRules := false
+	switch v := r.URL.Query().Get("include_rules"); v {
+	case "", "true":
+	case "false":
+		noRules = true
+	default:
+		writeError(w, badRequest("include_rules must be true or false", nil))
+		return
+	}
 	var snaps []rendered
 	s.m.Read(func(v manager.View) {
 		cfg := v.Config()
@@ -374,8 +395,22 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, l objectRoute) {
 			eachObj(cfg.Tier1s, add)
 		}
 		sortItems(objs, spec, objectOrders, byPath)
+		rulesOf := cfg.PolicyRules
+		if kind == model.KindSecurityPolicy || kind == model.KindGatewayPolicy {
+			byPolicy := map[string][]*model.Rule{}
+			for _, rl := range cfg.Rules {
+				byPolicy[rl.ParentPath] = append(byPolicy[rl.ParentPath], rl)
+			}
+			rulesOf = func(p string) []*model.Rule {
+				l := byPolicy[p]
+				sort.Slice(l, func(i, j int) bool { return l[i].Path < l[j].Path }) // as PolicyRules orders them
+				return l
+			}
+		}
 		for _, o := range objs {
-			snaps = append(snaps, snapshot(v, o))
+			sn := snapshotWith(v, o, rulesOf)
+			sn.noRules = noRules
+			snaps = append(snaps, sn)
 		}
 	})
 	writeObjectPage(w, r, snaps, spec)

@@ -99,7 +99,7 @@ func (s *Server) serveWhileAuthenticated(w http.ResponseWriter, r *http.Request,
 	gw := &guardedWriter{ResponseWriter: w, cc: cc}
 	rt.serve(s, gw, r.WithContext(ctx))
 	if err := cc.failed(); err != nil && !gw.sent {
-		s.refuseAuth(w, rt, "the credentials of this request no longer hold: "+err.Error())
+		s.refuseAuth(w, r, rt, "the credentials of this request no longer hold: "+err.Error())
 	}
 }
 

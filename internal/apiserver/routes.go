@@ -107,6 +107,7 @@ func (s *Server) routes() []route {
 	space("PATCH", "/infra", access.SpaceWrite, (*Server).patchInfra, s.maxBody, false)
 	space("GET", "/infra/realized-state/status", access.SpaceRead, (*Server).realized, 0, false)
 	space("GET", "/infra/domains/{domain}/groups/{id}/members/{type}", access.SpaceRead, (*Server).members, 0, true)
+	space("GET", "/infra/domains/{domain}/groups/{id}/references", access.SpaceRead, (*Server).groupReferences, 0, true)
 	space("GET", "/infra/domains/{domain}/security-policies/{id}/statistics", access.SpaceRead,
 		func(s *Server, w http.ResponseWriter, r *http.Request) { s.statistics(w, r, model.KindSecurityPolicy) }, 0, false)
 	space("GET", "/infra/domains/{domain}/gateway-policies/{id}/statistics", access.SpaceRead,
@@ -115,7 +116,9 @@ func (s *Server) routes() []route {
 	rs = append(rs,
 		// What NSX clients call besides the policy tree (nsx.go, search.go).
 		route{method: "GET", pattern: "/api/v1/node/version", rule: access.AnyToken, serve: (*Server).nodeVersion},
-		route{method: "POST", pattern: "/api/session/create", rule: access.Public, serve: (*Server).sessionCreate},
+		route{method: "POST", pattern: "/api/session/create", rule: access.Public, serve: (*Server).sessionCreate, body: smallBody},
+		route{method: "POST", pattern: "/api/session/destroy", rule: access.AnyToken, serve: (*Server).sessionDestroy},
+		route{method: "GET", pattern: kordonV1 + "/session", rule: access.AnyToken, serve: (*Server).sessionGet},
 		route{method: "GET", pattern: apiV1 + "/search/query", rule: access.AnyToken, serve: (*Server).search, heavy: true},
 
 		route{method: "GET", pattern: "/healthz", rule: access.Public, serve: (*Server).healthz},
@@ -134,7 +137,7 @@ func (s *Server) routes() []route {
 		route{method: "POST", pattern: kordonV1 + "/explain", rule: access.ReadAll, serve: (*Server).explainFlow, body: smallBody},
 		route{method: "POST", pattern: kordonV1 + "/trace", rule: access.ReadAll, serve: (*Server).trace, body: smallBody, heavy: true},
 		route{method: "GET", pattern: kordonV1 + "/advise", rule: access.ReadAll, serve: (*Server).advise, heavy: true},
-		route{method: "GET", pattern: kordonV1 + "/watch", rule: access.ReadAll, serve: (*Server).watch, stream: true},
+		route{method: "GET", pattern: kordonV1 + "/watch", rule: access.AnyToken, serve: (*Server).watch, stream: true},
 		route{method: "GET", pattern: kordonV1 + "/status", rule: access.ReadAll, serve: (*Server).status},
 		route{method: "GET", pattern: kordonV1 + "/license", rule: access.ReadAll, serve: (*Server).getLicense},
 		route{method: "PUT", pattern: kordonV1 + "/license", rule: access.AdminOnly, serve: (*Server).installLicense, body: smallBody},
@@ -147,6 +150,8 @@ func (s *Server) routes() []route {
 		route{method: "GET", pattern: kordonV1 + "/clusters", rule: access.ReadAll, serve: (*Server).listClusters},
 		route{method: "POST", pattern: kordonV1 + "/clusters", rule: access.AdminOnly, serve: (*Server).registerCluster, body: smallBody},
 		route{method: "GET", pattern: kordonV1 + "/clusters/{cluster}", rule: access.ReadAll, serve: (*Server).getCluster},
+		route{method: "GET", pattern: kordonV1 + "/inventory/objects", rule: access.ReadAll, serve: (*Server).inventoryObjects, heavy: true},
+		route{method: "GET", pattern: kordonV1 + "/inventory/object", rule: access.ReadAll, serve: (*Server).inventoryObject},
 		route{method: "DELETE", pattern: kordonV1 + "/clusters/{cluster}", rule: access.AdminOnly, serve: (*Server).deregisterCluster},
 		route{method: "POST", pattern: kordonV1 + "/clusters/{cluster}/rotate", rule: access.AdminOnly, serve: (*Server).rotateCluster, body: smallBody},
 		route{method: "GET", pattern: kordonV1 + "/clusters/{cluster}/inventory/digest", rule: access.ClusterSelf, serve: (*Server).inventoryDigest},

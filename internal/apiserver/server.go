@@ -207,12 +207,30 @@ func (s *Server) handle(rt route) http.Handler {
 		if rec, ok := w.(*recorder); ok {
 			rec.route = rt.pattern
 		}
+		// A browser attaches more than cookies by itself: Basic
+		// credentials it was given in its dialog, a client certificate.
+		// Whatever the credential, a change another site's page starts
+		// is refused (browsers say so in Sec-Fetch-Site or Origin;
+		// clients that are not browsers send neither).
+		if !safeMethod(r.Method) {
+			if err := sameOrigin(r); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
 		var p access.Principal
 		if rt.rule != access.Public {
+			var viaSession bool
 			var err error
-			if p, err = s.authenticate(r); err != nil {
-				s.refuseAuth(w, rt, err.Error())
+			if p, viaSession, err = s.authenticateHow(r); err != nil {
+				s.refuseAuth(w, r, rt, err.Error())
 				return
+			}
+			if viaSession {
+				if err := checkCSRF(r); err != nil {
+					writeError(w, err)
+					return
+				}
 			}
 			if !p.Anonymous() {
 				netlimit.Authenticated(r.Context(), p.Name)
@@ -221,7 +239,7 @@ func (s *Server) handle(rt route) http.Handler {
 		t := access.Target{Project: r.PathValue("project"), Cluster: r.PathValue("cluster"), Agent: r.PathValue("agent")}
 		if err := access.Decide(rt.rule, p, t); err != nil {
 			if errors.Is(err, access.ErrUnauthenticated) {
-				s.refuseAuth(w, rt, "authentication required: send Authorization: Bearer <token> (or the token as the HTTP basic password)")
+				s.refuseAuth(w, r, rt, "authentication required: send Authorization: Bearer <token> (or the token as the HTTP basic password)")
 				return
 			}
 			writeError(w, apiError(http.StatusForbidden, codeForbidden, strings.TrimPrefix(err.Error(), access.ErrForbidden.Error()+": "), nil))
@@ -291,14 +309,21 @@ const edlPrefix = "/edl/"
 
 // refuseAuth answers 401 and closes the connection: a client without
 // credentials gets no keep-alive connection to hold.
-func (s *Server) refuseAuth(w http.ResponseWriter, rt route, msg string) {
+func (s *Server) refuseAuth(w http.ResponseWriter, r *http.Request, rt route, msg string) {
 	// Feed clients (firewalls reading an EDL) send Basic credentials only
 	// after a Basic challenge, and many read only the first challenge:
 	// the EDL routes offer Basic alone.
 	if !strings.HasPrefix(rt.pattern, edlPrefix) {
 		w.Header().Add("WWW-Authenticate", `Bearer realm="kordon"`)
 	}
-	w.Header().Add("WWW-Authenticate", `Basic realm="kordon", charset="UTF-8"`)
+	// A page's script (the console's fetch) must not get a Basic
+	// challenge: browsers answer it with a password dialog of their own.
+	// Nor may another site's page (a frame of an API URL, a link): its
+	// dialog would ask for the token on that page's behalf, and the
+	// browser would then send it by itself with every request.
+	if r.Header.Get("Sec-Fetch-Dest") != "empty" && !otherSite(r) {
+		w.Header().Add("WWW-Authenticate", `Basic realm="kordon", charset="UTF-8"`)
+	}
 	w.Header().Set("Connection", "close")
 	writeError(w, apiError(http.StatusUnauthorized, codeUnauthorized, msg, nil))
 }
@@ -423,12 +448,39 @@ func space(r *http.Request) string { return r.PathValue("project") }
 // authenticate returns who sent a request: a cluster or agent by its
 // verified client certificate, or a token given as a bearer token or as
 // the password of HTTP basic authentication (feeds and NSX clients that
-// can send only that; the user name is ignored). No credentials is the
-// anonymous principal; credentials that do not hold are an error.
+// can send only that; the user name is ignored), or a session cookie
+// (session.go) when no Authorization header is sent. No credentials is
+// the anonymous principal; credentials that do not hold are an error.
 func (s *Server) authenticate(r *http.Request) (access.Principal, error) {
+	p, _, err := s.authenticateHow(r)
+	return p, err
+}
+
+// authenticateHow is authenticate, also saying whether the credential was
+// a session cookie: the one credential a browser attaches by itself, so
+// the one that needs the CSRF check.
+func (s *Server) authenticateHow(r *http.Request) (access.Principal, bool, error) {
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-		return s.certPrincipal(r)
+		p, err := s.certPrincipal(r)
+		return p, false, err
 	}
+	if r.Header.Get("Authorization") == "" {
+		if sessionCookiesAmbiguous(r) {
+			return access.Principal{}, true, errSessionCookies
+		}
+		if secret, ok := sessionSecret(r); ok {
+			p, _, ok := s.m.AuthenticateSession(secret)
+			if !ok {
+				return access.Principal{}, true, errors.New("the session has ended (signed out, expired, or its token revoked): sign in again")
+			}
+			return p, true, nil
+		}
+	}
+	p, err := s.tokenPrincipal(r)
+	return p, false, err
+}
+
+func (s *Server) tokenPrincipal(r *http.Request) (access.Principal, error) {
 	token := ""
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, rest, _ := strings.Cut(h, " ")

@@ -56,6 +56,8 @@ var neverRules = []never{
 		"the contract holds shapes, not engines"},
 	{[]string{"cmd/kordon-agent"}, []string{"go.etcd.io/", "k8s.io/client-go/", "internal/adapter"},
 		"the agent's binary runs on every enforced host: no etcd, no client-go"},
+	{[]string{"internal/console"}, []string{"internal/manager", "internal/store", "internal/apiserver", "internal/access"},
+		"the console reads and writes through the API with the browser's own credentials; it has no side door to the state or to authorization"},
 }
 
 // matches reports whether path is dep, or under it when dep ends in "/".
@@ -186,6 +188,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		{ImportPath: mod + "internal/manager", Imports: []string{mod + "internal/store"}, Deps: []string{mod + "internal/store", "go.etcd.io/etcd/client/v3"}},
 		{ImportPath: mod + "internal/wire", Imports: []string{mod + "internal/model"}, Deps: []string{mod + "internal/model"}},
 		{ImportPath: mod + "test/e2e", Imports: []string{"k8s.io/client-go/rest"}},
+		{ImportPath: mod + "internal/console", Imports: []string{mod + "internal/model"}, Deps: []string{mod + "internal/model"}},
 	}
 	for _, e := range edge {
 		if e != "internal/wire" {
@@ -221,6 +224,8 @@ func TestRulesCatchViolations(t *testing.T) {
 			"internal/adapter depends on internal/store (through internal/manager)"},
 		{pkg{ImportPath: mod + "internal/wire", Imports: []string{mod + "internal/realization"}, Deps: []string{mod + "internal/realization"}},
 			"internal/wire depends on internal/realization (imported directly): the contract holds shapes"},
+		{pkg{ImportPath: mod + "internal/console", Imports: []string{mod + "internal/manager"}, Deps: []string{mod + "internal/manager", mod + "internal/store"}},
+			"internal/console depends on internal/manager (imported directly): the console reads and writes through the API"},
 		{pkg{ImportPath: mod + "cmd/kordon-agent", Imports: []string{"go.etcd.io/etcd/client/v3"}, Deps: []string{"go.etcd.io/etcd/client/v3"}},
 			"cmd/kordon-agent depends on go.etcd.io/etcd/client/v3 (imported directly): the agent's binary"},
 	} {

@@ -150,6 +150,22 @@ func (m *Manager) DeregisterCluster(ctx context.Context, name string) (Deregiste
 	return rep, m.WaitApplied(ctx, rev)
 }
 
+// GroupsHolding lists the groups holding members of a cluster, sorted:
+// for a cluster that is not Up, the groups whose members are stale.
+func (v View) GroupsHolding(cluster string) []string {
+	var out []string
+	for p := range v.m.cfg.Groups {
+		for _, mem := range v.m.idx.Members(p) {
+			if mem.Key.Cluster == cluster {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // groupsOfClusterLocked lists the groups holding members of the cluster or
 // naming it in a KubernetesCluster condition.
 func (m *Manager) groupsOfClusterLocked(name string) []string {
@@ -313,12 +329,20 @@ const missedBeats = 3
 // reports a failure) or Unknown (its heartbeats stopped, or never came).
 // Clusters fed from files or the demo have no adapter and are Up.
 func (m *Manager) clusterStatusLocked(c *Cluster, now time.Time) ClusterStatus {
-	st := ClusterStatus{Cluster: *c, Objects: map[string]int{}}
-	for _, k := range inventory.Kinds {
-		if n := len(m.idx.Objects(c.Name, k)); n > 0 {
+	st := m.clusterStateLocked(c, now)
+	st.Objects = map[string]int{}
+	for k, n := range m.idx.KindCounts(c.Name) {
+		if k != inventory.KindVirtualMachine {
 			st.Objects[string(k)] = n
 		}
 	}
+	return st
+}
+
+// clusterStateLocked is clusterStatusLocked without the object counts,
+// which cost a walk of the cluster's inventory.
+func (m *Manager) clusterStateLocked(c *Cluster, now time.Time) ClusterStatus {
+	st := ClusterStatus{Cluster: *c}
 	hb, ok := m.heartbeats[c.Name]
 	switch {
 	case c.Source != SourceAdapter && c.Source != SourceInProcess:
@@ -376,7 +400,7 @@ func (v View) StaleMembers(group string) []Stale {
 		if !ok {
 			continue
 		}
-		if st := v.m.clusterStatusLocked(rec, now); st.State != StateUp {
+		if st := v.m.clusterStateLocked(rec, now); st.State != StateUp {
 			out = append(out, Stale{Cluster: c, State: st.State, Since: st.Since})
 		}
 	}

@@ -175,6 +175,14 @@ func (l *eventLog) subscribe(since int64) ([]Event, *Subscription, error) {
 	return replay, s, nil
 }
 
+// oldest is the revision the kept events start after: a watch may resume
+// from it or any later revision.
+func (l *eventLog) oldest() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.start
+}
+
 func (l *eventLog) subscribers() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

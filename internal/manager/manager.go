@@ -219,6 +219,10 @@ func (m *Manager) Revision() int64 {
 	return m.rev
 }
 
+// EventsFrom is the oldest revision a watch may resume from: the events
+// after it are kept.
+func (m *Manager) EventsFrom() int64 { return m.events.oldest() }
+
 // Subscribe returns the events after revision since and a subscription
 // to the following ones.
 func (m *Manager) Subscribe(since int64) ([]Event, *Subscription, error) {

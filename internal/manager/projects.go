@@ -223,6 +223,11 @@ func (m *Manager) projectDeletion(ctx context.Context, id string) ([]store.Cond,
 		}
 		if t.Project == id {
 			ops = append(ops, store.Op{Key: kv.Key, Delete: true}, store.Op{Key: store.TokenUsedPrefix + t.ID, Delete: true})
+			// The token's sessions go with it (they would authenticate
+			// nobody, but their records would stay).
+			m.mu.RLock()
+			ops = append(ops, m.sessionOpsOfLocked(t.ID)...)
+			m.mu.RUnlock()
 		}
 	}
 	conds := []store.Cond{

@@ -29,7 +29,8 @@ type state struct {
 	meta      map[string]ObjectMeta
 	projects  map[string]*Project
 	clusters  map[string]*Cluster
-	tokens    map[string]*Token // by hash
+	tokens    map[string]*Token   // by hash
+	sessions  map[string]*Session // by hash
 	storedKey map[string]ed25519.PublicKey
 	licRaw    []byte
 	// heartbeats holds each cluster's last adapter heartbeat.
@@ -41,7 +42,7 @@ type state struct {
 
 func newState() *state {
 	return &state{cfg: model.NewConfig(), meta: map[string]ObjectMeta{}, projects: map[string]*Project{},
-		clusters: map[string]*Cluster{}, tokens: map[string]*Token{}, storedKey: map[string]ed25519.PublicKey{},
+		clusters: map[string]*Cluster{}, tokens: map[string]*Token{}, sessions: map[string]*Session{}, storedKey: map[string]ed25519.PublicKey{},
 		heartbeats: map[string]wire.Heartbeat{}, idx: membership.New(), agents: map[string]*Agent{}, reports: map[string]wire.AgentReport{}}
 }
 
@@ -95,6 +96,7 @@ var keyTable = []keyHandler{
 	{prefix: store.ClustersPrefix, fold: (*state).foldCluster},
 	{prefix: store.TokensPrefix, fold: (*state).foldToken},
 	{prefix: store.TokenUsedPrefix, fold: (*state).foldTokenUsed},
+	{prefix: store.SessionsPrefix, fold: (*state).foldSession},
 	{prefix: store.TrustPrefix, fold: (*state).foldTrust},
 	{prefix: store.StatusPrefix, fold: (*state).foldHeartbeat},
 	{prefix: store.AgentsPrefix, fold: (*state).foldAgent},

@@ -189,8 +189,13 @@ func (m *Manager) RevokeToken(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		rev, err := m.st.Commit(ctx, conds,
-			[]store.Op{{Key: store.TokensPrefix + id, Delete: true}, {Key: store.TokenUsedPrefix + id, Delete: true}})
+		// The token's sessions end with it (they would authenticate
+		// nobody anyway: a session checks its token on every request).
+		ops := []store.Op{{Key: store.TokensPrefix + id, Delete: true}, {Key: store.TokenUsedPrefix + id, Delete: true}}
+		m.mu.RLock()
+		ops = append(ops, m.sessionOpsOfLocked(id)...)
+		m.mu.RUnlock()
+		rev, err := m.st.Commit(ctx, conds, ops)
 		if errors.Is(err, store.ErrConflict) && attempt < maxRetries {
 			continue // a token changed since it was read: count again
 		}

@@ -186,6 +186,29 @@ func (x *Index) Objects(cluster string, kind inventory.Kind) []inventory.Object 
 	return out
 }
 
+// KindCounts counts a cluster's objects by kind.
+func (x *Index) KindCounts(cluster string) map[inventory.Kind]int {
+	out := map[inventory.Kind]int{}
+	c := x.clusters[cluster]
+	if c == nil {
+		return out
+	}
+	for e := range c.entities {
+		out[e.key.Kind]++
+	}
+	for _, ns := range c.namespaces {
+		if n := len(ns.pods); n > 0 {
+			out[inventory.KindPod] += n
+		}
+	}
+	for k := range x.others {
+		if k.Cluster == cluster {
+			out[k.Kind]++
+		}
+	}
+	return out
+}
+
 // Clusters returns the names of the clusters the index holds objects of.
 func (x *Index) Clusters() []string {
 	out := make([]string, 0, len(x.clusters))

@@ -86,10 +86,7 @@ func Compile(cfg *model.Config, m Members, pt Point) *Ruleset {
 		}
 		rules := c.byPolicy[op.path]
 		sort.Slice(rules, func(i, j int) bool {
-			if rules[i].SequenceNumber != rules[j].SequenceNumber {
-				return rules[i].SequenceNumber < rules[j].SequenceNumber
-			}
-			return rules[i].Path < rules[j].Path
+			return RuleBefore(rules[i].SequenceNumber, rules[i].Path, rules[j].SequenceNumber, rules[j].Path)
 		})
 		for _, r := range rules {
 			if r.Disabled || !c.applies(pt, op.policy, r.Scope) {
@@ -170,20 +167,63 @@ func (c *compiler) policies(pt Point) []orderedPolicy {
 			out = append(out, orderedPolicy{path: p, rank: rank, provider: provider, seq: sp.SequenceNumber, policy: &sp.Policy, sp: sp})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.rank != b.rank {
-			return a.rank < b.rank
-		}
-		if a.provider != b.provider {
-			return a.provider
-		}
-		if a.seq != b.seq {
-			return a.seq < b.seq
-		}
-		return a.path < b.path
-	})
+	sort.Slice(out, func(i, j int) bool { return out[i].order().Before(out[j].order()) })
 	return out
+}
+
+func (op orderedPolicy) order() PolicyOrder {
+	return PolicyOrder{Rank: op.rank, Provider: op.provider, Seq: op.seq, Path: op.path}
+}
+
+// PolicyOrder is where a policy sits in its firewall's evaluation order:
+// by category, the provider's (default space) before a project's within
+// one, then by sequence number and path. Readers that show policies in
+// that order (the console) sort by it, so they cannot disagree with what
+// is enforced.
+type PolicyOrder struct {
+	Rank     int
+	Provider bool
+	Seq      int64
+	Path     string
+}
+
+// Before reports whether a policy at a is evaluated before one at b.
+func (a PolicyOrder) Before(b PolicyOrder) bool {
+	if a.Rank != b.Rank {
+		return a.Rank < b.Rank
+	}
+	if a.Provider != b.Provider {
+		return a.Provider
+	}
+	if a.Seq != b.Seq {
+		return a.Seq < b.Seq
+	}
+	return a.Path < b.Path
+}
+
+// SecurityPolicyOrder is a security policy's place in the DFW. Layer-2
+// (Ethernet) policies are ranked first, as NSX lists them, though no
+// layer-3 flow meets them (Compile leaves them out).
+func SecurityPolicyOrder(path, category string, seq int64) PolicyOrder {
+	rank := dfwRank[category] // as Compile ranks it; validation admits only the table's categories
+	if isDefaultSection(path) {
+		rank = defaultSectionRank
+	}
+	return PolicyOrder{Rank: rank, Provider: projectOf(path) == "", Seq: seq, Path: path}
+}
+
+// GatewayPolicyOrder is a gateway policy's place in the gateway firewall.
+func GatewayPolicyOrder(path, category string, seq int64) PolicyOrder {
+	return PolicyOrder{Rank: gfwRank[category], Provider: projectOf(path) == "", Seq: seq, Path: path}
+}
+
+// RuleBefore reports whether, within one policy, the rule (seqA, pathA) is
+// evaluated before (seqB, pathB).
+func RuleBefore(seqA int64, pathA string, seqB int64, pathB string) bool {
+	if seqA != seqB {
+		return seqA < seqB
+	}
+	return pathA < pathB
 }
 
 func projectOf(path string) string {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/kordon-dev/kordon/internal/apiserver"
 	"github.com/kordon-dev/kordon/internal/client"
+	"github.com/kordon-dev/kordon/internal/console"
 	"github.com/kordon-dev/kordon/internal/license"
 	"github.com/kordon-dev/kordon/internal/manager"
 	"github.com/kordon-dev/kordon/internal/netlimit"
@@ -155,14 +156,14 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	api := apiserver.New(apiserver.Options{Manager: m, Logger: o.Logger, Gatherer: reg, Registerer: reg, CA: boot.CA.CertPEM})
-	srv := &http.Server{Handler: api, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: Handler(api, o.Logger), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10, ConnContext: netlimit.ConnContext,
 		// Handshake failures of scanners and port probes are not the
 		// operator's concern; they stay at debug.
 		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug)}
 	served := make(chan error, 1)
 	wg.Go(func() { served <- srv.ServeTLS(ln, "", "") })
-	o.Logger.Info("serving the kordon API", "url", url, "store", storeKind(st), "data_dir", dd.path, "max_connections", budget)
+	o.Logger.Info("serving the kordon API and console", "url", url, "store", storeKind(st), "data_dir", dd.path, "max_connections", budget)
 	if o.Ready != nil {
 		o.Ready(rawLn.Addr().String())
 	}
@@ -387,4 +388,18 @@ func writeDataDir(o Options, dd *dataDir, boot booted, url string) error {
 		return client.WriteConfig(cfgPath, c)
 	}
 	return nil
+}
+
+// Handler is what kordon serves on its one port: the console at / and
+// /ui/, the API everywhere else. The console reads through the API, with
+// each request's own credentials.
+func Handler(api http.Handler, log *slog.Logger) http.Handler {
+	con := console.New(console.Options{API: api, Logger: log})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if console.Owns(r.URL.Path) {
+			con.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 }

@@ -17,6 +17,9 @@ const (
 	// TokenUsedPrefix holds when each token was last used, to the minute.
 	TokenUsedPrefix = Root + "token-used/"
 	TrustPrefix     = Root + "license-trust/"
+	// SessionsPrefix holds the console's sign-in sessions, by the hash of
+	// their secret.
+	SessionsPrefix = Root + "sessions/"
 	// Per cluster: its adapter's last heartbeat, and its inventory
 	// revision (rewritten by every adapter write, so an adapter's writes
 	// are conditioned on what it last saw).

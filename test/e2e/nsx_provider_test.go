@@ -252,16 +252,38 @@ func TestTerraformProviderConformance(t *testing.T) {
 	c := newNSXClient(t, s)
 
 	// 1. Configure (providerConfigure). The MP client tries a session
-	// login (session_auth defaults to true) and goes on with basic
-	// authentication when it is refused; then the version, which the
-	// provider compares with go-version.
+	// login (session_auth defaults to true): a JSESSIONID cookie and an
+	// X-XSRF-TOKEN header, which it then sends with every call instead of
+	// the password; then the version, which the provider compares with
+	// go-version.
 	code, hdr, out := c.call("POST", "/api/session/create", url.Values{"j_username": {c.user}, "j_password": {c.pass}})
-	if code == 200 || hdr.Get("Set-Cookie") != "" || hdr.Get("X-XSRF-TOKEN") != "" {
+	resp := http.Response{Header: hdr}
+	var session *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "JSESSIONID" {
+			session = ck
+		}
+	}
+	if code != 200 || session == nil || hdr.Get("X-XSRF-TOKEN") == "" {
 		t.Fatalf("session login: %d %v %v", code, hdr, out)
 	}
-	if code != 501 || !strings.Contains(fmt.Sprint(out["error_message"]), "basic authentication") {
-		t.Fatalf("session login: %d %v", code, out)
+	for _, withToken := range []bool{true, false} {
+		req, _ := http.NewRequest("PATCH", c.base+"/policy/api/v1/infra/domains/default/groups/tf-session", strings.NewReader(`{"expression": [{"resource_type": "IPAddressExpression", "ip_addresses": ["192.0.2.9"]}]}`))
+		req.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
+		req.Header.Set("Content-Type", "application/json")
+		if withToken {
+			req.Header.Set("X-XSRF-TOKEN", hdr.Get("X-XSRF-TOKEN"))
+		}
+		r, err := c.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if want := map[bool]int{true: 200, false: 403}[withToken]; r.StatusCode != want {
+			t.Fatalf("a session write with X-XSRF-TOKEN %v: %d, want %d", withToken, r.StatusCode, want)
+		}
 	}
+	c.must(200, "DELETE", "/policy/api/v1/infra/domains/default/groups/tf-session", nil)
 	ver := c.must(200, "GET", "/api/v1/node/version", nil)
 	nv, _ := ver["node_version"].(string)
 	if _, ok := ver["product_version"].(string); !ok || !versionAtLeast(t, nv, "3.2.0") || versionAtLeast(t, nv, "9.0.0") {
