@@ -469,20 +469,13 @@ func TestEnforceFamilyTransition(t *testing.T) {
 		return next, d
 	}
 	v6 := netipx.IPRangeFrom(v6Addr(1), v6Addr(1))
-	list := func(table string) string {
-		out, err := exec.Command("nft", "list", "table", "inet", table).CombinedOutput()
-		if err != nil {
-			t.Fatalf("nft list: %v\n%s", err, out)
-		}
-		return sortElements(strings.ReplaceAll(string(out), "table inet "+table+" {", "table {"))
-	}
 	err := ns.in(func() error {
 		ctx := context.Background()
 		n, err := knftables.New(knftables.InetFamily, nft.DefaultTable)
 		if err != nil {
 			return err
 		}
-		fresh, err := knftables.New(knftables.InetFamily, "kfresh")
+		ft, err := newFreshTable(t)
 		if err != nil {
 			return err
 		}
@@ -513,16 +506,10 @@ func TestEnforceFamilyTransition(t *testing.T) {
 			if res.Full != step.full {
 				t.Errorf("%s: %+v, want full replacement %v", step.name, res, step.full)
 			}
-			got := list(nft.DefaultTable)
-			if strings.Contains(got, "set "+six+" ") != step.has6 {
+			if got := ft.list(nft.DefaultTable); strings.Contains(got, "set "+six+" ") != step.has6 {
 				t.Errorf("%s: set %s in the table: %v, want %v:\n%s", step.name, six, !step.has6, step.has6, got)
 			}
-			if _, err := nft.NewApplier(fresh).Apply(ctx, next); err != nil {
-				return err
-			}
-			if want := list("kfresh"); got != want {
-				t.Errorf("%s: the table differs from a fresh install:\n%s\nwant:\n%s", step.name, got, want)
-			}
+			ft.check(ctx, step.name, next)
 			cur = next
 		}
 		return nil
@@ -551,6 +538,45 @@ func sortElements(listing string) string {
 		slices.Sort(els)
 		b.WriteString(" " + strings.Join(els, ", ") + " }")
 		listing = listing[i+j+1:]
+	}
+}
+
+// freshTable compares kordon's table with a fresh install of the same
+// span in a second table of the current network namespace: whatever an
+// agent did incrementally must leave exactly what installing anew gives.
+type freshTable struct {
+	t     testing.TB
+	fresh *knftables.Interface
+}
+
+func newFreshTable(t testing.TB) (*freshTable, error) {
+	fresh, err := knftables.New(knftables.InetFamily, "kfresh")
+	if err != nil {
+		return nil, err
+	}
+	return &freshTable{t: t, fresh: &fresh}, nil
+}
+
+// list lists a table of the namespace with its elements sorted and its
+// name left out, so two tables compare.
+func (f *freshTable) list(table string) string {
+	f.t.Helper()
+	out, err := exec.Command("nft", "list", "table", "inet", table).CombinedOutput()
+	if err != nil {
+		f.t.Fatalf("nft list: %v\n%s", err, out)
+	}
+	return sortElements(strings.ReplaceAll(string(out), "table inet "+table+" {", "table {"))
+}
+
+// check installs s fresh and fails the test unless kordon's table equals
+// it.
+func (f *freshTable) check(ctx context.Context, step string, s *realization.Span) {
+	f.t.Helper()
+	if _, err := nft.NewApplier(*f.fresh).Apply(ctx, s); err != nil {
+		f.t.Fatalf("%s: fresh install: %v", step, err)
+	}
+	if got, want := f.list(nft.DefaultTable), f.list("kfresh"); got != want {
+		f.t.Fatalf("%s: the table differs from a fresh install:\n%s\nwant:\n%s", step, got, want)
 	}
 }
 
@@ -721,32 +747,17 @@ func TestEnforceNetlinkDeltas(t *testing.T) {
 	s1.Rehash()
 
 	ns := newNetNS(t, fmt.Sprintf("kn%d", os.Getpid()%100000))
-	list := func(table string) string {
-		out, err := exec.Command("nft", "list", "table", "inet", table).CombinedOutput()
-		if err != nil {
-			t.Fatalf("nft list: %v\n%s", err, out)
-		}
-		return sortElements(strings.ReplaceAll(string(out), "table inet "+table+" {", "table {"))
-	}
 	err := ns.in(func() error {
 		ctx := context.Background()
 		n, err := nft.New(nft.DefaultTable)
 		if err != nil {
 			return err
 		}
-		fresh, err := knftables.New(knftables.InetFamily, "kfresh")
+		ft, err := newFreshTable(t)
 		if err != nil {
 			return err
 		}
-		check := func(step string, s *realization.Span) {
-			t.Helper()
-			if _, err := nft.NewApplier(fresh).Apply(ctx, s); err != nil {
-				t.Fatalf("%s: fresh install: %v", step, err)
-			}
-			if got, want := list(nft.DefaultTable), list("kfresh"); got != want {
-				t.Fatalf("%s: the table differs from a fresh install:\n%s\nwant:\n%s", step, got, want)
-			}
-		}
+		check := func(step string, s *realization.Span) { t.Helper(); ft.check(ctx, step, s) }
 		a := nft.NewApplier(n)
 		if _, err := a.Apply(ctx, s1); err != nil {
 			return err

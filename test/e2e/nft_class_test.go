@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"go4.org/netipx"
-	"sigs.k8s.io/knftables"
 
 	"github.com/kordon-dev/kordon/internal/address"
 	"github.com/kordon-dev/kordon/internal/enforcement/nft"
@@ -276,32 +275,17 @@ func TestEnforceClassDeltas(t *testing.T) {
 	}
 
 	ns := newNetNS(t, fmt.Sprintf("kd%d", os.Getpid()%100000))
-	list := func(table string) string {
-		out, err := exec.Command("nft", "list", "table", "inet", table).CombinedOutput()
-		if err != nil {
-			t.Fatalf("nft list: %v\n%s", err, out)
-		}
-		return sortElements(strings.ReplaceAll(string(out), "table inet "+table+" {", "table {"))
-	}
 	err := ns.in(func() error {
 		ctx := context.Background()
 		n, err := nft.New(nft.DefaultTable)
 		if err != nil {
 			return err
 		}
-		fresh, err := knftables.New(knftables.InetFamily, "kfresh")
+		ft, err := newFreshTable(t)
 		if err != nil {
 			return err
 		}
-		check := func(step string, s *realization.Span) {
-			t.Helper()
-			if _, err := nft.NewApplier(fresh).Apply(ctx, s); err != nil {
-				t.Fatalf("%s: fresh install: %v", step, err)
-			}
-			if got, want := list(nft.DefaultTable), list("kfresh"); got != want {
-				t.Fatalf("%s: the table differs from a fresh install:\n%s\nwant:\n%s", step, got, want)
-			}
-		}
+		check := func(step string, s *realization.Span) { t.Helper(); ft.check(ctx, step, s) }
 		a := nft.NewApplier(n)
 		if _, err := a.Apply(ctx, s1); err != nil {
 			return err
