@@ -73,6 +73,7 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("GET /ui/group", c.page("group", c.group))
 	c.mux.HandleFunc("GET /ui/group/edit", c.page("edit", c.editGroup))
 	c.mux.HandleFunc("GET /ui/rule/edit", c.page("ruleedit", c.editRule))
+	c.mux.HandleFunc("GET /ui/policy/edit", c.page("policyedit", c.editPolicy))
 	c.mux.HandleFunc("GET /ui/dfw", c.page("firewall", c.dfw))
 	c.mux.HandleFunc("GET /ui/gfw", c.page("firewall", c.gfw))
 	c.mux.HandleFunc("GET /ui/trace", c.page("trace", c.trace))

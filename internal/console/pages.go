@@ -594,6 +594,8 @@ type firewallData struct {
 	Categories  []string
 	// Focus is the rule or policy a link asked for.
 	Focus string
+	// Kind is the editor's name for the table's policies.
+	Kind string
 }
 
 func (c *Console) dfw(k *caller, v *view, r *http.Request) error {
@@ -609,7 +611,10 @@ func (c *Console) gfw(k *caller, v *view, r *http.Request) error {
 func (c *Console) firewall(k *caller, v *view, r *http.Request, gateway bool) error {
 	v.LivePrefix = model.Space(v.Project)
 	q := r.URL.Query()
-	d := &firewallData{Gateway: gateway, Selected: q.Get("gateway"), Categories: model.DFWCategories}
+	d := &firewallData{Gateway: gateway, Kind: "security", Selected: q.Get("gateway"), Categories: model.DFWCategories}
+	if gateway {
+		d.Kind = "gateway"
+	}
 	v.Data = d
 	kind, order := "security-policies", policy.SecurityPolicyOrder
 	if gateway {
@@ -987,5 +992,48 @@ func (c *Console) editRule(k *caller, v *view, r *http.Request) error {
 	}
 	v.Title = "Edit rule " + id
 	d.Back = link(ref.Path() + "/rules/" + id)
+	return nil
+}
+
+// ---- policy editor
+
+type policyEditData struct {
+	New, Gateway bool
+	Back         string
+	APIPath      string
+	Object       json.RawMessage
+	Categories   []string
+}
+
+// editPolicy edits a security or gateway policy's own fields; its rules
+// are left as they are (the object is sent without them, which a PUT
+// keeps), and edited one by one.
+func (c *Console) editPolicy(k *caller, v *view, r *http.Request) error {
+	q := r.URL.Query()
+	d := &policyEditData{Gateway: q.Get("kind") == "gateway", Categories: model.DFWCategories}
+	kind, page := "security-policies", "/ui/dfw"
+	v.Nav = "dfw"
+	if d.Gateway {
+		kind, v.Nav, page, d.Categories = "gateway-policies", "gfw", "/ui/gfw", model.GFWCategories
+	}
+	v.Data = d
+	base := spacePrefix(v.Project) + "/infra/domains/default/" + kind + "/"
+	id := q.Get("id")
+	if id == "" {
+		d.New, d.APIPath, d.Back, v.Title = true, base, v.Q(page), "New policy"
+		category := model.CategoryApplication
+		if d.Gateway {
+			category = model.CategoryLocalGatewayRules
+		}
+		d.Object = json.RawMessage(fmt.Sprintf(`{"resource_type": %q, "category": %q, "sequence_number": 0}`,
+			map[bool]string{false: "SecurityPolicy", true: "GatewayPolicy"}[d.Gateway], category))
+		return nil
+	}
+	d.APIPath = base + url.PathEscape(id)
+	if err := k.get(d.APIPath, &d.Object); err != nil {
+		return err
+	}
+	v.Title = "Edit policy " + id
+	d.Back = link(model.Ref{Project: v.Project, Domain: model.DefaultDomain, Kind: map[bool]model.Kind{false: model.KindSecurityPolicy, true: model.KindGatewayPolicy}[d.Gateway], ID: id}.Path())
 	return nil
 }

@@ -461,6 +461,32 @@ func TestConsole(t *testing.T) {
 		b.waitFor("c-reject disabled", `location.pathname === "/ui/dfw" && document.querySelector("tr[data-path$='/console-order/rules/c-reject']").classList.contains("disabled")`)
 	})
 
+	t.Run("create and edit a policy", func(t *testing.T) {
+		b := b.in(t)
+		b.open("/ui/dfw")
+		b.open(evalJS[string](b, `document.querySelector('main a.button[href*="/ui/policy/edit"]').getAttribute("href")`))
+		b.waitFor("the policy editor", `document.querySelector("#object-editor")`)
+		b.accessible("policy editor")
+		b.set("#f-id", "console-new")
+		b.set("#f-display_name", "made in the console")
+		b.set("#f-category", "Environment")
+		b.set("#f-sequence_number", "7")
+		b.run(chromedp.Click(chromedp.CSS("#save")))
+		b.waitFor("the new policy in the table", `location.pathname === "/ui/dfw" && document.querySelector("tr.policy").parentElement.textContent.includes("made in the console")`)
+		// Editing a policy's own fields keeps its rules.
+		b.open(evalJS[string](b, `document.querySelector('a.edit-policy[href*="console-order"]').getAttribute("href")`))
+		b.waitFor("the policy editor", `document.querySelector("#f-display_name") && document.querySelector("#f-display_name").value === "console order test"`)
+		b.set("#f-display_name", "console order, renamed")
+		b.run(chromedp.Click(chromedp.CSS("#save")))
+		b.waitFor("the renamed policy", `location.pathname === "/ui/dfw" && document.querySelector("#rules").textContent.includes("console order, renamed")`)
+		var got struct {
+			RuleCount int `json:"rule_count"`
+		}
+		if err := c.Do(ctx, http.MethodGet, pol, nil, &got); err != nil || got.RuleCount != 3 {
+			t.Fatalf("after editing the policy: %d rules, %v; want its 3", got.RuleCount, err)
+		}
+	})
+
 	t.Run("trace", func(t *testing.T) {
 		b := b.in(t)
 		b.open("/ui/trace")

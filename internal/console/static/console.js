@@ -493,13 +493,15 @@
           out[f] = l.length ? l : ["ANY"];
         } else out[f] = c.value.trim();
       }
+      for (const k of (form.dataset.drop || "").split(",").filter(Boolean)) delete out[k];
+      const what = form.dataset.what || "rule";
       const isNew = form.dataset.new === "true";
-      if (isNew && !out.id) { document.getElementById("err-id").textContent = "give the rule an id"; return; }
+      if (isNew && !out.id) { document.getElementById("err-id").textContent = "give the " + what + " an id"; return; }
       const path = isNew ? form.dataset.api + encodeURIComponent(out.id) : form.dataset.api;
       if (isNew) {
         delete out._revision;
         const exists = await api("GET", path);
-        if (exists.ok) { document.getElementById("err-id").textContent = "a rule " + out.id + " exists in this policy"; return; }
+        if (exists.ok) { document.getElementById("err-id").textContent = "a " + what + " " + out.id + " exists here; choose another id"; return; }
       }
       const r = await api(isNew ? "PATCH" : "PUT", path, out);
       if (r.ok) { location.assign(form.dataset.back); return; }
@@ -510,7 +512,7 @@
         const target = f && document.getElementById("err-" + f);
         if (target) target.textContent = e.error_message || message(r); else rest.push(e.error_message || message(r));
       }
-      if (r.status === 412) rest.unshift("Conflict: somebody changed this rule since you opened it. Reload to see their change; nothing was saved.");
+      if (r.status === 412) rest.unshift("Conflict: somebody changed this " + what + " since you opened it. Reload to see their change; nothing was saved.");
       show(document.getElementById("form-error"), rest.join(" "));
     });
   }
