@@ -109,35 +109,7 @@ func consoleAtScale(b *testing.B) (http.Handler, *http.Cookie, []string) {
 			b.Fatal(err)
 		}
 	}
-	gs := s.Groups()
-	paths := model.Paths(gs)
-	dom := &model.Domain{}
-	dom.ID = "default"
-	for _, p := range paths {
-		g := gs[p]
-		g.ID = p[strings.LastIndex(p, "/")+1:]
-		dom.Children = append(dom.Children, model.Wrap(g))
-	}
-	// 10,000 rules in 100 policies, each between two of the groups.
-	for pi := 0; pi < 100; pi++ {
-		pol := &model.SecurityPolicy{}
-		pol.ID = fmt.Sprintf("scale-%03d", pi)
-		pol.Category = model.CategoryApplication
-		pol.SequenceNumber = int64(pi)
-		for ri := 0; ri < 100; ri++ {
-			n := pi*100 + ri
-			r := &model.Rule{Action: model.ActionAllow, SourceGroups: []string{paths[n%len(paths)]}, DestinationGroups: []string{paths[(n*7+3)%len(paths)]},
-				Services: []string{"ANY"}, Scope: []string{"ANY"}, SequenceNumber: int64(ri)}
-			r.ID = fmt.Sprintf("r-%05d", n)
-			pol.Children = append(pol.Children, model.Wrap(r))
-		}
-		dom.Children = append(dom.Children, model.Wrap(pol))
-	}
-	doc := &model.Infra{Children: model.ChildList{model.Wrap(dom)}}
-	body, err := json.Marshal(doc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	body, _ := scaleDoc(b, s, "")
 	h := in.h
 	if w := in.do(http.MethodPatch, "/policy/api/v1/infra", string(body), "", in.admin, nil); w.Code != 200 {
 		b.Fatalf("loading the policy: %d %s", w.Code, w.Body.String()[:min(400, w.Body.Len())])
@@ -156,4 +128,43 @@ func consoleAtScale(b *testing.B) (http.Handler, *http.Cookie, []string) {
 		slices.SortStableFunc(largest, func(x, y string) int { return n[y] - n[x] })
 	})
 	return h, &http.Cookie{Name: "JSESSIONID", Value: secret}, largest
+}
+
+// scaleDoc is the scale's configuration as one Infra document: its 10,010
+// groups, and 10,000 rules in 100 policies, each between two of the
+// groups. The group at changed, if any, also holds one more address. It
+// returns the document and the group paths, sorted.
+func scaleDoc(b *testing.B, s benchdata.Scale, changed string) ([]byte, []string) {
+	gs := s.Groups()
+	paths := model.Paths(gs)
+	dom := &model.Domain{}
+	dom.ID = "default"
+	for _, p := range paths {
+		g := gs[p]
+		g.ID = p[strings.LastIndex(p, "/")+1:]
+		if p == changed {
+			g.Expression = append(g.Expression, &model.ConjunctionOperator{ConjunctionOperator: model.ConjOr},
+				&model.IPAddressExpression{IPAddresses: []string{"198.51.100.99"}})
+		}
+		dom.Children = append(dom.Children, model.Wrap(g))
+	}
+	for pi := 0; pi < 100; pi++ {
+		pol := &model.SecurityPolicy{}
+		pol.ID = fmt.Sprintf("scale-%03d", pi)
+		pol.Category = model.CategoryApplication
+		pol.SequenceNumber = int64(pi)
+		for ri := 0; ri < 100; ri++ {
+			n := pi*100 + ri
+			r := &model.Rule{Action: model.ActionAllow, SourceGroups: []string{paths[n%len(paths)]}, DestinationGroups: []string{paths[(n*7+3)%len(paths)]},
+				Services: []string{"ANY"}, Scope: []string{"ANY"}, SequenceNumber: int64(ri)}
+			r.ID = fmt.Sprintf("r-%05d", n)
+			pol.Children = append(pol.Children, model.Wrap(r))
+		}
+		dom.Children = append(dom.Children, model.Wrap(pol))
+	}
+	body, err := json.Marshal(&model.Infra{Children: model.ChildList{model.Wrap(dom)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return body, paths
 }
