@@ -1,6 +1,6 @@
-// Package helm holds kordon's Helm charts; its tests lint and render them
-// with a real helm and hold the adapter chart to what `kordon cluster
-// manifests` prints.
+// Package helm holds kordon's Helm charts; its tests lint, render and
+// install them with a real helm and hold the adapter chart to what `kordon
+// cluster manifests` prints.
 package helm
 
 import (
@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -255,10 +256,10 @@ func TestAdapterChartRefuses(t *testing.T) {
 	}
 }
 
-// TestAdapterChartInstalls runs the README's `helm install` against a real
-// kube-apiserver (no kubelet: test/e2e's TestKubeletAdapter runs the pod),
-// checks what it created, and that `helm uninstall` takes it all back.
-func TestAdapterChartInstalls(t *testing.T) {
+// apiServer starts a kube-apiserver (no kubelet) and returns an admin
+// kubeconfig file for helm and a client for the checks.
+func apiServer(t *testing.T) (string, kubernetes.Interface) {
+	t.Helper()
 	helmBin(t)
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if !fileExists(filepath.Join(assets, "kube-apiserver")) || !fileExists(filepath.Join(assets, "etcd")) {
@@ -285,7 +286,14 @@ func TestAdapterChartInstalls(t *testing.T) {
 	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cs := kubernetes.NewForConfigOrDie(cfg)
+	return kubeconfig, kubernetes.NewForConfigOrDie(cfg)
+}
+
+// TestAdapterChartInstalls runs the README's `helm install` against a real
+// kube-apiserver (no kubelet: test/e2e's TestKubeletAdapter runs the pod),
+// checks what it created, and that `helm uninstall` takes it all back.
+func TestAdapterChartInstalls(t *testing.T) {
+	kubeconfig, cs := apiServer(t)
 	ctx := t.Context()
 
 	bundle := bundleFile(t)
@@ -320,5 +328,190 @@ func TestAdapterChartInstalls(t *testing.T) {
 	}
 	if _, err := cs.CoreV1().Secrets("kordon-system").Get(ctx, "kordon-adapter", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("after helm uninstall the Secret is still there (%v)", err)
+	}
+}
+
+const managerChart = "kordon-manager"
+
+// managerObjects renders the manager chart and fails on an error.
+func managerObjects(t *testing.T, args ...string) map[string]map[string]any {
+	t.Helper()
+	rendered, code := helm(t, append([]string{"template", "kordon-manager", managerChart}, args...)...)
+	if code != 0 {
+		t.Fatalf("helm template %v: exit %d\n%s", args, code, rendered)
+	}
+	return objects(t, rendered)
+}
+
+// at walks a rendered object by map keys and list indexes.
+func at(t *testing.T, v any, path ...any) any {
+	t.Helper()
+	for _, p := range path {
+		switch p := p.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				t.Fatalf("no %q in %v", p, v)
+			}
+			v = m[p]
+		case int:
+			l, ok := v.([]any)
+			if !ok || p >= len(l) {
+				t.Fatalf("no [%d] in %v", p, v)
+			}
+			v = l[p]
+		}
+	}
+	return v
+}
+
+// fields makes a path for at from a space-separated one; numbers are
+// list indexes.
+func fields(path string) []any {
+	var p []any
+	for _, f := range strings.Fields(path) {
+		if i, err := strconv.Atoi(f); err == nil {
+			p = append(p, i)
+		} else {
+			p = append(p, f)
+		}
+	}
+	return p
+}
+
+func TestManagerChartLints(t *testing.T) {
+	out, code := helm(t, "lint", "--strict", managerChart, "--set", "image.repository=registry.example/kordon")
+	if code != 0 || !strings.Contains(out, "0 chart(s) failed") {
+		t.Fatalf("helm lint: exit %d\n%s", code, out)
+	}
+}
+
+// TestManagerChartRenders: one manager on its claim, with the embedded
+// etcd, no demo, listening beyond loopback with the Service's names in its
+// certificate, confined like the adapter, probed over HTTPS; values reach
+// the pod and the claim.
+func TestManagerChartRenders(t *testing.T) {
+	values := filepath.Join(t.TempDir(), "values.yaml")
+	os.WriteFile(values, []byte(`image: {repository: registry.example/kordon, tag: v2, pullPolicy: Always}
+port: 9443
+tlsSANs: [kordon.example.net, 192.0.2.10]
+persistence: {size: 20Gi, storageClassName: fast}
+extraArgs: [--log-format, json]
+nodeSelector: {node-role.example/infra: "true"}
+tolerations: [{key: dedicated, operator: Equal, value: infra, effect: NoSchedule}]
+resources: {requests: {cpu: 200m, memory: 512Mi}, limits: {memory: 1Gi}}
+`), 0o600)
+	objs := managerObjects(t, "-n", "platform-kordon", "-f", values)
+	if got, want := keys(objs), []string{"Service/platform-kordon/kordon-manager", "StatefulSet/platform-kordon/kordon-manager"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("the chart renders %v, want %v", got, want)
+	}
+	sts := objs["StatefulSet/platform-kordon/kordon-manager"]
+	if r := at(t, sts, "spec", "replicas"); r != float64(1) {
+		t.Errorf("replicas %v, want 1: the embedded etcd takes one manager", r)
+	}
+	pod := at(t, sts, "spec", "template", "spec")
+	ctr := at(t, pod, "containers", 0)
+	args := fmt.Sprint(at(t, ctr, "args"))
+	for _, want := range []string{
+		"serve --no-demo --data-dir /var/lib/kordon/data --listen 0.0.0.0:9443",
+		"--tls-san kordon-manager --tls-san kordon-manager.platform-kordon --tls-san kordon-manager.platform-kordon.svc --tls-san kordon-manager.platform-kordon.svc.cluster.local --tls-san kordon.example.net --tls-san 192.0.2.10",
+		"--log-format json",
+	} {
+		if !strings.Contains(args, want) {
+			t.Errorf("the manager's args %s lack %q", args, want)
+		}
+	}
+	if strings.Contains(args, "--etcd-endpoints") || strings.Contains(args, "--seal-key") {
+		t.Errorf("the manager's args %s: the chart runs the embedded etcd with the data directory's seal key", args)
+	}
+	for path, want := range map[string]any{
+		"image":           "registry.example/kordon:v2",
+		"imagePullPolicy": "Always",
+		"securityContext allowPrivilegeEscalation": false,
+		"securityContext readOnlyRootFilesystem":   true,
+		"securityContext capabilities drop 0":      "ALL",
+		"ports 0 containerPort":                    float64(9443),
+		"readinessProbe httpGet path":              "/readyz",
+		"readinessProbe httpGet scheme":            "HTTPS",
+		"livenessProbe httpGet path":               "/healthz",
+		"livenessProbe httpGet scheme":             "HTTPS",
+		"resources limits memory":                  "1Gi",
+		"volumeMounts 0 mountPath":                 "/var/lib/kordon",
+		"volumeMounts 1 mountPath":                 "/tmp",
+	} {
+		if got := at(t, ctr, fields(path)...); got != want {
+			t.Errorf("container %s = %v, want %v", path, got, want)
+		}
+	}
+	for path, want := range map[string]any{
+		"securityContext runAsNonRoot":         true,
+		"securityContext runAsUser":            float64(65532),
+		"securityContext runAsGroup":           float64(65532),
+		"securityContext fsGroup":              float64(65532),
+		"securityContext seccompProfile type":  "RuntimeDefault",
+		"automountServiceAccountToken":         false,
+		"nodeSelector node-role.example/infra": "true",
+		"tolerations 0 value":                  "infra",
+	} {
+		if got := at(t, pod, fields(path)...); got != want {
+			t.Errorf("pod %s = %v, want %v", path, got, want)
+		}
+	}
+	claim := at(t, sts, "spec", "volumeClaimTemplates", 0)
+	if at(t, claim, "metadata", "name") != "data" || at(t, claim, "spec", "storageClassName") != "fast" || at(t, claim, "spec", "resources", "requests", "storage") != "20Gi" {
+		t.Errorf("the claim template: %v", claim)
+	}
+	svc := objs["Service/platform-kordon/kordon-manager"]
+	if at(t, svc, "spec", "type") != "ClusterIP" || at(t, svc, "spec", "ports", 0, "port") != float64(9443) || at(t, svc, "spec", "ports", 0, "targetPort") != "https" {
+		t.Errorf("the Service: %v", svc)
+	}
+	if !reflect.DeepEqual(at(t, svc, "spec", "selector"), at(t, sts, "spec", "template", "metadata", "labels")) {
+		t.Errorf("the Service selects %v, the pod is labelled %v", at(t, svc, "spec", "selector"), at(t, sts, "spec", "template", "metadata", "labels"))
+	}
+
+	// Defaults: 8443, the default StorageClass (no class named).
+	sts = managerObjects(t, "-n", "kordon-system", "--set", "image.repository=registry.example/kordon")["StatefulSet/kordon-system/kordon-manager"]
+	if args := fmt.Sprint(at(t, sts, "spec", "template", "spec", "containers", 0, "args")); !strings.Contains(args, "--listen 0.0.0.0:8443") {
+		t.Errorf("default args %s", args)
+	}
+	if c := at(t, sts, "spec", "volumeClaimTemplates", 0, "spec", "storageClassName"); c != nil {
+		t.Errorf("default storageClassName %v, want none (the cluster's default)", c)
+	}
+}
+
+// TestManagerChartRefuses: no image is an error naming the value.
+func TestManagerChartRefuses(t *testing.T) {
+	out, code := helm(t, "template", "kordon-manager", managerChart)
+	if code == 0 || !strings.Contains(out, "image.repository") {
+		t.Errorf("helm template without an image: exit %d, want a failure naming image.repository\n%s", code, out)
+	}
+}
+
+// TestManagerChartInstalls runs the README's `helm install` of the manager
+// against a real kube-apiserver (no kubelet: test/e2e's TestKubeletManager
+// runs the pod) and `helm uninstall` after it.
+func TestManagerChartInstalls(t *testing.T) {
+	kubeconfig, cs := apiServer(t)
+	ctx := t.Context()
+	out, code := helm(t, "install", "kordon-manager", managerChart, "-n", "kordon-system", "--create-namespace", "--kubeconfig", kubeconfig,
+		"--set", "image.repository=registry.example.net/kordon", "--set", "image.tag=v1")
+	if code != 0 || !strings.Contains(out, "STATUS: deployed") || !strings.Contains(out, "token create alice --role admin") {
+		t.Fatalf("helm install: exit %d\n%s", code, out)
+	}
+	sts, err := cs.AppsV1().StatefulSets("kordon-system").Get(ctx, "kordon-manager", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := sts.Spec.Template.Spec.Containers[0].Image; img != "registry.example.net/kordon:v1" {
+		t.Errorf("the installed StatefulSet runs %s", img)
+	}
+	if _, err := cs.CoreV1().Services("kordon-system").Get(ctx, "kordon-manager", metav1.GetOptions{}); err != nil {
+		t.Error(err)
+	}
+	if out, code := helm(t, "uninstall", "kordon-manager", "-n", "kordon-system", "--kubeconfig", kubeconfig); code != 0 {
+		t.Fatalf("helm uninstall: exit %d\n%s", code, out)
+	}
+	if _, err := cs.AppsV1().StatefulSets("kordon-system").Get(ctx, "kordon-manager", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("after helm uninstall the StatefulSet is still there (%v)", err)
 	}
 }
