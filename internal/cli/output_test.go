@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/kordon-dev/kordon/internal/client"
 	"github.com/kordon-dev/kordon/internal/cmdutil"
 	"github.com/kordon-dev/kordon/internal/manager"
+	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/realization"
 	"github.com/kordon-dev/kordon/internal/wire"
 )
@@ -84,5 +86,49 @@ func TestAgentShowOneLine(t *testing.T) {
 	out, _, _ = run(t, append(conn, "agent", "show", "evil", "-o", "json")...)
 	if !strings.Contains(out, `nft: error\r\nstate        SUCCESS\n`) {
 		t.Errorf("-o json changed the report:\n%s", out)
+	}
+}
+
+// TestPrintApplyLarge: the text of a large apply names at most
+// maxChangeLines objects, maxGroupDeltas groups and maxDeltaLines
+// addresses a group, and says how many more there are; -o json keeps all.
+func TestPrintApplyLarge(t *testing.T) {
+	var res applyResult
+	res.DryRun, res.Revision = true, 7
+	for i := range maxChangeLines + 30 {
+		kind := model.KindGroup
+		if i%3 == 0 {
+			kind = model.KindRule
+		}
+		res.Changes = append(res.Changes, model.Change{Op: model.OpUpsert, Kind: kind, Path: fmt.Sprintf("/infra/x/%d", i)})
+	}
+	res.Groups = make([]groupDeltaJSON, maxGroupDeltas+5)
+	for i := range res.Groups {
+		res.Groups[i].Path = fmt.Sprintf("/infra/domains/default/groups/g%d", i)
+	}
+	for i := range maxDeltaLines + 3 {
+		res.Groups[0].Delta.AddedAddresses = append(res.Groups[0].Delta.AddedAddresses, fmt.Sprintf("10.0.0.%d", i))
+	}
+	var b strings.Builder
+	if err := printApply(&b, "", res); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"would apply (dry run; nothing changed) 530 changes at revision 7",
+		"  ... and 30 more changes: 20 upsert Group, 10 upsert Rule (-o json lists them all)",
+		"  members of /infra/domains/default/groups/g0: +0/-0 objects, +13/-0 addresses",
+		"    + 10.0.0.9\n    ... 3 more (-o json lists them all)",
+		"  ... and 5 more groups whose members change (-o json lists them all)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%q not in the output", want)
+		}
+	}
+	if n := strings.Count(out, "\n  upsert"); n != maxChangeLines {
+		t.Errorf("%d object lines, want %d", n, maxChangeLines)
+	}
+	if strings.Contains(out, "10.0.0.10") || strings.Contains(out, "groups/g200:") {
+		t.Error("more than the caps printed")
 	}
 }

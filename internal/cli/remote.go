@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -138,17 +139,20 @@ type applyResult struct {
 	Revision int64          `json:"revision"`
 	DryRun   bool           `json:"dry_run"`
 	Changes  []model.Change `json:"changes"`
-	Groups   []struct {
-		Path  string `json:"path"`
-		Delta struct {
-			AddedMembers     []json.RawMessage `json:"added_members"`
-			RemovedMembers   []json.RawMessage `json:"removed_members"`
-			AddedAddresses   []string          `json:"added_addresses"`
-			RemovedAddresses []string          `json:"removed_addresses"`
-			AddedIPPorts     []ipPortJSON      `json:"added_ip_ports"`
-			RemovedIPPorts   []ipPortJSON      `json:"removed_ip_ports"`
-		} `json:"delta"`
-	} `json:"group_changes"`
+	Groups   []groupDeltaJSON `json:"group_changes"`
+}
+
+// groupDeltaJSON is how an apply changed one group's members.
+type groupDeltaJSON struct {
+	Path  string `json:"path"`
+	Delta struct {
+		AddedMembers     []json.RawMessage `json:"added_members"`
+		RemovedMembers   []json.RawMessage `json:"removed_members"`
+		AddedAddresses   []string          `json:"added_addresses"`
+		RemovedAddresses []string          `json:"removed_addresses"`
+		AddedIPPorts     []ipPortJSON      `json:"added_ip_ports"`
+		RemovedIPPorts   []ipPortJSON      `json:"removed_ip_ports"`
+	} `json:"delta"`
 }
 
 func printApply(w io.Writer, format string, res applyResult) error {
@@ -166,25 +170,47 @@ func printApply(w io.Writer, format string, res applyResult) error {
 		fmt.Fprintf(w, "applied %s at revision %d\n", plural(len(res.Changes), "change"), res.Revision)
 	}
 	printChanges(w, res.Changes)
-	for _, g := range res.Groups {
+	for i, g := range res.Groups {
+		if i == maxGroupDeltas {
+			fmt.Fprintf(w, "  ... and %s whose members change (-o json lists them all)\n", plural(len(res.Groups)-i, "more group"))
+			break
+		}
 		d := g.Delta
 		fmt.Fprintf(w, "  members of %s: +%d/-%d objects, +%d/-%d addresses, +%d/-%d ip+port\n", oneLine(g.Path),
 			len(d.AddedMembers), len(d.RemovedMembers), len(d.AddedAddresses), len(d.RemovedAddresses), len(d.AddedIPPorts), len(d.RemovedIPPorts))
+		var lines []string
 		for _, a := range d.AddedAddresses {
-			fmt.Fprintf(w, "    + %s\n", oneLine(a))
+			lines = append(lines, "+ "+oneLine(a))
 		}
 		for _, a := range d.RemovedAddresses {
-			fmt.Fprintf(w, "    - %s\n", oneLine(a))
+			lines = append(lines, "- "+oneLine(a))
 		}
 		for _, m := range d.AddedIPPorts {
-			fmt.Fprintf(w, "    + %s\n", m)
+			lines = append(lines, "+ "+m.String())
 		}
 		for _, m := range d.RemovedIPPorts {
-			fmt.Fprintf(w, "    - %s\n", m)
+			lines = append(lines, "- "+m.String())
+		}
+		for j, l := range lines {
+			if j == maxDeltaLines {
+				fmt.Fprintf(w, "    ... %d more (-o json lists them all)\n", len(lines)-j)
+				break
+			}
+			fmt.Fprintf(w, "    %s\n", l)
 		}
 	}
 	return nil
 }
+
+// A large apply (a whole installation's document, say) changes thousands
+// of objects and memberships: the text output names each changed object,
+// but lists at most maxDeltaLines addresses of a group and the member
+// changes of at most maxGroupDeltas groups; -o json has everything.
+const (
+	maxDeltaLines  = 10
+	maxGroupDeltas = 200
+	maxChangeLines = 500
+)
 
 // maxFieldLines bounds the field changes printed per object (-o json
 // lists them all), and maxFieldWidth each line.
@@ -201,7 +227,19 @@ func printChanges(w io.Writer, changes []model.Change) {
 	for _, c := range changes {
 		opW, kindW = max(opW, len(oneLine(string(c.Op)))), max(kindW, len(oneLine(string(c.Kind))))
 	}
-	for _, c := range changes {
+	for i, c := range changes {
+		if i == maxChangeLines {
+			rest := map[string]int{}
+			for _, c := range changes[i:] {
+				rest[oneLine(string(c.Op))+" "+oneLine(string(c.Kind))]++
+			}
+			var parts []string
+			for _, k := range slices.Sorted(maps.Keys(rest)) {
+				parts = append(parts, fmt.Sprintf("%d %s", rest[k], k))
+			}
+			fmt.Fprintf(w, "  ... and %s: %s (-o json lists them all)\n", plural(len(changes)-i, "more change"), strings.Join(parts, ", "))
+			break
+		}
 		fmt.Fprintf(w, "  %-*s  %-*s  %s\n", opW, oneLine(string(c.Op)), kindW, oneLine(string(c.Kind)), oneLine(c.Path))
 		for i, f := range c.Fields {
 			if i == maxFieldLines {
