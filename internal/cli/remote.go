@@ -136,9 +136,9 @@ func readInput(f string) ([]byte, error) {
 }
 
 type applyResult struct {
-	Revision int64          `json:"revision"`
-	DryRun   bool           `json:"dry_run"`
-	Changes  []model.Change `json:"changes"`
+	Revision int64            `json:"revision"`
+	DryRun   bool             `json:"dry_run"`
+	Changes  []model.Change   `json:"changes"`
 	Groups   []groupDeltaJSON `json:"group_changes"`
 }
 
