@@ -1,17 +1,22 @@
 package cli
 
 import (
+	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kordon-dev/kordon/internal/client"
 	"github.com/kordon-dev/kordon/internal/license"
 	"github.com/kordon-dev/kordon/internal/manager"
 	"github.com/kordon-dev/kordon/internal/pki"
@@ -482,5 +487,38 @@ Every manager of an installation needs it. To rotate it:
 		},
 	}
 	cmd.AddCommand(keygen)
+	return cmd
+}
+
+// newCACmd prints the installation's CA certificate from a manager's data
+// directory: what 'kordon login --ca-file' and other clients trust. It is
+// public; the point is to get it out of a place only a shell can read,
+// such as a manager's pod (kubectl exec ... kordon ca > ca.crt).
+func newCACmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "ca [--data-dir DIR]",
+		Short: "Print the installation's CA certificate from a manager's data directory",
+		Example: `  kordon ca --data-dir kordon-data > ca.crt
+  kubectl -n kordon-system exec kordon-manager-0 -- /kordon ca --data-dir /var/lib/kordon/data > ca.crt`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path := filepath.Join(dir, "ca.crt")
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return failf(1, "%v (is %s a manager's data directory?)", err, dir)
+			}
+			blk, rest := pem.Decode(b)
+			if blk == nil || blk.Type != "CERTIFICATE" || len(bytes.TrimSpace(rest)) != 0 {
+				return failf(1, "%s: not one PEM certificate", path)
+			}
+			if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
+				return failf(1, "%s: %v", path, err)
+			}
+			_, err = cmd.OutOrStdout().Write(pem.EncodeToMemory(blk))
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&dir, "data-dir", client.DefaultDataDir, "the manager's data directory")
 	return cmd
 }

@@ -74,13 +74,39 @@ func parseTags(list []string) ([]model.Tag, error) {
 	return out, nil
 }
 
-func writeBundle(w io.Writer, path string, b wire.Bundle, what string) error {
+func writeBundle(cmd *cobra.Command, path string, b wire.Bundle, what string) error {
 	data, _ := yaml.Marshal(b)
+	if path == "-" {
+		// The bundle alone on standard output (kubectl exec ... > FILE,
+		// where the manager runs in a pod whose files cannot be read out).
+		if _, err := cmd.OutOrStdout().Write(data); err != nil {
+			return failf(1, "--bundle-out: %v", err)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "bundle (the %s's identity, keep it secret; it is not kept anywhere else) written to standard output\n", what)
+		return nil
+	}
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return failf(1, "--bundle-out: %v", err)
 	}
-	fmt.Fprintf(w, "bundle (the %s's identity, keep it secret; it is not kept anywhere else) written to %s\n", what, path)
+	fmt.Fprintf(cmd.OutOrStdout(), "bundle (the %s's identity, keep it secret; it is not kept anywhere else) written to %s\n", what, path)
 	return nil
+}
+
+// bundleName is how the next steps name the bundle's file.
+func bundleName(bundleOut string) string {
+	if bundleOut == "-" {
+		return "FILE"
+	}
+	return bundleOut
+}
+
+// messages is where a command that writes a bundle says what it did:
+// standard error when the bundle itself goes to standard output.
+func messages(cmd *cobra.Command, bundleOut string) io.Writer {
+	if bundleOut == "-" {
+		return cmd.ErrOrStderr()
+	}
+	return cmd.OutOrStdout()
 }
 
 func newAgentRegisterCmd(conn *connFlags) *cobra.Command {
@@ -119,7 +145,7 @@ them is refused. Without it, an address two agents claim counts for neither.`,
 			if err := c.Do(cmd.Context(), http.MethodPost, agentsAPI, req, &out); err != nil {
 				return remoteErr(err)
 			}
-			w := cmd.OutOrStdout()
+			w := messages(cmd, bundleOut)
 			what := "a VM (distributed firewall)"
 			if out.Agent.Role == "gateway" {
 				what = "gateway " + out.Agent.Gateway + " (gateway firewall)"
@@ -128,10 +154,10 @@ them is refused. Without it, an address two agents claim counts for neither.`,
 				what += " in project " + out.Agent.Project
 			}
 			fmt.Fprintf(w, "agent %s registered for %s; it will reach the manager at %s\n", oneLine(out.Agent.Name), oneLine(what), oneLine(out.Bundle.Server))
-			if err := writeBundle(w, bundleOut, out.Bundle, "agent"); err != nil {
+			if err := writeBundle(cmd, bundleOut, out.Bundle, "agent"); err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "on the host, as root: kordon agent run --bundle %s\n", bundleOut)
+			fmt.Fprintf(w, "on the host, as root: kordon agent run --bundle %s\n", bundleName(bundleOut))
 			return nil
 		},
 	}
@@ -140,7 +166,7 @@ them is refused. Without it, an address two agents claim counts for neither.`,
 	f.StringVar(&gateway, "gateway", "", "path of the tier-0 or tier-1 a gateway agent enforces, e.g. /infra/tier-1s/t1-edge")
 	f.StringVar(&project, "project", "", "the project a VM belongs to (its groups and policies are that project's)")
 	f.StringVar(&managerURL, "manager-url", "", "URL the agent reaches the manager at (default: the URL this command uses)")
-	f.StringVar(&bundleOut, "bundle-out", "", "write the agent's bundle to this file")
+	f.StringVar(&bundleOut, "bundle-out", "", "write the agent's bundle to this file (- for standard output)")
 	attrs.add(f)
 	return cmd
 }
@@ -237,12 +263,12 @@ func newAgentRotateCmd(conn *connFlags) *cobra.Command {
 			if err := c.Do(cmd.Context(), http.MethodPost, agentsAPI+"/"+url.PathEscape(args[0])+"/rotate", map[string]string{"server": managerURL}, &out); err != nil {
 				return remoteErr(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "agent %s has a new identity; its previous bundle is refused from now on\n", args[0])
-			return writeBundle(cmd.OutOrStdout(), bundleOut, out.Bundle, "agent")
+			fmt.Fprintf(messages(cmd, bundleOut), "agent %s has a new identity; its previous bundle is refused from now on\n", args[0])
+			return writeBundle(cmd, bundleOut, out.Bundle, "agent")
 		},
 	}
 	cmd.Flags().StringVar(&managerURL, "manager-url", "", "URL the agent reaches the manager at (default: the URL this command uses)")
-	cmd.Flags().StringVar(&bundleOut, "bundle-out", "", "write the agent's new bundle to this file")
+	cmd.Flags().StringVar(&bundleOut, "bundle-out", "", "write the agent's new bundle to this file (- for standard output)")
 	return cmd
 }
 

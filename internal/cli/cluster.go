@@ -68,17 +68,17 @@ run 'kordon adapter --bundle FILE' outside the cluster.`,
 			if err := c.Do(cmd.Context(), http.MethodPost, clustersAPI, map[string]string{"name": args[0], "server": managerURL}, &out); err != nil {
 				return remoteErr(err)
 			}
-			w := cmd.OutOrStdout()
+			w := messages(cmd, bundleOut)
 			fmt.Fprintf(w, "cluster %s registered (id %s); its adapter will report to %s\n", oneLine(out.Cluster.Name), oneLine(out.Cluster.ID), oneLine(out.Bundle.Server))
-			if err := writeBundle(w, bundleOut, out.Bundle, "cluster"); err != nil {
+			if err := writeBundle(cmd, bundleOut, out.Bundle, "cluster"); err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "next: kordon cluster manifests --bundle %s --image IMAGE | kubectl apply -f -   (or: kordon adapter --bundle %s --kubeconfig KUBECONFIG)\n", bundleOut, bundleOut)
+			fmt.Fprintf(w, "next: kordon cluster manifests --bundle %s --image IMAGE | kubectl apply -f -   (or: kordon adapter --bundle %s --kubeconfig KUBECONFIG)\n", bundleName(bundleOut), bundleName(bundleOut))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&managerURL, "manager-url", "", "URL the adapter reaches the manager at (default: the URL this command uses)")
-	cmd.Flags().StringVar(&bundleOut, "bundle-out", "", "write the adapter's bundle to this file")
+	cmd.Flags().StringVar(&bundleOut, "bundle-out", "", "write the adapter's bundle to this file (- for standard output)")
 	return cmd
 }
 
@@ -142,17 +142,17 @@ func newClusterRotateCmd(conn *connFlags) *cobra.Command {
 			if err := c.Do(cmd.Context(), http.MethodPost, clustersAPI+"/"+url.PathEscape(args[0])+"/rotate", map[string]string{"server": managerURL}, &out); err != nil {
 				return remoteErr(err)
 			}
-			w := cmd.OutOrStdout()
+			w := messages(cmd, bundleOut)
 			fmt.Fprintf(w, "cluster %s has a new identity; its previous bundle is refused from now on\n", args[0])
-			if err := writeBundle(w, bundleOut, out.Bundle, "cluster"); err != nil {
+			if err := writeBundle(cmd, bundleOut, out.Bundle, "cluster"); err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "next: kordon cluster manifests --bundle %s --image IMAGE | kubectl apply -f -\n", bundleOut)
+			fmt.Fprintf(w, "next: kordon cluster manifests --bundle %s --image IMAGE | kubectl apply -f -\n", bundleName(bundleOut))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&managerURL, "manager-url", "", "URL the adapter reaches the manager at (default: the URL this command uses)")
-	cmd.Flags().StringVar(&bundleOut, "bundle-out", "", "write the cluster's new bundle to this file")
+	cmd.Flags().StringVar(&bundleOut, "bundle-out", "", "write the cluster's new bundle to this file (- for standard output)")
 	return cmd
 }
 

@@ -44,7 +44,7 @@ Commands that talk to a manager read the client configuration given with
 	conn := &connFlags{}
 	conn.add(root)
 	root.AddCommand(newServeCmd(), newLoginCmd(conn), newApplyCmd(conn), newGetCmd(conn), newDeleteCmd(conn), newStatusCmd(conn),
-		newWatchCmd(conn), newLicenseCmd(conn), newProjectCmd(conn), newTokenCmd(conn), newSealCmd(), newValidateCmd(), newMembersCmd(conn),
+		newWatchCmd(conn), newLicenseCmd(conn), newProjectCmd(conn), newTokenCmd(conn), newSealCmd(), newCACmd(), newValidateCmd(), newMembersCmd(conn),
 		newExplainCmd(conn), newTraceCmd(conn), newAdviseCmd(conn), newDiffCmd(), newBenchCmd(), newClusterCmd(conn), newAdapterCmd(), newAgentCmd(conn),
 		newVersionCmd())
 	conn.wrapErrors(root)

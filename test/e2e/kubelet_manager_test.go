@@ -203,5 +203,16 @@ patches:
 	if code, body := get("kordon-manager.kordon-system.svc", "/policy/api/v1/kordon/status", strings.TrimSpace(lines[len(lines)-1])); code != http.StatusOK {
 		t.Errorf("the status with the token made in the pod: %d %s", code, body)
 	}
+	// The NOTES' way to the CA for a workstation: kordon ca in the pod
+	// prints what the volume holds.
+	args = []string{"--address", n.socket, "-n", "k8s.io", "tasks", "exec", "--exec-id", "e2e-ca", id,
+		"/kordon", "ca", "--data-dir", "/var/lib/kordon/data"}
+	b, err = exec.Command(n.ctr, args...).Output()
+	if err != nil {
+		t.Fatalf("ctr %s: %v", strings.Join(args, " "), err)
+	}
+	if string(b) != string(caPEM) {
+		t.Errorf("kordon ca in the pod printed:\n%s\nthe volume's ca.crt is:\n%s", b, caPEM)
+	}
 	t.Logf("kubectl get sts,pods,pvc -n kordon-system:\n%s", n.ctl("", "get", "sts,pods,pvc", "-n", "kordon-system"))
 }
