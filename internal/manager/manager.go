@@ -107,10 +107,12 @@ type Manager struct {
 	lastStored map[string]storedReport
 
 	writeMu sync.Mutex
-	events  *eventLog
-	ready   atomic.Bool
-	readyCh chan struct{} // closed once the state is first loaded
-	metrics *metrics
+	// signInMu serializes sign-ins (sessions.go).
+	signInMu sync.Mutex
+	events   *eventLog
+	ready    atomic.Bool
+	readyCh  chan struct{} // closed once the state is first loaded
+	metrics  *metrics
 }
 
 // New creates a manager; Run loads the state and keeps it current.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kordon-dev/kordon/internal/access"
@@ -57,12 +56,6 @@ const maxSessionSweep = 64
 // one is never mistaken for the other in a log or a secret scanner.
 const sessionPrefix = "kds_"
 
-// signInMu serializes sign-ins (CreateSession). It is the process's: a
-// manager is one per process, and a sign-in is a small write. Managers of
-// one installation sign in apart, so a token signing in through all of
-// them at once keeps at most one session more per manager.
-var signInMu sync.Mutex
-
 // ErrNoSession: the session is unknown, ended or expired.
 var ErrNoSession = errors.New("no such session")
 
@@ -76,8 +69,11 @@ func (m *Manager) CreateSession(ctx context.Context, token string) (string, Sess
 	}
 	// Sign-ins count the token's sessions, then write: one at a time, or
 	// sign-ins that counted together would each add one past the bound.
-	signInMu.Lock()
-	defer signInMu.Unlock()
+	// Managers of one installation sign in apart, so a token signing in
+	// through all of them at once keeps at most one session more per
+	// manager.
+	m.signInMu.Lock()
+	defer m.signInMu.Unlock()
 	h := pki.HashToken(token)
 	now := m.now()
 	m.mu.RLock()

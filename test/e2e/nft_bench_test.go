@@ -580,6 +580,28 @@ func (f *freshTable) check(ctx context.Context, step string, s *realization.Span
 	}
 }
 
+// installChecked installs s in kordon's table of the current network
+// namespace through the real applier and checks it against a fresh
+// install; check does the same for each later step.
+func installChecked(ctx context.Context, t *testing.T, s *realization.Span) (*nft.Applier, func(string, *realization.Span), error) {
+	t.Helper()
+	n, err := nft.New(nft.DefaultTable)
+	if err != nil {
+		return nil, nil, err
+	}
+	ft, err := newFreshTable(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	check := func(step string, s *realization.Span) { t.Helper(); ft.check(ctx, step, s) }
+	a := nft.NewApplier(n)
+	if _, err := a.Apply(ctx, s); err != nil {
+		return nil, nil, err
+	}
+	check("install", s)
+	return a, check, nil
+}
+
 // BenchmarkNFTablesDelta measures one membership change (an address of
 // one group moves: two element operations, Applier.ApplyDelta) on a
 // table of 10,000 rules over 100,000 set elements, through nft, which
@@ -749,20 +771,10 @@ func TestEnforceNetlinkDeltas(t *testing.T) {
 	ns := newNetNS(t, fmt.Sprintf("kn%d", os.Getpid()%100000))
 	err := ns.in(func() error {
 		ctx := context.Background()
-		n, err := nft.New(nft.DefaultTable)
+		a, check, err := installChecked(ctx, t, s1)
 		if err != nil {
 			return err
 		}
-		ft, err := newFreshTable(t)
-		if err != nil {
-			return err
-		}
-		check := func(step string, s *realization.Span) { t.Helper(); ft.check(ctx, step, s) }
-		a := nft.NewApplier(n)
-		if _, err := a.Apply(ctx, s1); err != nil {
-			return err
-		}
-		check("install", s1)
 		cur := s1
 		ops := 0
 		for step := range 40 {

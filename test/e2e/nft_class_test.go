@@ -277,20 +277,10 @@ func TestEnforceClassDeltas(t *testing.T) {
 	ns := newNetNS(t, fmt.Sprintf("kd%d", os.Getpid()%100000))
 	err := ns.in(func() error {
 		ctx := context.Background()
-		n, err := nft.New(nft.DefaultTable)
+		a, check, err := installChecked(ctx, t, s1)
 		if err != nil {
 			return err
 		}
-		ft, err := newFreshTable(t)
-		if err != nil {
-			return err
-		}
-		check := func(step string, s *realization.Span) { t.Helper(); ft.check(ctx, step, s) }
-		a := nft.NewApplier(n)
-		if _, err := a.Apply(ctx, s1); err != nil {
-			return err
-		}
-		check("install", s1)
 		cur := s1
 		elements, throughNFT, replaced := 0, 0, 0
 		for step := range 60 {
