@@ -146,3 +146,28 @@ func TestSessionRecordsGoWithTheProject(t *testing.T) {
 		t.Fatalf("%d session records of the deleted project's token are still stored", n)
 	}
 }
+
+// TestSessionExpires: a session of a token without expiry ends after
+// SessionLifetime, and the token signs in anew.
+func TestSessionExpires(t *testing.T) {
+	e := newEnv(t)
+	tk, _, err := e.m.CreateToken(e.ctx, TokenRequest{ID: "ops", Role: access.Admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := e.m.CreateSession(e.ctx, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.advance(SessionLifetime - time.Second)
+	if _, _, ok := e.m.AuthenticateSession(secret); !ok {
+		t.Fatal("the session ended before its lifetime")
+	}
+	e.clock.advance(time.Second)
+	if _, _, ok := e.m.AuthenticateSession(secret); ok {
+		t.Fatal("the session outlived its lifetime")
+	}
+	if _, _, err := e.m.CreateSession(e.ctx, tk); err != nil {
+		t.Fatalf("signing in again: %v", err)
+	}
+}
