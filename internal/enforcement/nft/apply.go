@@ -304,8 +304,14 @@ func (a *Applier) replaceWith(ctx context.Context, s *realization.Span, p *Progr
 		}
 	}
 	tx := a.nft.NewTransaction()
-	Render(tx, p)
-	n := tx.NumOperations()
+	// The kernel's nft takes elements many to a command (render); a fake
+	// in tests keeps knftables' one element to an operation, which it
+	// can delete one by one.
+	chunk := 1
+	if _, ok := a.nft.(*kernel); ok {
+		chunk = elementsPerCommand
+	}
+	n := render(tx, p, chunk) + tx.NumOperations()
 	if err := a.run(ctx, "table replacement", tx); err != nil {
 		a.cur = nil
 		return Result{Full: true, Ops: n}, fmt.Errorf("replacing the table (%d operations): %w", n, err)

@@ -79,3 +79,32 @@ func TestRejectLines(t *testing.T) {
 		t.Errorf("REJECT of any service:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// Elements many to a command are written as nft reads a set's or map's
+// elements, and counted as the operations they replace.
+func TestAddElements(t *testing.T) {
+	keys := [][]string{{"10.0.0.1", "0-255", "0-65535"}, {"10.0.0.2", "6", "80"}, {"fd00::/64", "0-255", "0-65535"}}
+	for _, tc := range []struct {
+		name   string
+		chunk  int
+		set    string
+		vmap   string
+		values []string
+		want   string
+		merged int
+	}{
+		{"one each", 1, "s_4", "", nil, "add element inet kordon s_4 { 10.0.0.1 . 0-255 . 0-65535 }\nadd element inet kordon s_4 { 10.0.0.2 . 6 . 80 }\nadd element inet kordon s_4 { fd00::/64 . 0-255 . 0-65535 }\n", 0},
+		{"two a command", 2, "s_4", "", nil, "add element inet kordon s_4 { 10.0.0.1 . 0-255 . 0-65535, 10.0.0.2 . 6 . 80 }\nadd element inet kordon s_4 { fd00::/64 . 0-255 . 0-65535 }\n", 1},
+		{"all in one", 4096, "s_4", "", nil, "add element inet kordon s_4 { 10.0.0.1 . 0-255 . 0-65535, 10.0.0.2 . 6 . 80, fd00::/64 . 0-255 . 0-65535 }\n", 2},
+		{"map", 3, "", "m", []string{"goto a", "goto b", "goto c"}, "add element inet kordon m { 10.0.0.1 . 0-255 . 0-65535 : goto a, 10.0.0.2 . 6 . 80 : goto b, fd00::/64 . 0-255 . 0-65535 : goto c }\n", 2},
+		{"map one each", 0, "", "m", []string{"goto a", "goto b", "goto c"}, "add element inet kordon m { 10.0.0.1 . 0-255 . 0-65535 : goto a }\nadd element inet kordon m { 10.0.0.2 . 6 . 80 : goto b }\nadd element inet kordon m { fd00::/64 . 0-255 . 0-65535 : goto c }\n", 0},
+	} {
+		tx := knftables.NewFake(knftables.InetFamily, DefaultTable).NewTransaction()
+		if merged := addElements(tx, tc.chunk, tc.set, tc.vmap, keys, tc.values); merged != tc.merged || tx.NumOperations()+merged != len(keys) {
+			t.Errorf("%s: %d merged in %d commands, want %d", tc.name, merged, tx.NumOperations(), tc.merged)
+		}
+		if got := tx.String(); got != tc.want {
+			t.Errorf("%s:\n%s\nwant:\n%s", tc.name, got, tc.want)
+		}
+	}
+}
