@@ -676,12 +676,14 @@ func BenchmarkNFTablesDelta(b *testing.B) {
 	// Where the netlink batch's time goes: the kernel validates the whole
 	// table (every verdict element of every map a base chain reaches, and
 	// the chain it names) when a batch adds an element with a goto or
-	// jump verdict, and not for an element without one.
-	gotoEl, plainEl := kernelElementCosts(b, "kbench", cur)
+	// jump verdict, and not for an element without one; a batch that
+	// deletes an element pays its own cost, whatever the set.
+	gotoEl, plainEl, delEl := kernelElementCosts(b, "kbench", cur)
 	metric("kernel-goto-element-ms", float64(gotoEl.Microseconds())/1000)
 	metric("kernel-plain-element-ms", float64(plainEl.Microseconds())/1000)
-	logf("one element added through netlink to that table: with a goto verdict (a class map) median %s, without (a plain set) median %s of 21 each (%.0fx)",
-		gotoEl.Round(time.Microsecond), plainEl.Round(time.Microsecond), float64(gotoEl)/float64(plainEl))
+	metric("kernel-delete-element-ms", float64(delEl.Microseconds())/1000)
+	logf("one element added through netlink to that table: with a goto verdict (a class map) median %s, without (a plain set) median %s of 21 each (%.0fx); one plain element deleted: median %s",
+		gotoEl.Round(time.Microsecond), plainEl.Round(time.Microsecond), float64(gotoEl)/float64(plainEl), delEl.Round(time.Microsecond))
 	if err := nft.Uninstall(ctx, n); err != nil {
 		b.Fatal(err)
 	}
@@ -844,9 +846,9 @@ func TestEnforceNetlinkDeltas(t *testing.T) {
 
 // kernelElementCosts adds single elements through netlink to table, which
 // holds span s, one batch each: to a class map, with a goto to one of its
-// class chains, and to a plain set created for the purpose; it returns
-// the median of each.
-func kernelElementCosts(b *testing.B, table string, s *realization.Span) (withGoto, plain time.Duration) {
+// class chains, and to a plain set created for the purpose, then deletes
+// the plain set's; it returns the median of each.
+func kernelElementCosts(b *testing.B, table string, s *realization.Span) (withGoto, plain, deletion time.Duration) {
 	b.Helper()
 	p := nft.Compile(s)
 	if len(p.ClassMaps) == 0 || len(p.ClassMaps[0].Elements) == 0 {
@@ -881,7 +883,19 @@ func kernelElementCosts(b *testing.B, table string, s *realization.Span) (withGo
 		g = append(g, add(&nftables.Set{Table: t, Name: m.AddrName()}, nftables.SetElement{Key: k, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: m.Elements[0].Chain}}))
 		pl = append(pl, add(set, nftables.SetElement{Key: k}))
 	}
+	var del []time.Duration
+	for i := range 21 {
+		start := time.Now()
+		if err := c.SetDeleteElements(set, []nftables.SetElement{{Key: []byte{172, 16, 0, byte(i)}}}); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		del = append(del, time.Since(start))
+	}
 	slices.Sort(g)
 	slices.Sort(pl)
-	return g[10], pl[10]
+	slices.Sort(del)
+	return g[10], pl[10], del[10]
 }
