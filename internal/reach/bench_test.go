@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"testing"
+	"time"
 
 	"go4.org/netipx"
 
@@ -118,21 +120,53 @@ func largeRuleset(t testing.TB, rnd *rand.Rand, n int) *policy.Ruleset {
 
 // BenchmarkAnalyze measures the analysis of random 250-rule rulesets:
 //
-//	go test ./internal/reach -run '^$' -bench Analyze -benchtime 10x
+//	go test ./internal/reach -run '^$' -bench Analyze -benchtime 10x -cpu 1
+//
+// old/new is how many times longer analyzeReference, the analysis before
+// the rule index and the batched walk, took on the same rulesets in the
+// same run; each run also checks that both find the same.
 func BenchmarkAnalyze(b *testing.B) {
 	var sets []*policy.Ruleset
 	for seed := uint64(1); seed <= 4; seed++ {
 		sets = append(sets, largeRuleset(b, rand.New(rand.NewPCG(seed, 250)), 250))
 	}
+	benchAgainstReference(b, sets)
+}
+
+// BenchmarkAnalyze10k is a large estate's ruleset; its reference run
+// alone takes tens of seconds:
+//
+//	go test ./internal/reach -run '^$' -bench Analyze10k -benchtime 1x -cpu 1
+func BenchmarkAnalyze10k(b *testing.B) {
+	benchAgainstReference(b, []*policy.Ruleset{largeRuleset(b, rand.New(rand.NewPCG(1, 10000)), 10000)})
+}
+
+func benchAgainstReference(b *testing.B, sets []*policy.Ruleset) {
 	findings := 0
+	var old, cur time.Duration
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		fs, err := Analyze(sets[i%len(sets)], Options{})
+		rs := sets[i%len(sets)]
+		start := time.Now()
+		fs, err := Analyze(rs, Options{})
+		cur += time.Since(start)
 		if err != nil {
 			b.Fatal(err)
 		}
 		findings += len(fs)
+		b.StopTimer()
+		start = time.Now()
+		want, err := analyzeReference(rs, Options{})
+		old += time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !reflect.DeepEqual(fs, want) {
+			b.Fatalf("ruleset %d: findings differ from the reference", i%len(sets))
+		}
+		b.StartTimer()
 	}
 	b.ReportMetric(float64(findings)/float64(b.N), "findings/op")
+	b.ReportMetric(float64(old)/float64(cur), "old/new")
 }

@@ -10,6 +10,10 @@
 // policy.Ruleset.Evaluate is followed over whole regions instead of
 // single flows. The flow space is the flows real traffic carries (see
 // family.universe), so a rule is not kept alive by flows no packet has.
+// Rules seldom overlap, so the walk and the checks after it look up, in
+// an index per dimension, only the rules that may meet a box (index.go),
+// and test those exactly.
+//
 // Exactness can cost a lot on rulesets whose rules cut each other into
 // many pieces; past a work budget the analysis gives up with
 // ErrTooComplex rather than guess.

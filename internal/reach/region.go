@@ -271,30 +271,10 @@ func (e *engine) cut(r, s region, wantIn bool) (in, out region) {
 		return nil, r
 	}
 	e.charge(len(r) * len(s))
-	var pieces, next region
+	var c cutter
 	touched := false
 	for i := range r {
-		b := &r[i]
-		pieces = append(pieces[:0], *b)
-		hit := false
-		for j := range s {
-			if !meet(b, &s[j]) {
-				continue
-			}
-			hit = true
-			if wantIn {
-				x, _ := intersectBoxes(b, &s[j])
-				in = append(in, x)
-			}
-			next = next[:0]
-			for k := range pieces {
-				next = subtractBox(next, &pieces[k], &s[j])
-			}
-			e.charge(len(pieces) + len(next))
-			if pieces, next = next, pieces; len(pieces) == 0 {
-				break // s is disjoint: nothing else of it meets b
-			}
-		}
+		pieces, hit := c.cut(e, &r[i], s, wantIn)
 		if !touched {
 			if !hit {
 				continue
@@ -306,9 +286,41 @@ func (e *engine) cut(r, s region, wantIn bool) (in, out region) {
 		out = append(out, pieces...)
 	}
 	if !touched {
-		return e.fits(in), r
+		return e.fits(c.in), r
 	}
-	return e.fits(in), e.fits(out)
+	return e.fits(c.in), e.fits(out)
+}
+
+// cutter takes regions out of boxes one box at a time, reusing its
+// storage from one box to the next.
+type cutter struct {
+	pieces, next region
+	in           region // what the cuts took, when wanted
+}
+
+// cut returns the pieces of b\s, valid until the next call, and whether
+// s met b; it adds b∩s to c.in if wantIn.
+func (c *cutter) cut(e *engine, b *box, s region, wantIn bool) (pieces region, hit bool) {
+	c.pieces = append(c.pieces[:0], *b)
+	for j := range s {
+		if !meet(b, &s[j]) {
+			continue
+		}
+		hit = true
+		if wantIn {
+			x, _ := intersectBoxes(b, &s[j])
+			c.in = append(c.in, x)
+		}
+		c.next = c.next[:0]
+		for k := range c.pieces {
+			c.next = subtractBox(c.next, &c.pieces[k], &s[j])
+		}
+		e.charge(len(c.pieces) + len(c.next))
+		if c.pieces, c.next = c.next, c.pieces; len(c.pieces) == 0 {
+			break // s is disjoint: nothing else of it meets b
+		}
+	}
+	return c.pieces, hit
 }
 
 // meet reports whether two boxes share a point, without building their
