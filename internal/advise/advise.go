@@ -92,10 +92,16 @@ func Advise(in Input) []Finding {
 	a.emptyGroups()
 	a.inventoryObjects()
 	a.egressAmbiguity()
-	if !in.SkipRules {
-		a.out = append(a.out, RuleFindings(Rulesets(in.Config, in.Index), in.Reach)...)
-	}
 	a.staleMembers()
+	if !in.SkipRules {
+		rs := Rulesets(in.Config, in.Index)
+		// The analysis reads the compiled rulesets only. Letting go of
+		// the index here lets a caller that no longer holds it (an
+		// offline run) free the inventory before the analysis's peak,
+		// instead of holding both at once.
+		a.idx, a.in.Index, in.Index = nil, nil, nil
+		a.out = append(a.out, RuleFindings(rs, in.Reach)...)
+	}
 	Sort(a.out)
 	if a.out == nil {
 		return []Finding{}

@@ -52,36 +52,43 @@ func Addr4(a, b, c, d int) netip.Addr {
 func (s Scale) Inventory() []inventory.Object {
 	var out []inventory.Object
 	for c := 0; c < s.Clusters; c++ {
-		cl := fmt.Sprintf("cluster-%03d", c)
-		for n := 0; n < s.Namespaces; n++ {
-			out = append(out, &inventory.Namespace{Meta: inventory.Meta{Cluster: cl, Name: fmt.Sprintf("ns-%02d", n), Labels: map[string]string{"team": fmt.Sprintf("team-%d", n%5)}}})
-		}
-		for n := 0; n < s.Nodes; n++ {
-			out = append(out, &inventory.Node{Meta: inventory.Meta{Cluster: cl, Name: fmt.Sprintf("node-%03d", n), Labels: map[string]string{"zone": fmt.Sprintf("z%d", n%3)}},
-				InternalIPs: []netip.Addr{Addr4(10, c, 0, n+1)}, PodCIDRs: []netip.Prefix{netip.PrefixFrom(Addr4(100, c, n, 0), 24)}})
-		}
-		for i := 0; i < s.Services; i++ {
-			out = append(out, s.Service(cl, c, i, 0))
-		}
-		for i := 0; i < s.Pods; i++ {
-			out = append(out, s.Pod(cl, c, i, 0))
-		}
-		for i := 0; i < s.Egresses; i++ {
-			out = append(out, &inventory.Egress{Meta: inventory.Meta{Cluster: cl, Name: fmt.Sprintf("egress-%02d", i), Labels: map[string]string{"purpose": fmt.Sprintf("p%d", i%10)}},
-				StatusIP: Addr4(10, c, 200, i+1)})
-		}
-		for i := 0; i < s.Pools; i++ {
-			out = append(out, &inventory.IPPool{Meta: inventory.Meta{Cluster: cl, Name: fmt.Sprintf("pool-%02d", i), Labels: map[string]string{"routable": "true"}},
-				Ranges: []inventory.IPRange{{CIDR: netip.PrefixFrom(Addr4(20, c, i, 0), 24)}}})
-		}
-		for i := 0; i < s.Ingresses; i++ {
-			out = append(out, &inventory.Ingress{Meta: inventory.Meta{Cluster: cl, Namespace: fmt.Sprintf("ns-%02d", i%s.Namespaces), Name: fmt.Sprintf("ing-%03d", i), Labels: map[string]string{"app": fmt.Sprintf("app-%02d", i%s.Apps)}},
-				LoadBalancer: []inventory.LoadBalancerIngress{{IP: Addr4(30, c, 1, i+1)}}})
-		}
-		for i := 0; i < s.Gateways; i++ {
-			out = append(out, &inventory.Gateway{Meta: inventory.Meta{Cluster: cl, Namespace: fmt.Sprintf("ns-%02d", i%s.Namespaces), Name: fmt.Sprintf("gw-%03d", i), Labels: map[string]string{"app": fmt.Sprintf("app-%02d", i%s.Apps)}},
-				Addresses: []netip.Addr{Addr4(30, c, 2, i+1)}})
-		}
+		out = append(out, s.ClusterInventory(c)...)
+	}
+	return out
+}
+
+// ClusterInventory generates the objects of the c-th cluster.
+func (s Scale) ClusterInventory(c int) []inventory.Object {
+	var out []inventory.Object
+	cl := fmt.Sprintf("cluster-%03d", c)
+	for n := 0; n < s.Namespaces; n++ {
+		out = append(out, &inventory.Namespace{Meta: inventory.Meta{Cluster: cl, Name: fmt.Sprintf("ns-%02d", n), Labels: map[string]string{"team": fmt.Sprintf("team-%d", n%5)}}})
+	}
+	for n := 0; n < s.Nodes; n++ {
+		out = append(out, &inventory.Node{Meta: inventory.Meta{Cluster: cl, Name: fmt.Sprintf("node-%03d", n), Labels: map[string]string{"zone": fmt.Sprintf("z%d", n%3)}},
+			InternalIPs: []netip.Addr{Addr4(10, c, 0, n+1)}, PodCIDRs: []netip.Prefix{netip.PrefixFrom(Addr4(100, c, n, 0), 24)}})
+	}
+	for i := 0; i < s.Services; i++ {
+		out = append(out, s.Service(cl, c, i, 0))
+	}
+	for i := 0; i < s.Pods; i++ {
+		out = append(out, s.Pod(cl, c, i, 0))
+	}
+	for i := 0; i < s.Egresses; i++ {
+		out = append(out, &inventory.Egress{Meta: inventory.Meta{Cluster: cl, Name: fmt.Sprintf("egress-%02d", i), Labels: map[string]string{"purpose": fmt.Sprintf("p%d", i%10)}},
+			StatusIP: Addr4(10, c, 200, i+1)})
+	}
+	for i := 0; i < s.Pools; i++ {
+		out = append(out, &inventory.IPPool{Meta: inventory.Meta{Cluster: cl, Name: fmt.Sprintf("pool-%02d", i), Labels: map[string]string{"routable": "true"}},
+			Ranges: []inventory.IPRange{{CIDR: netip.PrefixFrom(Addr4(20, c, i, 0), 24)}}})
+	}
+	for i := 0; i < s.Ingresses; i++ {
+		out = append(out, &inventory.Ingress{Meta: inventory.Meta{Cluster: cl, Namespace: fmt.Sprintf("ns-%02d", i%s.Namespaces), Name: fmt.Sprintf("ing-%03d", i), Labels: map[string]string{"app": fmt.Sprintf("app-%02d", i%s.Apps)}},
+			LoadBalancer: []inventory.LoadBalancerIngress{{IP: Addr4(30, c, 1, i+1)}}})
+	}
+	for i := 0; i < s.Gateways; i++ {
+		out = append(out, &inventory.Gateway{Meta: inventory.Meta{Cluster: cl, Namespace: fmt.Sprintf("ns-%02d", i%s.Namespaces), Name: fmt.Sprintf("gw-%03d", i), Labels: map[string]string{"app": fmt.Sprintf("app-%02d", i%s.Apps)}},
+			Addresses: []netip.Addr{Addr4(30, c, 2, i+1)}})
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kordon-dev/kordon/internal/advise"
 	"github.com/kordon-dev/kordon/internal/cmdutil"
+	"github.com/kordon-dev/kordon/internal/model"
 	"github.com/kordon-dev/kordon/internal/policy"
 	"github.com/kordon-dev/kordon/internal/whatif"
 )
@@ -175,9 +176,23 @@ kordon members, or use kordon apply --dry-run against a manager.`,
 					return failf(2, "--flows: %v", err)
 				}
 			}
+			// Both sides' indexes share one reading of the inventory:
+			// reading it once per side held two copies of every object.
+			var cfgs [2]*model.Config
+			for i, p := range policies {
+				cfg, err := loadValidPolicy([]string{p}, cmd.ErrOrStderr())
+				if err != nil {
+					return fmt.Errorf("%s: %w", p, err)
+				}
+				cfgs[i] = cfg
+			}
+			objs, err := loadInventory(dir, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
 			var sides [2]whatif.Side
 			for i, p := range policies {
-				o, err := load([]string{p}, dir, cmd.ErrOrStderr())
+				o, err := index(cfgs[i], objs)
 				if err != nil {
 					return fmt.Errorf("%s: %w", p, err)
 				}

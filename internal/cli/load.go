@@ -14,9 +14,8 @@ import (
 
 // offline is a configuration and inventory loaded from files.
 type offline struct {
-	cfg  *model.Config
-	idx  *membership.Index
-	dump *inventory.Dump
+	cfg *model.Config
+	idx *membership.Index
 }
 
 // loadPolicy reads policy files in order, applying each document to the
@@ -63,6 +62,20 @@ func prefixLocation(file string, errs model.Errors) model.Errors {
 // every group's members. Inventory problems are reported to warn; an
 // invalid policy is an error that lists every problem.
 func load(files []string, dir string, warn io.Writer) (*offline, error) {
+	cfg, err := loadValidPolicy(files, warn)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := loadInventory(dir, warn)
+	if err != nil {
+		return nil, err
+	}
+	return index(cfg, objs)
+}
+
+// loadValidPolicy is loadPolicy, with an invalid policy an error that
+// lists every problem to warn.
+func loadValidPolicy(files []string, warn io.Writer) (*model.Config, error) {
 	cfg, verrs, err := loadPolicy(files)
 	if err != nil {
 		return nil, err
@@ -73,21 +86,33 @@ func load(files []string, dir string, warn io.Writer) (*offline, error) {
 		}
 		return nil, failf(1, "the policy has %s; nothing was evaluated", plural(len(verrs), "problem"))
 	}
-	o := &offline{cfg: cfg, idx: membership.New()}
-	var objs []inventory.Object
-	if dir != "" {
-		d, err := inventory.LoadDir(dir)
-		if err != nil {
-			return nil, failf(2, "%v", err)
-		}
-		for _, p := range d.Problems {
-			fmt.Fprintln(warn, "warning: skipped:", oneLine(p.String()))
-		}
-		if d.Ignored > 0 {
-			fmt.Fprintln(warn, "note:", ignoredSummary(d))
-		}
-		o.dump, objs = d, d.Objects
+	return cfg, nil
+}
+
+// loadInventory reads the inventory directory, if any, reporting its
+// problems to warn. Only the objects are returned: the rest of the dump
+// (where each object was read) is not kept.
+func loadInventory(dir string, warn io.Writer) ([]inventory.Object, error) {
+	if dir == "" {
+		return nil, nil
 	}
+	d, err := inventory.LoadDir(dir)
+	if err != nil {
+		return nil, failf(2, "%v", err)
+	}
+	for _, p := range d.Problems {
+		fmt.Fprintln(warn, "warning: skipped:", oneLine(p.String()))
+	}
+	if d.Ignored > 0 {
+		fmt.Fprintln(warn, "note:", ignoredSummary(d))
+	}
+	return d.Objects, nil
+}
+
+// index computes every group's members. The index does not change the
+// objects, so several may share them.
+func index(cfg *model.Config, objs []inventory.Object) (*offline, error) {
+	o := &offline{cfg: cfg, idx: membership.New()}
 	if err := o.idx.Load(objs, cfg.Groups); err != nil {
 		return nil, failf(1, "%v", err)
 	}

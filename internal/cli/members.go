@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kordon-dev/kordon/internal/address"
 	"github.com/kordon-dev/kordon/internal/client"
@@ -56,20 +59,20 @@ a group path, or an id in the default domain).`,
 				}
 				paths = []string{group}
 			}
-			rep := membersReport{Groups: []groupMembers{}}
-			for _, p := range paths {
-				rep.Groups = append(rep.Groups, groupReport(o.idx, p, o.cfg.Groups[p]))
-			}
-			done, err := printStructured(cmd.OutOrStdout(), format, rep)
-			if err != nil || done {
-				return err
-			}
 			if group != "" {
+				rep := membersReport{Groups: []groupMembers{groupReport(o.idx, group, o.cfg.Groups[group], true)}}
+				if done, err := printStructured(cmd.OutOrStdout(), format, rep); err != nil || done {
+					return err
+				}
 				printGroupDetail(cmd.OutOrStdout(), rep.Groups[0])
 				return nil
 			}
-			printGroupTable(cmd.OutOrStdout(), rep.Groups)
-			return nil
+			// One group at a time: every group's members (and, for -o
+			// json or yaml, each member type's lists) held at once took
+			// more memory than the inventory at 10,000 groups.
+			return printGroups(cmd.OutOrStdout(), format, len(paths), func(i int) groupMembers {
+				return groupReport(o.idx, paths[i], o.cfg.Groups[paths[i]], format != "table" && format != "")
+			})
 		},
 	}
 	cmd.Flags().StringArrayVar(&policies, "policy", nil, "policy file (repeatable; applied in order)")
@@ -107,7 +110,9 @@ type groupMembers struct {
 	ByType        map[string]model.MemberList `json:"effective_members,omitempty"`
 }
 
-func groupReport(idx *membership.Index, path string, g *model.Group) groupMembers {
+// groupReport is what a group holds; byType adds NSX's per-member-type
+// lists, which only the structured formats print.
+func groupReport(idx *membership.Index, path string, g *model.Group, byType bool) groupMembers {
 	gm := groupMembers{Path: path, DisplayName: g.DisplayName, IPAddresses: []string{}, IPPortMembers: []ipPortJSON{}, Members: []objectJSON{}}
 	for _, r := range idx.Addresses(path) {
 		gm.IPAddresses = append(gm.IPAddresses, address.FormatRange(r))
@@ -119,6 +124,9 @@ func groupReport(idx *membership.Index, path string, g *model.Group) groupMember
 		gm.Members = append(gm.Members, objectJSON{MemberType: m.Type, Key: m.ConditionKey, Cluster: m.Key.Cluster, Namespace: m.Key.Namespace, Name: m.Key.Name})
 	}
 	for _, ep := range model.MemberEndpoints {
+		if !byType {
+			break
+		}
 		if l := idx.NSXMembers(path, ep, "", nil); len(l.Clusters) > 0 {
 			if gm.ByType == nil {
 				gm.ByType = map[string]model.MemberList{}
@@ -150,24 +158,44 @@ func (m ipPortJSON) String() string {
 }
 
 func printGroupTable(w io.Writer, groups []groupMembers) {
+	printGroups(w, "table", len(groups), func(i int) groupMembers { return groups[i] })
+}
+
+// printGroups prints a members report of n groups, as printStructured
+// and printGroupTable would print it whole, computing each group when it
+// is printed and dropping it after.
+func printGroups(w io.Writer, format string, n int, group func(i int) groupMembers) error {
+	switch format {
+	case "json", "yaml":
+		return printList(w, format, "groups", n, func(i int) any { return group(i) })
+	case "table", "":
+	default:
+		_, err := printStructured(w, format, nil)
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tOBJECTS\tADDRESSES\tIP+PORT")
-	for _, g := range groups {
-		ipp := make([]string, 0, len(g.IPPortMembers))
-		for _, m := range g.IPPortMembers {
+	for i := range n {
+		g := group(i)
+		ipp := make([]string, 0, min(len(g.IPPortMembers), 4))
+		for _, m := range g.IPPortMembers[:min(len(g.IPPortMembers), 4)] {
 			ipp = append(ipp, m.String())
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", oneLine(g.Path), len(g.Members), orNone(oneLine(abbreviate(g.IPAddresses, 4))), orNone(abbreviate(ipp, 3)))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", oneLine(g.Path), len(g.Members), orNone(oneLine(abbreviateN(g.IPAddresses, len(g.IPAddresses), 4))), orNone(abbreviateN(ipp, len(g.IPPortMembers), 3)))
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
 // abbreviate joins a list, eliding the middle of long ones.
-func abbreviate(l []string, keep int) string {
-	if len(l) <= keep {
+func abbreviate(l []string, keep int) string { return abbreviateN(l, len(l), keep) }
+
+// abbreviateN is abbreviate of a list of n items of which l holds at
+// least the first keep+1 (or all).
+func abbreviateN(l []string, n, keep int) string {
+	if n <= keep {
 		return strings.Join(l, ", ")
 	}
-	return strings.Join(l[:keep], ", ") + fmt.Sprintf(", ... (%d in all)", len(l))
+	return strings.Join(l[:keep], ", ") + fmt.Sprintf(", ... (%d in all)", n)
 }
 
 func printGroupDetail(w io.Writer, g groupMembers) {
@@ -317,4 +345,53 @@ func nsxMembers(ctx context.Context, c *client.Client, path string) (model.Membe
 		}
 		cursor = page.Cursor
 	}
+}
+
+// printList writes {key: [item(0), ..., item(n-1)]} as printStructured
+// writes it, one item at a time, so that no more than one item is held.
+func printList(w io.Writer, format, key string, n int, item func(i int) any) error {
+	bw := bufio.NewWriter(w)
+	if n == 0 {
+		if format == "json" {
+			fmt.Fprintf(bw, "{\n  %q: []\n}\n", key)
+		} else {
+			fmt.Fprintf(bw, "%s: []\n", key)
+		}
+		return bw.Flush()
+	}
+	if format == "json" {
+		fmt.Fprintf(bw, "{\n  %q: [\n", key)
+	} else {
+		fmt.Fprintf(bw, "%s:\n", key)
+	}
+	for i := range n {
+		var b []byte
+		var err error
+		if format == "json" {
+			b, err = json.MarshalIndent(item(i), "    ", "  ")
+			if err == nil {
+				bw.WriteString("    ")
+				bw.Write(b)
+				if i < n-1 {
+					bw.WriteByte(',')
+				}
+				err = bw.WriteByte('\n')
+			}
+		} else {
+			// A one-item list is the item as it appears in the whole
+			// list: YAML does not indent a list that is a map's value.
+			if b, err = json.Marshal([]any{item(i)}); err == nil {
+				if b, err = yaml.JSONToYAML(b); err == nil {
+					_, err = bw.Write(b)
+				}
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if format == "json" {
+		bw.WriteString("  ]\n}\n")
+	}
+	return bw.Flush()
 }

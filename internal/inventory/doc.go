@@ -5,7 +5,8 @@
 // Kubernetes API objects of every version kordon supports, and the loader
 // for inventories dumped with kubectl (which counts, per file, the objects
 // of kinds it does not keep; it cuts documents into objects with one
-// light scan and decodes each object once, sniff.go). Kubernetes labels become NSX tags here
+// light scan and decodes each object once, sniff.go; the objects of a
+// dump share equal strings and label maps, intern.go). Kubernetes labels become NSX tags here
 // (scope "dis:k8s:<key>", tag "<value>").
 //
 // The records keep what resolving Antrea's behaviour needs, and it is

@@ -41,6 +41,8 @@ func (p Problem) String() string {
 // what `kubectl get -o yaml|json` printed for that cluster.
 type Dump struct {
 	Clusters []string
+	// Objects with equal labels (or Service selectors) share one map,
+	// and must not change it.
 	Objects  []Object
 	Problems []Problem
 	// Ignored counts objects of kinds kordon does not keep (Deployments,
@@ -50,6 +52,8 @@ type Dump struct {
 	// of each kind kordon does not keep it held, in the order files were
 	// read. Their counts add up to Ignored.
 	IgnoredFiles []IgnoredFile
+
+	in interner
 }
 
 // IgnoredFile is what one file of a cluster's dump held of kinds kordon
@@ -106,34 +110,45 @@ func (d *Dump) ignore(cluster, file string, h header) {
 // YAML streams. Malformed objects are reported in Problems and skipped.
 // The error is for a directory that cannot be read at all.
 func LoadDir(dir string) (*Dump, error) {
+	clusters, problems, err := ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dump{Clusters: clusters, Problems: problems}
+	for _, name := range clusters {
+		if err := d.loadCluster(name, filepath.Join(dir, name)); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// ReadDir lists the clusters of an inventory directory (its
+// subdirectories, sorted) and reports manifests outside of them. The
+// error is for a directory that cannot be read or holds no cluster.
+func ReadDir(dir string) (clusters []string, problems []Problem, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("inventory %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("inventory %s: %w", dir, err)
 	}
-	d := &Dump{}
-	seen := map[Key]string{}
 	for _, e := range entries {
 		name := e.Name()
 		if strings.HasPrefix(name, ".") {
 			continue
 		}
-		path := filepath.Join(dir, name)
 		if !e.IsDir() {
 			if isManifest(name) {
-				d.Problems = append(d.Problems, Problem{File: path, Reason: "files must be inside a cluster directory (" + filepath.Join(dir, "<cluster>", name) + ")"})
+				problems = append(problems, Problem{File: filepath.Join(dir, name), Reason: "files must be inside a cluster directory (" + filepath.Join(dir, "<cluster>", name) + ")"})
 			}
 			continue
 		}
-		d.Clusters = append(d.Clusters, name)
-		if err := d.loadCluster(name, path, seen); err != nil {
-			return nil, err
-		}
+		clusters = append(clusters, name)
 	}
-	sort.Strings(d.Clusters)
-	if len(d.Clusters) == 0 {
-		return nil, fmt.Errorf("inventory %s: no cluster directories (expected %s)", dir, filepath.Join(dir, "<cluster>", "*.yaml"))
+	sort.Strings(clusters)
+	if len(clusters) == 0 {
+		return nil, problems, fmt.Errorf("inventory %s: no cluster directories (expected %s)", dir, filepath.Join(dir, "<cluster>", "*.yaml"))
 	}
-	return d, nil
+	return clusters, problems, nil
 }
 
 func isManifest(name string) bool {
@@ -144,7 +159,9 @@ func isManifest(name string) bool {
 	return false
 }
 
-func (d *Dump) loadCluster(cluster, root string, seen map[Key]string) error {
+// ClusterFiles lists the files LoadDir reads in a cluster's directory,
+// in the order it reads them.
+func ClusterFiles(root string) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -159,9 +176,20 @@ func (d *Dump) loadCluster(cluster, root string, seen map[Key]string) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("inventory %s: %w", root, err)
+		return nil, fmt.Errorf("inventory %s: %w", root, err)
 	}
 	sort.Strings(files)
+	return files, nil
+}
+
+func (d *Dump) loadCluster(cluster, root string) error {
+	files, err := ClusterFiles(root)
+	if err != nil {
+		return err
+	}
+	// Keys name their cluster: a copy can only be within one, so where
+	// each object was read is kept for one cluster at a time.
+	seen := map[Key]string{}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -171,6 +199,28 @@ func (d *Dump) loadCluster(cluster, root string, seen map[Key]string) error {
 		d.loadFile(cluster, f, data, seen)
 	}
 	return nil
+}
+
+// File is one file of a cluster's directory: its name, and its content
+// or why it could not be read.
+type File struct {
+	Name string
+	Data []byte
+	Err  error
+}
+
+// LoadCluster reads into d one cluster's files (ClusterFiles names
+// them, in order), as LoadDir reads them.
+func (d *Dump) LoadCluster(cluster string, files []File) {
+	d.Clusters = append(d.Clusters, cluster)
+	seen := map[Key]string{}
+	for _, f := range files {
+		if f.Err != nil {
+			d.Problems = append(d.Problems, Problem{File: f.Name, Reason: "cannot read: " + f.Err.Error()})
+			continue
+		}
+		d.loadFile(cluster, f.Name, f.Data, seen)
+	}
 }
 
 // LoadFile reads one file of a cluster's dump into d.
@@ -310,5 +360,6 @@ func (d *Dump) convertObject(cluster, file, pos string, data []byte, h header, s
 		return
 	}
 	seen[k] = where
+	d.in.object(obj)
 	d.Objects = append(d.Objects, obj)
 }

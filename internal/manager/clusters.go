@@ -117,6 +117,7 @@ func clusterRemoval(name string) []store.Op {
 		{Key: store.ClustersPrefix + name, Delete: true},
 		{Key: store.StatusPrefix + name, Delete: true},
 		{Key: store.InventoryRevPrefix + name, Delete: true},
+		{Key: store.InventoryDirPrefix + name, Delete: true},
 	}
 }
 

@@ -14,6 +14,12 @@ import (
 // exactly objs, in one transaction: a full synchronisation is never seen
 // half applied. Only what differs is written.
 func (m *Manager) SyncCluster(ctx context.Context, c Cluster, objs []inventory.Object) (int64, error) {
+	return m.syncCluster(ctx, c, objs, nil)
+}
+
+// syncCluster is SyncCluster, writing also extra in the same
+// transaction (then always committed).
+func (m *Manager) syncCluster(ctx context.Context, c Cluster, objs []inventory.Object, extra []store.Op) (int64, error) {
 	current, _, err := m.st.List(ctx, store.ClusterInventoryPrefix(c.Name))
 	if err != nil {
 		return 0, err
@@ -35,6 +41,7 @@ func (m *Manager) SyncCluster(ctx context.Context, c Cluster, objs []inventory.O
 		b, _ := json.Marshal(c)
 		ops = append(ops, store.Op{Key: store.ClustersPrefix + c.Name, Value: b})
 	}
+	ops = append(ops, extra...)
 	want := make(map[string]bool, len(objs))
 	for _, o := range objs {
 		o.GetMeta().Cluster = c.Name

@@ -2,11 +2,7 @@ package serve
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"io/fs"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -160,87 +156,5 @@ func tagDemo(children model.ChildList) {
 			}
 		}
 		tagDemo(c.Children)
-	}
-}
-
-// dirSource serves a kubectl-dump directory as inventory: each
-// subdirectory a cluster, reloaded when a file changes.
-type dirSource struct {
-	dir  string
-	m    *manager.Manager
-	o    Options
-	last [32]byte
-}
-
-// fingerprint summarises the directory's files (names, sizes, times), so
-// a poll notices any change without reading them.
-func (d *dirSource) fingerprint() [32]byte {
-	h := sha256.New()
-	_ = filepath.WalkDir(d.dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			fmt.Fprintf(h, "error %s %v\n", p, err)
-			return nil
-		}
-		if info, err := e.Info(); err == nil {
-			fmt.Fprintf(h, "%s %d %d\n", p, info.Size(), info.ModTime().UnixNano())
-		}
-		return nil
-	})
-	var out [32]byte
-	copy(out[:], h.Sum(nil))
-	return out
-}
-
-func (d *dirSource) sync(ctx context.Context) {
-	d.last = d.fingerprint()
-	dump, err := inventory.LoadDir(d.dir)
-	if err != nil {
-		d.o.Logger.Error("reading the inventory directory", "dir", d.dir, "error", err)
-		return
-	}
-	for _, p := range dump.Problems {
-		d.o.Logger.Warn("inventory object skipped", "problem", p.String())
-	}
-	byCluster := map[string][]inventory.Object{}
-	for _, obj := range dump.Objects {
-		byCluster[obj.GetMeta().Cluster] = append(byCluster[obj.GetMeta().Cluster], obj)
-	}
-	others := map[string]string{}
-	for _, c := range d.m.Clusters() {
-		if c.Source != manager.SourceDir && !c.Demo {
-			others[c.Name] = c.Source
-		}
-	}
-	for _, c := range dump.Clusters {
-		if src, ok := others[c]; ok {
-			d.o.Logger.Error("inventory directory names a cluster registered otherwise; skipped", "cluster", c, "source", src)
-			continue
-		}
-		if _, err := d.m.SyncCluster(ctx, manager.Cluster{Name: c, ID: c, Source: manager.SourceDir, Registered: time.Now()}, byCluster[c]); err != nil {
-			d.o.Logger.Error("storing inventory", "cluster", c, "error", err)
-		}
-	}
-	for _, c := range d.m.Clusters() {
-		if c.Source == manager.SourceDir && !slices.Contains(dump.Clusters, c.Name) {
-			if err := d.m.RemoveCluster(ctx, c.Name); err != nil {
-				d.o.Logger.Error("removing cluster", "cluster", c.Name, "error", err)
-			}
-		}
-	}
-	d.o.Logger.Info("inventory directory loaded", "dir", d.dir, "clusters", dump.Clusters, "objects", len(dump.Objects), "skipped", len(dump.Problems))
-}
-
-func (d *dirSource) watch(ctx context.Context) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if d.fingerprint() != d.last {
-				d.sync(ctx)
-			}
-		}
 	}
 }

@@ -25,6 +25,9 @@ const (
 	// are conditioned on what it last saw).
 	StatusPrefix       = Root + "cluster-status/"
 	InventoryRevPrefix = Root + "inventory-revision/"
+	// Per cluster read from an inventory directory: a digest of the
+	// files its stored inventory was last written from.
+	InventoryDirPrefix = Root + "inventory-dir/"
 	// Per enforcement agent: its record (role, gateway, reported VM
 	// facts) and its last realization report.
 	AgentsPrefix      = Root + "agents/"

@@ -42,6 +42,9 @@ func Groups(old, new Side) []GroupChange {
 	out := []GroupChange{}
 	for _, p := range paths {
 		inOld, inNew := old.Index.Defined(p), new.Index.Defined(p)
+		if inOld && inNew && sameContent(old.Index, new.Index, p) {
+			continue
+		}
 		om, nm := memberStrings(old.Index, p, inOld), memberStrings(new.Index, p, inNew)
 		oa, na := addressStrings(old.Index, p, inOld), addressStrings(new.Index, p, inNew)
 		c := GroupChange{Group: p, Change: "changed",
@@ -57,6 +60,15 @@ func Groups(old, new Side) []GroupChange {
 		out = append(out, c)
 	}
 	return out
+}
+
+// sameContent compares a group's members, addresses and address+port
+// members on both sides as the index gives them (sorted), so that only
+// the groups that changed, usually few of thousands, are formatted into
+// the strings a change is reported in.
+func sameContent(old, new *membership.Index, p string) bool {
+	return slices.Equal(old.Members(p), new.Members(p)) && slices.Equal(old.Ranges(p), new.Ranges(p)) &&
+		slices.Equal(old.IPPorts(p), new.IPPorts(p))
 }
 
 func memberStrings(x *membership.Index, p string, defined bool) []string {
@@ -124,6 +136,9 @@ type FlowChange struct {
 // semantics) and on every gateway either side defines, and returns the
 // decisions that differ.
 func Flows(old, new Side, flows []policy.Flow) []FlowChange {
+	if len(flows) == 0 {
+		return []FlowChange{} // and no ruleset to compile
+	}
 	points := append([]string{""}, old.Config.Gateways()...)
 	for _, g := range new.Config.Gateways() {
 		if !slices.Contains(points, g) {
