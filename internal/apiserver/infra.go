@@ -46,7 +46,11 @@ func (s *Server) patchInfra(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	docs, err := model.ParseDocument("request body", body)
+	// A document PATCHed again, changed in a few objects, is decoded
+	// only in those (the cache holds objects by the SHA-256 of their
+	// exact bytes); the objects come with their digests, which let the
+	// manager leave alone what is stored as the bytes give it.
+	docs, err := s.decodes.ParseCheckedJSON(space(r), "request body", body) // readBody checked it
 	if err != nil {
 		writeError(w, badRequest("the document cannot be decoded", model.AsErrors(err)))
 		return
@@ -56,8 +60,99 @@ func (s *Server) patchInfra(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dry := r.URL.Query().Get("dry_run") == "true"
-	s.apply(w, r, manager.ApplyRequest{Project: space(r), Doc: docs[0], DryRun: dry}, "")
+	req := manager.ApplyRequest{Project: space(r), Doc: docs[0], DryRun: dry}
+	pg, paged, err := dryRunPage(r, dry)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if !paged {
+		s.apply(w, r, req, "")
+		return
+	}
+	req.User = principal(r).Name
+	ctx, cancel := s.writeCtx(r)
+	defer cancel()
+	res, err := s.m.Apply(ctx, req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pg.cut(res))
 }
+
+// A dry run of a large document answers with every object it changes
+// and every group whose members change: with page_size or cursor, the
+// answer holds one page of each list, the same offsets into both, and
+// says how long the lists are. Each page is the dry run done again: a
+// change made between two pages shifts them (as NSX's list cursors).
+type applyPage struct {
+	start, size int
+}
+
+// pagedApply is one page of a dry run's answer.
+type pagedApply struct {
+	*manager.ApplyResult
+	// ResultCount and GroupChangeCount are the lengths of the whole
+	// lists; Cursor asks for the next page of both (absent on the last).
+	ResultCount      int    `json:"result_count"`
+	GroupChangeCount int    `json:"group_change_count"`
+	Cursor           string `json:"cursor,omitempty"`
+}
+
+// dryRunPage reads page_size (1-1000, default 1000) and cursor (an
+// offset a previous page gave); paged says whether either was given.
+// Paging an apply that is not a dry run is refused: the next page would
+// apply the document again.
+func dryRunPage(r *http.Request, dry bool) (applyPage, bool, error) {
+	q := r.URL.Query()
+	size, cursor := q.Get("page_size"), q.Get("cursor")
+	if size == "" && cursor == "" {
+		return applyPage{}, false, nil
+	}
+	if !dry {
+		return applyPage{}, false, badRequest("page_size and cursor page the answer of a dry run (dry_run=true) only", nil)
+	}
+	pg := applyPage{size: 1000}
+	if size != "" {
+		n, err := strconv.Atoi(size)
+		if err != nil || n < 1 || n > 1000 {
+			return pg, false, badRequest("page_size must be 1-1000", nil)
+		}
+		pg.size = n
+	}
+	if cursor != "" {
+		n, err := strconv.Atoi(cursor)
+		if err != nil || n < 0 {
+			return pg, false, badRequest("cursor "+cursor+" is not one a dry run gave", nil)
+		}
+		pg.start = n
+	}
+	return pg, true, nil
+}
+
+func (pg applyPage) cut(res *manager.ApplyResult) pagedApply {
+	out := pagedApply{ResultCount: len(res.Changes), GroupChangeCount: len(res.Groups)}
+	page := *res
+	page.Changes = window(res.Changes, pg.start, pg.size)
+	page.Groups = window(res.Groups, pg.start, pg.size)
+	if end := pg.start + pg.size; end < max(len(res.Changes), len(res.Groups)) {
+		out.Cursor = strconv.Itoa(end)
+	}
+	out.ApplyResult = &page
+	return out
+}
+
+// window is l[start:start+size], empty (not null) past the end.
+func window[T any](l []T, start, size int) []T {
+	start = min(start, len(l))
+	return append(make([]T, 0, min(size, len(l)-start)), l[start:min(start+size, len(l))]...)
+}
+
+// decodeCacheObjects bounds the decode cache: a generation holds the
+// objects of a document of this many (the largest scale benchmarked is
+// ~20,100), two generations at most.
+const decodeCacheObjects = 50000
 
 // export builds the hierarchical document of one space, objects in path
 // order; PATCHing it back reproduces the space.

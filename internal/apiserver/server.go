@@ -57,6 +57,7 @@ type Server struct {
 	latency        *prometheus.HistogramVec
 	explain        *explainCache
 	infra          *infraCache
+	decodes        *model.DecodeCache // documents PATCHed to /infra (infra.go)
 	heavy          *limiter
 	streams        *limiter
 	scrapes        *limiter
@@ -76,7 +77,7 @@ func New(o Options) *Server {
 		o.WriteTimeout = 60 * time.Second
 	}
 	s := &Server{m: o.Manager, log: o.Logger, maxBody: o.MaxBody, timeout: o.WriteTimeout, mux: http.NewServeMux(),
-		paths: http.NewServeMux(), methods: map[string][]string{}, explain: newExplainCache(), infra: newInfraCache(), caPEM: o.CA,
+		paths: http.NewServeMux(), methods: map[string][]string{}, explain: newExplainCache(), infra: newInfraCache(), decodes: model.NewDecodeCache(decodeCacheObjects), caPEM: o.CA,
 		heavy: newLimiter(o.HeavyReads, o.HeavyPerPrincipal), streams: newLimiter(1<<20, streamsPerPrincipal),
 		scrapes: newLimiter(1, scrapesPerPrincipal)}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "kordon_api_request_duration_seconds",
@@ -524,6 +525,11 @@ func readBody(r *http.Request) ([]byte, error) {
 	}
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return nil, badRequest("the request body is empty", nil)
+	}
+	if textdoc.CheckJSON(b) == nil {
+		// One light scan accepts most bodies (and only valid JSON); the
+		// checks below name the problem of the others, in their order.
+		return b, nil
 	}
 	if !json.Valid(b) {
 		var v any

@@ -107,6 +107,9 @@ type Manager struct {
 	lastStored map[string]storedReport
 
 	writeMu sync.Mutex
+	// memo: what this manager's applies wrote and validated
+	// (applyhash.go); guarded by writeMu.
+	memo applyMemo
 	// signInMu serializes sign-ins (sessions.go).
 	signInMu sync.Mutex
 	events   *eventLog

@@ -92,16 +92,25 @@ func (m *Manager) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 			return res, err
 		}
 		// Another manager changed the configuration since we read it:
-		// wait for its change and validate again.
-		if err := m.WaitApplied(ctx, m.Revision()+1); err != nil {
+		// wait for its change and validate again. The store's revision,
+		// not ours plus one: the change may already be folded in by now,
+		// and no write may follow it.
+		cur, err := m.st.Revision(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.WaitApplied(ctx, cur); err != nil {
 			return nil, err
 		}
 	}
 }
 
 type snapshot struct {
-	cfg       *model.Config
-	meta      map[string]ObjectMeta
+	cfg  *model.Config
+	meta map[string]ObjectMeta
+	// stored: the objects stored as a document's bytes made them
+	// (applyhash.go), with those bytes' digests.
+	stored    map[string]model.Digest
 	configRev int64
 	projects  map[string]*Project
 	lic       *license.License
@@ -120,6 +129,7 @@ func (m *Manager) snapshot(paths []string) snapshot {
 	for id, p := range m.projects {
 		s.projects[id] = p
 	}
+	s.stored = m.storedLocked()
 	return s
 }
 
@@ -128,10 +138,14 @@ func (m *Manager) tryApply(ctx context.Context, req ApplyRequest) (*ApplyResult,
 	if req.Project != "" && snap.projects[req.Project] == nil {
 		return nil, &WriteError{Kind: ErrNotFound, Message: fmt.Sprintf("project %q does not exist (create it first)", req.Project)}
 	}
-	next, changes, err := snap.cfg.Apply(req.Project, req.Doc)
+	applied, err := snap.cfg.ApplyWith(req.Project, req.Doc, func(path string, sum model.Digest) bool {
+		s, ok := snap.stored[path]
+		return ok && s == sum
+	})
 	if err != nil {
 		return nil, &WriteError{Kind: ErrInvalid, Message: "the document cannot be applied", Details: model.AsErrors(err)}
 	}
+	next, changes := applied.Config, applied.Changes
 	if req.Project != "" {
 		// Before validation, which would tell a tier-0 that exists from
 		// one that does not: a project learns nothing of the provider's
@@ -140,7 +154,7 @@ func (m *Manager) tryApply(ctx context.Context, req ApplyRequest) (*ApplyResult,
 			return nil, &WriteError{Kind: ErrInvalid, Message: "the change connects a tier-1 to a tier-0 the project was not granted", Details: errs}
 		}
 	}
-	if errs := next.Validate(); len(errs) > 0 {
+	if errs := m.validate(snap, next, changes); len(errs) > 0 {
 		problems := fmt.Sprintf("%d problems", len(errs))
 		if len(errs) == 1 {
 			problems = "1 problem"
@@ -178,6 +192,7 @@ func (m *Manager) tryApply(ctx context.Context, req ApplyRequest) (*ApplyResult,
 		}
 		return nil, err
 	}
+	m.recordWritten(changes, applied.Sums, rev)
 	res.Revision = rev
 	return res, m.WaitApplied(ctx, rev)
 }

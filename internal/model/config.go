@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -151,16 +152,48 @@ type FieldChange struct {
 // new Config and what changed; on any error it returns the errors and c is
 // unchanged. Apply takes ownership of doc.
 func (c *Config) Apply(project string, doc *Infra) (*Config, []Change, error) {
-	a := &applier{cfg: c.Clone(), project: project, seen: map[string]string{}}
+	res, err := c.ApplyWith(project, doc, nil)
+	if err != nil {
+		return c, nil, err
+	}
+	return res.Config, res.Changes, nil
+}
+
+// Stored says whether the object stored at path is the one a document's
+// bytes with digest sum (Child.Sum) made: then the object is unchanged
+// whatever its fields, and Apply neither compares them nor replaces it.
+// The caller answers from what it wrote, never from a document.
+type Stored func(path string, sum Digest) bool
+
+// Applied is what ApplyWith returns.
+type Applied struct {
+	Config  *Config
+	Changes []Change
+	// Sums holds the digest of every object the document gave with one
+	// (see Child.Sum), by path, but for those stored said are stored as
+	// given.
+	Sums map[string]Digest
+}
+
+// ApplyWith is Apply with stored (which may be nil) telling which
+// objects are stored as the document gives them.
+func (c *Config) ApplyWith(project string, doc *Infra, stored Stored) (*Applied, error) {
+	a := &applier{cfg: c.Clone(), project: project, seen: map[string]string{}, stored: stored,
+		sums: map[string]Digest{}, same: map[string]bool{}}
+	if stored != nil {
+		// A document sent again is about as large as what is stored.
+		n := c.Len()
+		a.seen, a.sums = make(map[string]string, n), make(map[string]Digest, n)
+	}
 	if _, ok := a.cfg.Domains[defaultDomainPath(project)]; !ok {
 		a.cfg.Domains[defaultDomainPath(project)] = newDomain(project, DefaultDomain)
 	}
 	a.children("children", parentCtx{kind: "Infra"}, doc.Children)
 	if len(a.errs) > 0 {
 		a.errs.Sort()
-		return c, nil, a.errs
+		return nil, a.errs
 	}
-	return a.cfg, a.final(c), nil
+	return &Applied{Config: a.cfg, Changes: a.final(c), Sums: a.sums}, nil
 }
 
 // final returns the changes made, each object once: an upsert that
@@ -187,15 +220,19 @@ func (a *applier) final(prev *Config) []Change {
 				continue
 			}
 			seen[ch.Path] = true
-			old, existed := prev.stored(ch.Path)
+			old, existed := prev.storedKind(ch.Kind, ch.Path)
 			if s, ok := predefinedServices[ch.Path]; ok && !existed && ch.Kind == KindService {
 				// A predefined service written as NSX ships it (a list of
 				// services read back): no change, and not stored.
 				old, existed, r.predefined = s, true, true
 			}
-			if now, exists := a.cfg.stored(ch.Path); existed && exists {
-				r.ch.Fields = diffObjects(old, now)
-				r.keep, r.old = len(r.ch.Fields) > 0, old
+			if now, exists := a.cfg.storedKind(ch.Kind, ch.Path); existed && exists {
+				if a.same[ch.Path] {
+					r.keep, r.old = false, old
+				} else {
+					r.ch.Fields = diffObjects(old, now)
+					r.keep, r.old = len(r.ch.Fields) > 0, old
+				}
 			}
 		}
 		if r.keep && ch.Kind == KindRule {
@@ -234,6 +271,34 @@ func (c *Config) stored(path string) (Object, bool) {
 		}
 	}
 	return nil, false
+}
+
+// storedKind is stored for an object of kind k, without trying the
+// other kinds' maps.
+func (c *Config) storedKind(k Kind, path string) (Object, bool) {
+	var o Object
+	var ok bool
+	switch k {
+	case KindDomain:
+		o, ok = c.Domains[path]
+	case KindGroup:
+		o, ok = c.Groups[path]
+	case KindService:
+		o, ok = c.Services[path]
+	case KindSecurityPolicy:
+		o, ok = c.SecurityPolicies[path]
+	case KindGatewayPolicy:
+		o, ok = c.GatewayPolicies[path]
+	case KindRule:
+		o, ok = c.Rules[path]
+	case KindTier0:
+		o, ok = c.Tier0s[path]
+	case KindTier1:
+		o, ok = c.Tier1s[path]
+	default:
+		return c.stored(path)
+	}
+	return o, ok
 }
 
 // serverFields (with stampFields) are the fields the manager maintains
@@ -406,6 +471,12 @@ type applier struct {
 	errs    Errors
 	changes []Change
 	seen    map[string]string // path -> document location that defined it
+	stored  Stored
+	sums    map[string]Digest // path -> Child.Sum of what the document gave, but for same
+	// same: the containers (domains, services, policies) whose stored
+	// object is the one the document's bytes made (stored said so),
+	// which final keeps without comparing.
+	same map[string]bool
 }
 
 // parentCtx is where a child sits: under Infra, a Domain, a policy or a
@@ -424,7 +495,7 @@ func (a *applier) fail(loc, field, format string, args ...any) {
 
 func (a *applier) children(loc string, ctx parentCtx, list ChildList) {
 	for i, ch := range list {
-		a.child(fmt.Sprintf("%s[%d]", loc, i), ctx, ch)
+		a.child(loc+"["+strconv.Itoa(i)+"]", ctx, ch)
 	}
 }
 
@@ -473,7 +544,15 @@ func (a *applier) child(loc string, ctx parentCtx, ch Child) {
 		a.delete(ref)
 		return
 	}
-	a.upsert(key, ref, ch.Object)
+	same := false
+	if ch.Sum != (Digest{}) {
+		// Not when the document deleted it first (with its domain, say).
+		_, ok := a.cfg.storedKind(ch.Object.Kind(), path)
+		if same = ok && a.stored != nil && a.stored(path, ch.Sum); !same {
+			a.sums[path] = ch.Sum
+		}
+	}
+	a.upsert(key, ref, ch.Object, same)
 }
 
 func article(s string) string {
@@ -537,8 +616,18 @@ func stamp(m *Meta, k Kind, ref Ref) {
 	}
 }
 
-func (a *applier) upsert(loc string, ref Ref, obj Object) {
+// upsert writes obj at ref; same: stored says the object there is as
+// the document gives it.
+func (a *applier) upsert(loc string, ref Ref, obj Object, same bool) {
 	p := ref.Path()
+	if same {
+		switch obj.(type) {
+		case *Group, *Rule, *Tier0, *Tier1:
+			return // stored as it is: no change, nothing to compare
+		}
+		// A container's children are still to apply; final keeps it.
+		a.same[p] = true
+	}
 	a.changes = append(a.changes, Change{Op: OpUpsert, Kind: obj.Kind(), Path: p})
 	switch o := obj.(type) {
 	case *Domain:
@@ -616,6 +705,7 @@ func (a *applier) serviceEntry(loc string, ctx parentCtx, ch Child) {
 	}
 	svc.ServiceEntries = entries
 	a.cfg.Services[ctx.svc] = &svc
+	delete(a.same, ctx.svc) // the service is no longer as its bytes gave it
 	a.changes = append(a.changes, Change{Op: OpUpsert, Kind: KindService, Path: ctx.svc})
 }
 

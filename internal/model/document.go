@@ -16,6 +16,10 @@ import (
 // it has none), a JSON list of such objects, or an NSX list response
 // (an object with "results"). name is used in error messages only.
 func ParseDocument(name string, data []byte) ([]*Infra, error) {
+	return parseDocument(name, data, nil)
+}
+
+func parseDocument(name string, data []byte, cache *DecodeCache) ([]*Infra, error) {
 	docs, syntax := textdoc.Split(name, data)
 	var errs Errors
 	for _, e := range syntax {
@@ -26,7 +30,7 @@ func ParseDocument(name string, data []byte) ([]*Infra, error) {
 	}
 	var out []*Infra
 	for _, d := range docs {
-		infra, err := decodeDocument(d.JSON)
+		infra, err := decodeDocument(d.JSON, cache, "")
 		if err != nil {
 			errs = append(errs, withPath(d.Where, err)...)
 			continue
@@ -41,8 +45,17 @@ func ParseDocument(name string, data []byte) ([]*Infra, error) {
 	return out, nil
 }
 
-// decodeDocument decodes one JSON document into an Infra document.
-func decodeDocument(data []byte) (*Infra, error) {
+// decodeDocument decodes one JSON document (valid, with distinct keys)
+// into an Infra document: the layered decoder reads the common shapes,
+// the strict one the others and names every problem.
+func decodeDocument(data []byte, cache *DecodeCache, scope string) (*Infra, error) {
+	if infra, ok := decodeInfraLayered(data, cache, scope); ok {
+		return infra, nil
+	}
+	return decodeDocumentStrict(data)
+}
+
+func decodeDocumentStrict(data []byte) (*Infra, error) {
 	trimmed := bytes.TrimSpace(data)
 	if bytes.Equal(trimmed, []byte("null")) {
 		return nil, nil

@@ -88,6 +88,7 @@ func FuzzParseDocument(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		checkLayered(t, data, NewDecodeCache(8))
 		docs, err := ParseDocument("fuzz", data)
 		if err != nil {
 			es, ok := err.(Errors)

@@ -39,6 +39,9 @@ type Child struct {
 	RefID           string       // ChildResourceReference
 	TargetType      string       // ChildResourceReference
 	Children        ChildList    // ChildResourceReference
+	// Sum is the Digest of the bytes Object was given as, when it was
+	// decoded through a DecodeCache (zero otherwise).
+	Sum Digest
 }
 
 // childKinds maps a Child* resource_type to the key of the wrapped object

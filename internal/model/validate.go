@@ -11,28 +11,82 @@ import (
 // (nsx-api.md §1.4–1.5 for groups, §3 for policies, rules and services)
 // and every reference between objects. It returns every problem found,
 // sorted by path; an empty result means the configuration can be applied.
-func (c *Config) Validate() Errors {
+func (c *Config) Validate() Errors { return c.validate(nil) }
+
+// ValidateChange returns what c.Validate returns, for c a configuration
+// Apply made with changes from one whose Validate was empty (the caller
+// knows it: it validated that one). An object's problems depend on the
+// object and on the objects it names (that they exist, and a rule's
+// policy), so only the objects changed and those that name one are
+// checked again; cycles, which span objects, are looked for in the whole
+// configuration.
+func (c *Config) ValidateChange(changes []Change) Errors {
+	changed := make(map[string]bool, len(changes))
+	for _, ch := range changes {
+		changed[ch.Path] = true
+	}
+	in := func(p string) bool { return changed[p] }
+	if len(changed) <= 8 {
+		// Every object's every reference is looked up: comparing with a
+		// few paths is cheaper than hashing each.
+		few := Paths(changed)
+		in = func(p string) bool {
+			for _, f := range few {
+				if p == f {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	again := map[string]bool{}
+	eachObject(c, func(p string, o Object) {
+		if changed[p] || namesAny(o, in) {
+			again[p] = true
+		}
+	})
+	return c.validate(again)
+}
+
+// validate checks the objects at the paths of only (nil: every object)
+// and the whole configuration's cycles.
+func (c *Config) validate(only map[string]bool) Errors {
 	v := &validator{cfg: c}
-	v.texts()
-	for _, p := range Paths(c.Groups) {
+	some := Paths(only)
+	// paths lists the paths of m to check, sorted (the errors are sorted
+	// at the end; the order keeps the work deterministic).
+	paths := func(m interface{ has(string) bool }, all func() []string) []string {
+		if only == nil {
+			return all()
+		}
+		var out []string
+		for _, p := range some {
+			if m.has(p) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	v.texts(only)
+	for _, p := range paths(pathSet[*Group](c.Groups), func() []string { return Paths(c.Groups) }) {
 		v.group(p, c.Groups[p])
 	}
 	v.groupCycles()
-	for _, p := range Paths(c.Services) {
+	for _, p := range paths(pathSet[*Service](c.Services), func() []string { return Paths(c.Services) }) {
 		v.service(p, c.Services[p])
 	}
 	v.serviceCycles()
-	for _, p := range Paths(c.SecurityPolicies) {
+	for _, p := range paths(pathSet[*SecurityPolicy](c.SecurityPolicies), func() []string { return Paths(c.SecurityPolicies) }) {
 		v.policy(p, &c.SecurityPolicies[p].Policy, false)
 		v.securityPolicy(p, c.SecurityPolicies[p])
 	}
-	for _, p := range Paths(c.GatewayPolicies) {
+	for _, p := range paths(pathSet[*GatewayPolicy](c.GatewayPolicies), func() []string { return Paths(c.GatewayPolicies) }) {
 		v.policy(p, &c.GatewayPolicies[p].Policy, true)
 	}
-	for _, p := range Paths(c.Rules) {
+	for _, p := range paths(pathSet[*Rule](c.Rules), func() []string { return Paths(c.Rules) }) {
 		v.rule(p, c.Rules[p])
 	}
-	for _, p := range Paths(c.Tier1s) {
+	for _, p := range paths(pathSet[*Tier1](c.Tier1s), func() []string { return Paths(c.Tier1s) }) {
 		t := c.Tier1s[p]
 		if t.Tier0Path != "" {
 			if _, ok := c.Tier0s[t.Tier0Path]; !ok {
@@ -40,7 +94,7 @@ func (c *Config) Validate() Errors {
 			}
 		}
 	}
-	for _, p := range Paths(c.Tier0s) {
+	for _, p := range paths(pathSet[*Tier0](c.Tier0s), func() []string { return Paths(c.Tier0s) }) {
 		if r, _ := ParsePath(p); r.Project != "" {
 			v.fail(p, "", "tier-0 gateways belong to the provider (default space), not to a project")
 		}
@@ -49,9 +103,72 @@ func (c *Config) Validate() Errors {
 	return v.errs
 }
 
-// texts checks the free text of every object (texts.go).
-func (v *validator) texts() {
+type pathSet[T any] map[string]T
+
+func (m pathSet[T]) has(p string) bool { _, ok := m[p]; return ok }
+
+// namesAny says whether o names one of the paths of set: every path
+// validation looks up for o.
+func namesAny(o Object, set func(string) bool) bool {
+	anyOf := func(l []string) bool {
+		for _, s := range l {
+			if set(s) {
+				return true
+			}
+		}
+		return false
+	}
+	entries := func(l ServiceEntryList) bool {
+		for _, e := range l {
+			if n, ok := e.(*NestedServiceServiceEntry); ok && set(n.NestedServicePath) {
+				return true
+			}
+		}
+		return false
+	}
+	switch x := o.(type) {
+	case *Group:
+		return exprNames(x.Expression, set) || exprNames(x.ExtendedExpression, set)
+	case *Service:
+		return entries(x.ServiceEntries)
+	case *SecurityPolicy:
+		return anyOf(x.Scope)
+	case *GatewayPolicy:
+		return anyOf(x.Scope)
+	case *Rule:
+		return set(x.ParentPath) || anyOf(x.SourceGroups) || anyOf(x.DestinationGroups) ||
+			anyOf(x.Services) || anyOf(x.Scope) || entries(x.ServiceEntries)
+	case *Tier1:
+		return set(x.Tier0Path)
+	}
+	return false
+}
+
+func exprNames(l ExpressionList, set func(string) bool) bool {
+	for _, e := range l {
+		switch x := e.(type) {
+		case *PathExpression:
+			for _, p := range x.Paths {
+				if set(p) {
+					return true
+				}
+			}
+		case *NestedExpression:
+			if exprNames(x.Expressions, set) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// texts checks the free text of the objects at the paths of only (nil:
+// every object; texts.go).
+func (v *validator) texts(only map[string]bool) {
 	eachObject(v.cfg, func(p string, o Object) {
+		if only != nil && !only[p] {
+			return
+		}
 		v.meta(p, o.GetMeta())
 		switch x := o.(type) {
 		case *SecurityPolicy:

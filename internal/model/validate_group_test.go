@@ -60,10 +60,13 @@ func runValidateCases(t *testing.T, cases []vcase) {
 		}
 		names[tt.name] = true
 		t.Run(tt.name, func(t *testing.T) {
-			c := applyDocs(t, base, "", tt.docs...)
-			c = applyDocs(t, c, "dev", tt.project...)
+			c, changes := applyChanges(t, base, "", tt.docs...)
+			c, more := applyChanges(t, c, "dev", tt.project...)
 			errs := c.Validate()
 			checkErrors(t, errs, tt.want, false)
+			if inc := c.ValidateChange(append(changes, more...)); !reflect.DeepEqual(inc, errs) {
+				t.Errorf("ValidateChange differs from Validate:\n%v\n%v", inc, errs)
+			}
 			sorted := append(Errors(nil), errs...)
 			sorted.Sort()
 			if !reflect.DeepEqual(sorted, errs) {
