@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -322,15 +323,29 @@ func (s *state) foldConfigRev(_ *fold, ev store.Event) error {
 // as the watch's revisions are, and puts it in place of the current one.
 func (m *Manager) load(ctx context.Context) (int64, error) {
 	start := time.Now()
-	kvs, rev, err := m.st.List(ctx, store.Root)
-	if err != nil {
-		return 0, fmt.Errorf("loading state: %w", err)
+	var s *state
+	var f *fold
+	var rev int64
+	// The keys are read a page at a time and folded as they come, so
+	// the raw state is never all in memory with its decoded form. A page
+	// read after its revision was compacted (etcd keeps an hour of
+	// history) starts the load again.
+	for try := 1; ; try++ {
+		s, f = newState(), newFold(0, start, true)
+		var err error
+		rev, err = m.st.Scan(ctx, store.Root, func(kv store.KV) error {
+			m.foldLogged(s, f, store.Event{KV: kv})
+			return nil
+		})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrCompacted) || try == 3 {
+			return 0, fmt.Errorf("loading state: %w", err)
+		}
+		m.log.Warn("loading state again", "error", err)
 	}
-	s := newState()
-	f := newFold(rev, start, true)
-	for _, kv := range kvs {
-		m.foldLogged(s, f, store.Event{KV: kv})
-	}
+	f.rev = rev
 	if err := s.idx.Load(f.inv, s.cfg.Groups); err != nil {
 		m.log.Error("loading groups", "error", err)
 	}

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -197,30 +199,54 @@ func TestDamagedDataDirIsNamed(t *testing.T) {
 	}
 }
 
-// TestRunningMembersFilesPass: the files of a member still writing (what
-// kill -9 leaves) pass the check, torn last record and all.
+// TestRunningMembersFilesPass: what kill -9 leaves of a member in the
+// middle of writing (torn last record, snapshots taken as the log grows)
+// passes the check and opens with every acknowledged write. The member
+// runs in a child process (this test, re-run), which reports each
+// acknowledged commit on its standard output.
 func TestRunningMembersFilesPass(t *testing.T) {
-	dir := t.TempDir()
-	s := open(t, Options{DataDir: dir, UnsafeNoFsync: true})
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			s.Commit(context.Background(), nil, []Op{{Key: fmt.Sprintf("/w/%d", i), Value: []byte(strings.Repeat("x", 4000))}})
+	if dir := os.Getenv("KORDON_STORE_WRITER"); dir != "" {
+		s, err := Open(context.Background(), Options{DataDir: dir, UnsafeNoFsync: true})
+		if err != nil {
+			fmt.Println("open:", err)
+			os.Exit(1)
 		}
-	}()
-	time.Sleep(500 * time.Millisecond)
-	snap := copyDir(t, dir) // copied while writes go on
-	close(stop)
-	<-done
-	s.Close()
-	if err := checkDataDir(filepath.Join(snap, "etcd"), time.Minute); err != nil {
-		t.Fatalf("a running member's files: %v", err)
+		for i := 0; ; i++ {
+			if _, err := s.Commit(context.Background(), nil, []Op{{Key: fmt.Sprintf("/w/%08d", i), Value: []byte(strings.Repeat("x", 4000))}}); err != nil {
+				fmt.Println("commit:", err)
+				os.Exit(1)
+			}
+			fmt.Println(i)
+		}
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunningMembersFilesPass$")
+	cmd.Env = append(os.Environ(), "KORDON_STORE_WRITER="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Past a few snapshots (every snapshotCount entries), then killed.
+	acked := -1
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && acked < 5*snapshotCount {
+		if _, err := fmt.Sscan(sc.Text(), &acked); err != nil {
+			t.Fatalf("the writer: %s", sc.Text())
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if acked < 5*snapshotCount {
+		t.Fatalf("the writer stopped after %d commits", acked+1)
+	}
+	if err := checkDataDir(filepath.Join(dir, "etcd"), time.Minute); err != nil {
+		t.Fatalf("a killed member's files: %v", err)
+	}
+	s := open(t, Options{DataDir: dir, UnsafeNoFsync: true})
+	if _, ok, err := s.Get(context.Background(), fmt.Sprintf("/w/%08d", acked)); err != nil || !ok {
+		t.Fatalf("the last acknowledged write, %d, after the kill: %v %v", acked, ok, err)
 	}
 }

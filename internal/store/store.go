@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
@@ -28,6 +29,10 @@ const (
 	MaxTxnOps       = 100000
 	MaxRequestBytes = 64 << 20
 	quotaBytes      = 8 << 30
+	// snapshotCount and snapshotCatchUp bound the raft log the embedded
+	// etcd keeps in memory (see startEmbedded).
+	snapshotCount   = 100
+	snapshotCatchUp = 10
 )
 
 // Options say where the state lives.
@@ -225,6 +230,13 @@ func startEmbedded(ctx context.Context, o Options) (*embed.Etcd, string, error) 
 	// reconnection.
 	cfg.AutoCompactionMode, cfg.AutoCompactionRetention = embed.CompactorModePeriodic, "1h"
 	cfg.UnsafeNoFsync = o.UnsafeNoFsync
+	// etcd keeps the raft log since its last snapshot in memory, and a
+	// restart reads it all back from the WAL: a cluster's full
+	// synchronisation is one transaction of megabytes, so the defaults
+	// (a snapshot every 10,000 entries, 5,000 kept after it) held every
+	// synchronisation of a large installation in memory after a restart.
+	// A single member has no follower to catch up from the log.
+	cfg.SnapshotCount, cfg.SnapshotCatchUpEntries = snapshotCount, snapshotCatchUp
 	// etcd's warnings and errors reach the manager's log, and a fatal
 	// error of etcd's while it starts becomes an error here, not an exit
 	// without a word.
@@ -313,6 +325,45 @@ func (s *Store) List(ctx context.Context, prefix string) ([]KV, int64, error) {
 		out[i] = fromPB(kv)
 	}
 	return out, r.Header.Revision, nil
+}
+
+// scanPage is how many keys one read of Scan asks for.
+const scanPage = 2000
+
+// Scan calls fn with every key under prefix, sorted, as of one store
+// revision, which it returns. It reads the keys a page at a time, so
+// that a large state is never one response of hundreds of megabytes
+// (with its copies in etcd, gRPC and here) but flows through fn. When
+// the revision is compacted between pages (etcd keeps it an hour) the
+// read fails with ErrCompacted, and fn has seen part of the keys.
+func (s *Store) Scan(ctx context.Context, prefix string, fn func(KV) error) (int64, error) {
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	from, rev := prefix, int64(0)
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(scanPage)}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		r, err := s.cli.Get(ctx, from, opts...)
+		if errors.Is(err, rpctypes.ErrCompacted) {
+			return 0, fmt.Errorf("%w: reading %s at revision %d", ErrCompacted, prefix, rev)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if rev == 0 {
+			rev = r.Header.Revision
+		}
+		for _, kv := range r.Kvs {
+			if err := fn(fromPB(kv)); err != nil {
+				return 0, err
+			}
+		}
+		if !r.More || len(r.Kvs) == 0 {
+			return rev, nil
+		}
+		from = string(r.Kvs[len(r.Kvs)-1].Key) + "\x00"
+	}
 }
 
 // Revision returns the store's current revision.

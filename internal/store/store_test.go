@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -140,18 +141,26 @@ func TestWatchCompacted(t *testing.T) {
 
 // TestDurable reopens the embedded store: what a commit acknowledged is
 // there (fsync stays on, as in production).
+// More commits than snapshotCount make etcd snapshot its log, so the
+// reopened store is read from a snapshot and the log after it.
 func TestDurable(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, Options{DataDir: dir})
-	rev, err := s.Commit(context.Background(), nil, []Op{{Key: Root + "k", Value: []byte("v")}})
-	if err != nil {
-		t.Fatal(err)
+	var rev int64
+	for i := range snapshotCount*2 + 7 {
+		var err error
+		if rev, err = s.Commit(context.Background(), nil, []Op{{Key: fmt.Sprintf("%sk%d", Root, i%10), Value: []byte(fmt.Sprint(i))}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.Close()
 	s = open(t, Options{DataDir: dir})
-	kv, ok, err := s.Get(context.Background(), Root+"k")
-	if err != nil || !ok || string(kv.Value) != "v" || kv.ModRevision != rev {
+	kv, ok, err := s.Get(context.Background(), Root+"k6")
+	if err != nil || !ok || string(kv.Value) != fmt.Sprint(snapshotCount*2+6) || kv.ModRevision != rev {
 		t.Fatalf("after reopen: %+v %v %v", kv, ok, err)
+	}
+	if snaps, _ := filepath.Glob(filepath.Join(dir, "etcd", "member", "snap", "*.snap")); len(snaps) == 0 {
+		t.Error("etcd took no snapshot")
 	}
 }
 
@@ -196,5 +205,69 @@ func TestNotAfter(t *testing.T) {
 	empty := []Cond{{Key: Root + "nothing-here/", NotAfter: &rev}}
 	if _, err := s.Commit(ctx, empty, []Op{{Key: Root + "decided", Value: []byte("3")}}); err != nil {
 		t.Fatalf("an empty prefix: %v", err)
+	}
+}
+
+// Scan reads every key of a prefix a page at a time, as of the revision
+// of its first page: keys written between two pages are not seen, nor
+// are keys beside the prefix; a revision compacted between pages fails
+// the scan with ErrCompacted.
+func TestScan(t *testing.T) {
+	s := open(t, Options{DataDir: t.TempDir(), UnsafeNoFsync: true})
+	ctx := context.Background()
+	n := 2*scanPage + 7
+	var ops []Op
+	for i := range n {
+		ops = append(ops, Op{Key: fmt.Sprintf("%sscan/%06d", Root, i), Value: []byte{byte(i)}})
+	}
+	ops = append(ops, Op{Key: Root + "scan", Value: []byte("beside")}, Op{Key: Root + "scan0", Value: []byte("beside")})
+	rev, err := s.Commit(ctx, nil, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	var later int64
+	got, err := s.Scan(ctx, Root+"scan/", func(kv KV) error {
+		if len(keys) == scanPage { // between the first two pages
+			if later, err = s.Commit(ctx, nil, []Op{{Key: Root + "scan/000000a", Value: []byte("new")}, {Key: Root + "scan/999999", Value: []byte("new")}}); err != nil {
+				return err
+			}
+		}
+		keys = append(keys, kv.Key)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != rev || later <= rev {
+		t.Errorf("scanned at revision %d, want %d (written during the scan at %d)", got, rev, later)
+	}
+	if len(keys) != n {
+		t.Fatalf("%d keys, want %d", len(keys), n)
+	}
+	for i, k := range keys {
+		if want := fmt.Sprintf("%sscan/%06d", Root, i); k != want {
+			t.Fatalf("key %d: %s, want %s", i, k, want)
+		}
+	}
+	stop := errors.New("stop")
+	if _, err := s.Scan(ctx, Root+"scan/", func(KV) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("an error of fn: %v", err)
+	}
+	seen := 0
+	_, err = s.Scan(ctx, Root+"scan/", func(KV) error {
+		if seen++; seen == scanPage {
+			now, err := s.Commit(ctx, nil, []Op{{Key: Root + "scan/000000b", Value: []byte("new")}})
+			if err != nil {
+				return err
+			}
+			if _, err := s.cli.Compact(ctx, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrCompacted) {
+		t.Errorf("a scan whose revision was compacted between pages: %v", err)
 	}
 }
