@@ -130,41 +130,26 @@ func consoleAtScale(b *testing.B) (http.Handler, *http.Cookie, []string) {
 	return h, &http.Cookie{Name: "JSESSIONID", Value: secret}, largest
 }
 
-// scaleDoc is the scale's configuration as one Infra document: its 10,010
-// groups, and 10,000 rules in 100 policies, each between two of the
-// groups. The group at changed, if any, also holds one more address. It
-// returns the document and the group paths, sorted.
+// scaleDoc is the scale's configuration as one Infra document
+// (benchdata.PolicyDoc): its 10,010 groups, and 10,000 rules in 100
+// policies. The group at changed, if any, also holds one more address.
+// It returns the document and the group paths, sorted.
 func scaleDoc(b *testing.B, s benchdata.Scale, changed string) ([]byte, []string) {
-	gs := s.Groups()
-	paths := model.Paths(gs)
-	dom := &model.Domain{}
-	dom.ID = "default"
-	for _, p := range paths {
-		g := gs[p]
-		g.ID = p[strings.LastIndex(p, "/")+1:]
-		if p == changed {
+	doc := s.PolicyDoc(0)
+	found := changed == ""
+	for _, c := range doc.Children[0].Object.(*model.Domain).Children {
+		if g, ok := c.Object.(*model.Group); ok && changed != "" && strings.HasSuffix(changed, "/groups/"+g.ID) {
 			g.Expression = append(g.Expression, &model.ConjunctionOperator{ConjunctionOperator: model.ConjOr},
 				&model.IPAddressExpression{IPAddresses: []string{"198.51.100.99"}})
+			found = true
 		}
-		dom.Children = append(dom.Children, model.Wrap(g))
 	}
-	for pi := 0; pi < 100; pi++ {
-		pol := &model.SecurityPolicy{}
-		pol.ID = fmt.Sprintf("scale-%03d", pi)
-		pol.Category = model.CategoryApplication
-		pol.SequenceNumber = int64(pi)
-		for ri := 0; ri < 100; ri++ {
-			n := pi*100 + ri
-			r := &model.Rule{Action: model.ActionAllow, SourceGroups: []string{paths[n%len(paths)]}, DestinationGroups: []string{paths[(n*7+3)%len(paths)]},
-				Services: []string{"ANY"}, Scope: []string{"ANY"}, SequenceNumber: int64(ri)}
-			r.ID = fmt.Sprintf("r-%05d", n)
-			pol.Children = append(pol.Children, model.Wrap(r))
-		}
-		dom.Children = append(dom.Children, model.Wrap(pol))
+	if !found {
+		b.Fatalf("no group %s in the scale's document", changed)
 	}
-	body, err := json.Marshal(&model.Infra{Children: model.ChildList{model.Wrap(dom)}})
+	body, err := json.Marshal(doc)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return body, paths
+	return body, model.Paths(s.Groups())
 }
