@@ -136,8 +136,10 @@ func (pg applyPage) cut(res *manager.ApplyResult) pagedApply {
 	page := *res
 	page.Changes = window(res.Changes, pg.start, pg.size)
 	page.Groups = window(res.Groups, pg.start, pg.size)
-	if end := pg.start + pg.size; end < max(len(res.Changes), len(res.Groups)) {
-		out.Cursor = strconv.Itoa(end)
+	// Past the end, no cursor (and start+size, from a cursor as large as
+	// an int may be, is not computed: it would wrap to a negative one).
+	if total := max(len(res.Changes), len(res.Groups)); pg.start < total && total-pg.start > pg.size {
+		out.Cursor = strconv.Itoa(pg.start + pg.size)
 	}
 	out.ApplyResult = &page
 	return out

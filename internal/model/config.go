@@ -596,6 +596,12 @@ func (a *applier) reference(loc string, ctx parentCtx, ch Child) {
 			a.fail(loc, "id", "%s does not exist", ref.Path())
 			return
 		}
+		// Entries added or removed here change the service beyond what
+		// a ChildService earlier in the document gave as bytes: what is
+		// stored is no longer what those bytes make, and must not be
+		// remembered as such (a document giving only them again would be
+		// taken as no change, and leave these entries in place).
+		delete(a.sums, ref.Path())
 	default:
 		a.fail(loc, "target_type", "a ChildResourceReference to %q is not supported under %s (use Domain under Infra, SecurityPolicy or GatewayPolicy under a Domain, Service under Infra)", ch.TargetType, article(ctx.kind))
 		return

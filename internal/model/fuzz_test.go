@@ -87,6 +87,9 @@ func FuzzParseDocument(f *testing.F) {
 	for _, b := range derivedSeeds(f) {
 		f.Add(b)
 	}
+	for _, s := range layeredDocs {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkLayered(t, data, NewDecodeCache(8))
 		docs, err := ParseDocument("fuzz", data)

@@ -41,46 +41,68 @@ func digestOf(scope, kind string, b []byte) Digest {
 // their bytes, so that a document sent again, changed in a few objects,
 // is decoded (and strictly validated) only in what changed: the same
 // bytes always decode to the same object. It keeps the objects of about
-// the last limit to 2*limit distinct objects seen. The objects it hands
-// out are shared between documents: nothing may modify them (Config.Apply
-// does not; it copies what it stores). Safe for concurrent use.
+// the last limit to 2*limit distinct objects seen, and of no more than
+// about limit*cachedBytesPerObject bytes of their text a generation:
+// documents are cached before they are validated (and outlive the
+// request), so what they hold is bounded in bytes, not only in objects.
+// The objects it hands out are shared between documents: nothing may
+// modify them (Config.Apply does not; it copies what it stores). Safe
+// for concurrent use.
 type DecodeCache struct {
 	mu       sync.Mutex
 	limit    int
+	maxBytes int // of the current generation's objects' text
+	curBytes int
 	cur, old map[Digest]Object
 }
 
-// NewDecodeCache returns a cache holding at least limit objects.
+const (
+	// cachedBytesPerObject is the average size, in bytes of text, of
+	// the objects a cache holds at most (the scale benchmark's document:
+	// 20,111 objects, 8.9 MB, ~440 bytes each).
+	cachedBytesPerObject = 512
+	// cachedObjectMax: a larger object is decoded each time it comes,
+	// not kept (no valid object is as large: a group of the most
+	// addresses allowed, 4,000, takes about 180 KB).
+	cachedObjectMax = 256 << 10
+)
+
+// NewDecodeCache returns a cache holding at least limit objects (or
+// limit*cachedBytesPerObject bytes of them).
 func NewDecodeCache(limit int) *DecodeCache {
-	return &DecodeCache{limit: max(limit, 1), cur: map[Digest]Object{}}
+	limit = max(limit, 1)
+	return &DecodeCache{limit: limit, maxBytes: limit * cachedBytesPerObject, cur: map[Digest]Object{}}
 }
 
-func (c *DecodeCache) get(d Digest) (Object, bool) {
+// get returns the object of digest d, given as size bytes.
+func (c *DecodeCache) get(d Digest, size int) (Object, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if o, ok := c.cur[d]; ok {
 		return o, true
 	}
 	if o, ok := c.old[d]; ok {
-		c.putLocked(d, o)
+		c.putLocked(d, o, size)
 		return o, true
 	}
 	return nil, false
 }
 
-func (c *DecodeCache) put(d Digest, o Object) {
+func (c *DecodeCache) put(d Digest, o Object, size int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.putLocked(d, o)
+	c.putLocked(d, o, size)
 }
 
-// putLocked starts a new generation when the current one is full: what
-// was not used during a whole generation is dropped.
-func (c *DecodeCache) putLocked(d Digest, o Object) {
-	if len(c.cur) >= c.limit {
-		c.old, c.cur = c.cur, make(map[Digest]Object, c.limit)
+// putLocked starts a new generation when the current one is full, in
+// objects or in bytes: what was not used during a whole generation is
+// dropped.
+func (c *DecodeCache) putLocked(d Digest, o Object, size int) {
+	if len(c.cur) >= c.limit || c.curBytes+size > c.maxBytes {
+		c.old, c.cur, c.curBytes = c.cur, make(map[Digest]Object, min(c.limit, 1024)), 0
 	}
 	c.cur[d] = o
+	c.curBytes += size
 }
 
 // ParseDocument is model.ParseDocument, decoding through the cache; each
@@ -89,9 +111,10 @@ func (c *DecodeCache) ParseDocument(name string, data []byte) ([]*Infra, error) 
 	return parseDocument(name, data, c)
 }
 
-// ParseCheckedJSON is ParseDocument for a JSON document textdoc.CheckJSON
-// accepted (valid UTF-8, one value, not null, no key twice in an object),
-// which it does not check again. Documents of different scopes (spaces)
+// ParseCheckedJSON is ParseDocument for a JSON document json.Valid and
+// textdoc.CheckJSON accepted (one value, no deeper than encoding/json
+// allows, valid UTF-8, not null, no key twice in an object), which it
+// does not check again. Documents of different scopes (spaces)
 // share nothing: a document cannot tell, by how long it takes, which
 // objects another space's documents held.
 func (c *DecodeCache) ParseCheckedJSON(scope, name string, data []byte) ([]*Infra, error) {
@@ -107,7 +130,28 @@ type layered struct {
 	d     []byte
 	cache *DecodeCache
 	scope string
+	// open counts the objects and lists the walk is inside; tooDeep
+	// says a value went deeper than encoding/json allows, which the
+	// strict decoder refuses (it checks the whole document first; the
+	// objects decoded one by one here would not see their depth in it).
+	open    int
+	tooDeep bool
 }
+
+// maxNesting is encoding/json's nesting limit.
+const maxNesting = 10000
+
+// enter notes an object or list opened by the walk, refusing (as
+// encoding/json does) the one past maxNesting; leave closes it.
+func (l *layered) enter() bool {
+	l.open++
+	if l.open > maxNesting {
+		l.tooDeep = true
+	}
+	return !l.tooDeep
+}
+
+func (l *layered) leave() { l.open-- }
 
 // decodeInfraLayered decodes data (one valid JSON value, distinct keys)
 // when it is an Infra document in a shape the layered decoder reads.
@@ -118,7 +162,7 @@ func decodeInfraLayered(data []byte, cache *DecodeCache, scope string) (*Infra, 
 		return nil, false
 	}
 	own, kids, hasKids, end, ok := l.container(i)
-	if !ok || l.space(end) != len(data) {
+	if !ok || l.tooDeep || l.space(end) != len(data) {
 		return nil, false
 	}
 	if rt, err := resourceType(own); err != nil || rt != "Infra" {
@@ -175,7 +219,9 @@ func (l *layered) skip(i int) int {
 			case '"':
 				i = l.skipString(i) - 1
 			case '{', '[':
-				depth++
+				if depth++; l.open+depth > maxNesting {
+					l.tooDeep = true
+				}
 			case '}', ']':
 				if depth--; depth == 0 {
 					return i + 1
@@ -199,6 +245,10 @@ func (l *layered) skip(i int) int {
 // where the value ends. A key with an escape stops the walk (the strict
 // decoder reads such keys).
 func (l *layered) members(i int, member func(key string, from, start int) (int, bool)) (int, bool) {
+	defer l.leave()
+	if !l.enter() {
+		return 0, false
+	}
 	d := l.d
 	i = l.space(i + 1)
 	if d[i] == '}' {
@@ -257,6 +307,10 @@ func (l *layered) container(i int) (own []byte, kids ChildList, hasKids bool, en
 func (l *layered) childList(i int) (ChildList, int, bool) {
 	d := l.d
 	if d[i] != '[' {
+		return nil, 0, false
+	}
+	defer l.leave()
+	if !l.enter() {
 		return nil, 0, false
 	}
 	out := ChildList{}
@@ -366,7 +420,7 @@ func (l *layered) child(i int) (Child, int, bool) {
 // strictChild decodes the child at i with decodeChild, for the shapes
 // the layered decoder leaves to it (a ChildServiceEntry, say).
 func (l *layered) strictChild(i int, walked bool, end int) (Child, int, bool) {
-	if !walked {
+	if !walked || l.tooDeep {
 		return Child{}, 0, false
 	}
 	c, err := decodeChild(l.d[i:end])
@@ -381,17 +435,20 @@ func (l *layered) object(kind string, raw, own []byte, kids ChildList, hasKids b
 	}
 	var sum Digest
 	o, ok := Object(nil), false
+	keep := l.cache != nil && len(raw) <= cachedObjectMax
 	if l.cache != nil {
 		sum = digestOf(l.scope, kind, raw)
-		o, ok = l.cache.get(sum)
+	}
+	if keep {
+		o, ok = l.cache.get(sum, len(raw))
 	}
 	if !ok {
 		o = childKinds["Child"+kind]()
 		if json.Unmarshal(raw, o) != nil {
 			return nil, sum, false
 		}
-		if l.cache != nil {
-			l.cache.put(sum, o)
+		if keep {
+			l.cache.put(sum, o, len(raw))
 		}
 	}
 	if !hasKids {

@@ -36,6 +36,24 @@ var layeredDocs = []string{
 	`{"resource_type":"Infra","children":{}}`,
 	`{"resource_type":"Infra","children":[5]}`,
 	`{"resource_type":"Domain","id":"d"}`,
+	// Keys encoding/json would match case-insensitively, read-only
+	// fields inside objects, ids no path may hold, escapes where the
+	// walker looks for keys and delimiters, numbers too large.
+	`{"resource_type":"Infra","children":[{"resource_type":"ChildGroup","Marked_For_Delete":true,"Group":{"id":"g"}}]}`,
+	`{"resource_type":"Infra","children":[{"RESOURCE_TYPE":"ChildGroup","Group":{"id":"g"}}]}`,
+	`{"resource_type":"Infra","Children":[{"resource_type":"ChildGroup","Group":{"id":"g"}}]}`,
+	`{"resource_type":"Infra","children":[{"resource_type":"ChildDomain","Domain":{"id":"d","Children":[]}}]}`,
+	`{"resource_type":"Infra","children":[{"resource_type":"ChildGroup","group":{"id":"g"}}]}`,
+	`{"resource_type":"Infra","children":[{"resource_type":"ChildGroup","Group":{"id":"g","_revision":3,"marked_for_delete":true,"resource_type":"Service"}}]}`,
+	`{"resource_type":"Infra","children":[{"resource_type":"ChildGroup","id":"other","path":"/infra/domains/x/groups/y","Group":{"id":"../../g"}}]}`,
+	`{"resource_type":"Infra","children":[{"resource_type":"ChildGroup","Group":{"id":"g","description":"\"children\":[{\"}"}}]}`,
+	`{"resource_type":"Infra","children":[{"resource_type":"ChildGro\u0075p","Group":{"id":"g"}}]}`,
+	`{"resource_type":"Infra","children":[{"resource_type":"ChildDomain","Domain":{"id":"d","children":[{"resource_type":"ChildDomain","Domain":{"id":"e"}}]}}]}`,
+	`{"resource_type":"Infra","children":[{"resource_type":"ChildDomain","Domain":{"id":"d","children":[{"resource_type":"ChildSecurityPolicy","SecurityPolicy":{"id":"p","sequence_number":1e400,"rules":null}}]}}]}`,
+	`{"resource_type":"Infra","children":[{"resource_type":"ChildDomain","Domain":{"id":"d","children":[{"resource_type":"ChildGatewayPolicy","GatewayPolicy":{"id":"p","rules":[{"id":"r","sequence_number":-0.5}],"children":[]}}]}}]}`,
+	`{"resource_type":"Infra","children":[{"resource_type":"ChildResourceReference","id":"d","target_type":"Domain","Group":{"id":"g"}}]}`,
+	`{"resource_type":"Infra","children":[{"resource_type":"ChildGroup","marked_for_delete" : false ,"Group":{"id":"g"}},{"resource_type":"ChildTier0","Tier0":{"id":"t","ha_mode":"ACTIVE_STANDBY"}}]}`,
+	`{"resource_type":"Infra","id":"infra","children":[],"display_name":"\ud800"}`,
 }
 
 // TestLayeredMatchesStrict: whatever the layered decoder accepts, the
