@@ -45,10 +45,22 @@ func parseDocument(name string, data []byte, cache *DecodeCache) ([]*Infra, erro
 	return out, nil
 }
 
+// MaxDocumentDepth bounds how deeply a policy document's arrays and
+// objects may nest. The deepest document the model can hold (an Infra, a
+// resource reference, a domain, a group, a nested expression and its
+// conditions with their tags) nests about 20 levels.
+const MaxDocumentDepth = 64
+
 // decodeDocument decodes one JSON document (valid, with distinct keys)
 // into an Infra document: the layered decoder reads the common shapes,
 // the strict one the others and names every problem.
 func decodeDocument(data []byte, cache *DecodeCache, scope string) (*Infra, error) {
+	// Each level of children is decoded from the bytes below it, so a
+	// document nested thousands deep (as JSON allows) cost time in the
+	// square of its size: minutes of CPU for a body of a few megabytes.
+	if d := textdoc.Depth(data); d > MaxDocumentDepth {
+		return nil, Errors{{Reason: fmt.Sprintf("the document nests %d levels deep; a policy document needs far fewer, and at most %d are read", d, MaxDocumentDepth)}}
+	}
 	if infra, ok := decodeInfraLayered(data, cache, scope); ok {
 		return infra, nil
 	}

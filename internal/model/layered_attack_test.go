@@ -102,3 +102,35 @@ func TestDecodeCacheBoundedInBytes(t *testing.T) {
 		t.Fatal("the cache keeps nothing")
 	}
 }
+
+// A document nested deeper than any policy document is refused at once
+// with the depth named, by every way in, before a decoder reads it level
+// by level (the strict decoder's cost grew with depth times size).
+func TestDocumentDepthBounded(t *testing.T) {
+	deep := func(levels int) []byte {
+		// Infra > children > ChildResourceReference > children > ...
+		var b strings.Builder
+		b.WriteString(`{"resource_type":"Infra","children":`)
+		for range levels {
+			b.WriteString(`[{"resource_type":"ChildResourceReference","id":"default","target_type":"Domain","children":`)
+		}
+		b.WriteString(`[]`)
+		for range levels {
+			b.WriteString(`}]`)
+		}
+		b.WriteString(`}`)
+		return []byte(b.String())
+	}
+	_, err := ParseDocument("deep.json", deep(40))
+	if err == nil || !strings.Contains(err.Error(), "levels deep") {
+		t.Fatalf("a document 40 references deep: %v", err)
+	}
+	if _, err := ParseDocument("shallow.json", deep(1)); err != nil && strings.Contains(err.Error(), "levels deep") {
+		t.Fatalf("a document one reference deep: %v", err)
+	}
+	var ok strings.Builder
+	ok.WriteString(strings.Repeat(`{"a":`, MaxDocumentDepth-1) + `{}` + strings.Repeat(`}`, MaxDocumentDepth-1))
+	if _, err := ParseDocument("max.json", []byte(ok.String())); err != nil && strings.Contains(err.Error(), "levels deep") {
+		t.Errorf("a document exactly %d deep is refused for its depth: %v", MaxDocumentDepth, err)
+	}
+}
