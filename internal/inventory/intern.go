@@ -81,3 +81,12 @@ func (in *interner) object(o Object) {
 		x.EgressNode = in.str(x.EgressNode)
 	}
 }
+
+// Interner makes objects decoded one at a time (a manager loading its
+// stored inventory) share equal strings and label maps, as a dump's
+// objects do. The maps it shares must not be changed. It grows with
+// what it has seen: keep one for a load, not for a process's life.
+type Interner struct{ in interner }
+
+// Share makes o share what it can with the objects shared before it.
+func (i *Interner) Share(o Object) { i.in.object(o) }

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"reflect"
 	"testing"
+	"unsafe"
 )
 
 // TestDumpSharesLabels checks that objects of a dump with equal labels
@@ -35,5 +36,38 @@ items:
 		if !maps.Equal(labels(i), want) {
 			t.Errorf("object %d: labels %v, want %v", i, labels(i), want)
 		}
+	}
+}
+
+// Objects decoded one at a time share equal strings and label maps
+// through an Interner, and keep their content.
+func TestInternerShare(t *testing.T) {
+	var objs []Object
+	for _, name := range []string{"a", "b"} {
+		p := &Pod{}
+		p.Name, p.Namespace, p.Labels, p.NodeName = name, "ns-"+"1", map[string]string{"app": "web"}, "node-"+"7"
+		b, err := Encode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, o)
+	}
+	var in Interner
+	for _, o := range objs {
+		in.Share(o)
+	}
+	a, b := objs[0].(*Pod), objs[1].(*Pod)
+	if reflect.ValueOf(a.Labels).Pointer() != reflect.ValueOf(b.Labels).Pointer() {
+		t.Error("equal label maps are not shared")
+	}
+	if unsafe.StringData(a.NodeName) != unsafe.StringData(b.NodeName) || unsafe.StringData(a.Namespace) != unsafe.StringData(b.Namespace) {
+		t.Error("equal strings are not shared")
+	}
+	if a.Name != "a" || b.Name != "b" || b.Labels["app"] != "web" || b.NodeName != "node-7" {
+		t.Errorf("content changed: %+v %+v", a, b)
 	}
 }

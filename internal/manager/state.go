@@ -62,6 +62,7 @@ type fold struct {
 	paths      []string
 	groups     map[string]*model.Group // groups defined (nil: deleted)
 	inv        []inventory.Object      // loading: every inventory object
+	intern     inventory.Interner      // loading: shared by inv's objects
 	evs        []Event
 	// agents are the agents whose record changed (true: deleted).
 	agents    map[string]bool
@@ -176,6 +177,10 @@ func (s *state) foldInventory(f *fold, ev store.Event) error {
 		return err
 	}
 	if f.loading {
+		// The whole inventory is in memory at once here (and the
+		// index keeps what it needs of it): its objects share equal
+		// strings and label maps.
+		f.intern.Share(o)
 		f.inv = append(f.inv, o)
 	} else {
 		s.idx.Upsert(o)
