@@ -70,15 +70,9 @@ func (s *Server) patchInfra(w http.ResponseWriter, r *http.Request) {
 		s.apply(w, r, req, "")
 		return
 	}
-	req.User = principal(r).Name
-	ctx, cancel := s.writeCtx(r)
-	defer cancel()
-	res, err := s.m.Apply(ctx, req)
-	if err != nil {
-		writeError(w, err)
-		return
+	if res, ok := s.commit(w, r, req); ok {
+		writeJSON(w, http.StatusOK, pg.cut(res))
 	}
-	writeJSON(w, http.StatusOK, pg.cut(res))
 }
 
 // A dry run of a large document answers with every object it changes

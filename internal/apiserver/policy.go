@@ -273,14 +273,8 @@ func withPath(p string, err error) model.Errors {
 // apply commits a change and answers with the object at show (or the
 // change's result when show is empty or gone).
 func (s *Server) apply(w http.ResponseWriter, r *http.Request, req manager.ApplyRequest, show string) {
-	if req.User == "" {
-		req.User = principal(r).Name
-	}
-	ctx, cancel := s.writeCtx(r)
-	defer cancel()
-	res, err := s.m.Apply(ctx, req)
-	if err != nil {
-		writeError(w, err)
+	res, ok := s.commit(w, r, req)
+	if !ok {
 		return
 	}
 	if show != "" && !req.DryRun {
@@ -298,6 +292,22 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, req manager.Apply
 		}
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// commit applies req in the caller's name; when it fails, the error is
+// the answer, and ok is false.
+func (s *Server) commit(w http.ResponseWriter, r *http.Request, req manager.ApplyRequest) (res *manager.ApplyResult, ok bool) {
+	if req.User == "" {
+		req.User = principal(r).Name
+	}
+	ctx, cancel := s.writeCtx(r)
+	defer cancel()
+	res, err := s.m.Apply(ctx, req)
+	if err != nil {
+		writeError(w, err)
+		return nil, false
+	}
+	return res, true
 }
 
 // listResult is NSX's list envelope.
