@@ -10,6 +10,14 @@
 // a typo never silently changes a policy. Validation reports every problem
 // at once, each naming the object path, the field and the reason.
 //
+// A document sent again with a few objects changed costs in proportion
+// to them: the common shapes are decoded in one pass, each object on its
+// own (layered.go), and a DecodeCache keeps decoded objects by the
+// SHA-256 of their bytes, so the apply that follows decodes, compares
+// and validates (Config.ValidateChange) only what changed. Anything the
+// one pass is unsure of goes to the strict decoder, which names every
+// problem.
+//
 // The member-type and operator tables (membertypes.go) say what each
 // Condition member type accepts, whether it is a Kubernetes type, where
 // it may be used, which inventory kind its objects are (by name: the
