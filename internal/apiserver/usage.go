@@ -25,40 +25,16 @@ type reference struct {
 func referrers(cfg *model.Config, target string) []reference {
 	inside := func(p string) bool { return p == target || strings.HasPrefix(p, target+"/") }
 	var out []reference
-	useOne := func(from, field, to string) {
-		if inside(to) && !inside(from) { // uses inside are deleted with it
-			out = append(out, reference{from, field})
+	cfg.Each(func(from string, o model.Object) {
+		if inside(from) {
+			return // uses inside are deleted with it
 		}
-	}
-	use := func(from, field string, to []string) {
-		for i, t := range to {
-			useOne(from, fmt.Sprintf("%s[%d]", field, i), t)
-		}
-	}
-	for p, g := range cfg.Groups {
-		pathExpressions(p, "expression", g.Expression, use)
-	}
-	for p, sp := range cfg.SecurityPolicies {
-		use(p, "scope", sp.Scope)
-	}
-	for p, gp := range cfg.GatewayPolicies {
-		use(p, "scope", gp.Scope)
-	}
-	for p, r := range cfg.Rules {
-		use(p, "source_groups", r.SourceGroups)
-		use(p, "destination_groups", r.DestinationGroups)
-		use(p, "scope", r.Scope)
-		use(p, "services", r.Services)
-		nestedServices(p, "service_entries", r.ServiceEntries, useOne)
-	}
-	for p, s := range cfg.Services {
-		nestedServices(p, "service_entries", s.ServiceEntries, useOne)
-	}
-	for p, t1 := range cfg.Tier1s {
-		if t1.Tier0Path != "" {
-			useOne(p, "tier0_path", t1.Tier0Path)
-		}
-	}
+		model.NamesAt(o, func(field, to string) {
+			if inside(to) {
+				out = append(out, reference{from, field})
+			}
+		})
+	})
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].from != out[j].from {
 			return out[i].from < out[j].from
@@ -66,25 +42,6 @@ func referrers(cfg *model.Config, target string) []reference {
 		return out[i].field < out[j].field
 	})
 	return out
-}
-
-func pathExpressions(p, field string, l model.ExpressionList, use func(from, field string, to []string)) {
-	for i, e := range l {
-		switch x := e.(type) {
-		case *model.PathExpression:
-			use(p, fmt.Sprintf("%s[%d].paths", field, i), x.Paths)
-		case *model.NestedExpression:
-			pathExpressions(p, fmt.Sprintf("%s[%d].expressions", field, i), x.Expressions, use)
-		}
-	}
-}
-
-func nestedServices(p, field string, l model.ServiceEntryList, use func(from, field, to string)) {
-	for i, e := range l {
-		if n, ok := e.(*model.NestedServiceServiceEntry); ok {
-			use(p, fmt.Sprintf("%s[%d].nested_service_path", field, i), n.NestedServicePath)
-		}
-	}
 }
 
 // inUse is the refusal to delete an object others use: 412, as NSX

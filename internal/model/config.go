@@ -72,25 +72,11 @@ func (c *Config) Service(path string) (*Service, bool) {
 
 // Object returns the object at path, if any.
 func (c *Config) Object(path string) (Object, bool) {
-	for _, get := range []func(string) (Object, bool){
-		lookup(c.Domains), lookup(c.Groups), lookup(c.SecurityPolicies),
-		lookup(c.GatewayPolicies), lookup(c.Rules), lookup(c.Tier0s), lookup(c.Tier1s),
-	} {
-		if o, ok := get(path); ok {
-			return o, true
-		}
+	if o, ok := c.stored(path); ok {
+		return o, true
 	}
-	if s, ok := c.Service(path); ok {
-		return s, true
-	}
-	return nil, false
-}
-
-func lookup[T Object](m map[string]T) func(string) (Object, bool) {
-	return func(p string) (Object, bool) {
-		o, ok := m[p]
-		return o, ok
-	}
+	s, ok := predefinedServices[path]
+	return s, ok
 }
 
 // PolicyRules returns the rules of the policy at policyPath, in path order.
@@ -259,22 +245,21 @@ func (a *applier) final(prev *Config) []Change {
 	return out
 }
 
+// storedKinds are the kinds of the objects a Config holds.
+var storedKinds = []Kind{KindDomain, KindGroup, KindService, KindSecurityPolicy, KindGatewayPolicy, KindRule, KindTier0, KindTier1}
+
 // stored returns the object at path among c's own (not the predefined
 // services).
 func (c *Config) stored(path string) (Object, bool) {
-	for _, get := range []func(string) (Object, bool){
-		lookup(c.Domains), lookup(c.Groups), lookup(c.Services), lookup(c.SecurityPolicies),
-		lookup(c.GatewayPolicies), lookup(c.Rules), lookup(c.Tier0s), lookup(c.Tier1s),
-	} {
-		if o, ok := get(path); ok {
+	for _, k := range storedKinds {
+		if o, ok := c.storedKind(k, path); ok {
 			return o, true
 		}
 	}
 	return nil, false
 }
 
-// storedKind is stored for an object of kind k, without trying the
-// other kinds' maps.
+// storedKind is stored for an object of kind k: one map, not each.
 func (c *Config) storedKind(k Kind, path string) (Object, bool) {
 	var o Object
 	var ok bool
@@ -295,8 +280,6 @@ func (c *Config) storedKind(k Kind, path string) (Object, bool) {
 		o, ok = c.Tier0s[path]
 	case KindTier1:
 		o, ok = c.Tier1s[path]
-	default:
-		return c.stored(path)
 	}
 	return o, ok
 }

@@ -54,8 +54,8 @@ func (v *validator) extra(p string, extra map[string]json.RawMessage) {
 	}
 }
 
-// eachObject calls fn for every object of the configuration.
-func eachObject(c *Config, fn func(string, Object)) {
+// Each calls fn for every object of the configuration, in no order.
+func (c *Config) Each(fn func(path string, o Object)) {
 	for p, o := range c.Domains {
 		fn(p, o)
 	}

@@ -25,23 +25,9 @@ func (c *Config) ValidateChange(changes []Change) Errors {
 	for _, ch := range changes {
 		changed[ch.Path] = true
 	}
-	in := func(p string) bool { return changed[p] }
-	if len(changed) <= 8 {
-		// Every object's every reference is looked up: comparing with a
-		// few paths is cheaper than hashing each.
-		few := Paths(changed)
-		in = func(p string) bool {
-			for _, f := range few {
-				if p == f {
-					return true
-				}
-			}
-			return false
-		}
-	}
 	again := map[string]bool{}
-	eachObject(c, func(p string, o Object) {
-		if changed[p] || namesAny(o, in) {
+	c.Each(func(p string, o Object) {
+		if changed[p] || Names(o, func(p string) bool { return changed[p] }) {
 			again[p] = true
 		}
 	})
@@ -53,40 +39,26 @@ func (c *Config) ValidateChange(changes []Change) Errors {
 func (c *Config) validate(only map[string]bool) Errors {
 	v := &validator{cfg: c}
 	some := Paths(only)
-	// paths lists the paths of m to check, sorted (the errors are sorted
-	// at the end; the order keeps the work deterministic).
-	paths := func(m interface{ has(string) bool }, all func() []string) []string {
-		if only == nil {
-			return all()
-		}
-		var out []string
-		for _, p := range some {
-			if m.has(p) {
-				out = append(out, p)
-			}
-		}
-		return out
-	}
 	v.texts(only)
-	for _, p := range paths(pathSet[*Group](c.Groups), func() []string { return Paths(c.Groups) }) {
+	for _, p := range checked(c.Groups, only, some) {
 		v.group(p, c.Groups[p])
 	}
 	v.groupCycles()
-	for _, p := range paths(pathSet[*Service](c.Services), func() []string { return Paths(c.Services) }) {
+	for _, p := range checked(c.Services, only, some) {
 		v.service(p, c.Services[p])
 	}
 	v.serviceCycles()
-	for _, p := range paths(pathSet[*SecurityPolicy](c.SecurityPolicies), func() []string { return Paths(c.SecurityPolicies) }) {
+	for _, p := range checked(c.SecurityPolicies, only, some) {
 		v.policy(p, &c.SecurityPolicies[p].Policy, false)
 		v.securityPolicy(p, c.SecurityPolicies[p])
 	}
-	for _, p := range paths(pathSet[*GatewayPolicy](c.GatewayPolicies), func() []string { return Paths(c.GatewayPolicies) }) {
+	for _, p := range checked(c.GatewayPolicies, only, some) {
 		v.policy(p, &c.GatewayPolicies[p].Policy, true)
 	}
-	for _, p := range paths(pathSet[*Rule](c.Rules), func() []string { return Paths(c.Rules) }) {
+	for _, p := range checked(c.Rules, only, some) {
 		v.rule(p, c.Rules[p])
 	}
-	for _, p := range paths(pathSet[*Tier1](c.Tier1s), func() []string { return Paths(c.Tier1s) }) {
+	for _, p := range checked(c.Tier1s, only, some) {
 		t := c.Tier1s[p]
 		if t.Tier0Path != "" {
 			if _, ok := c.Tier0s[t.Tier0Path]; !ok {
@@ -94,7 +66,7 @@ func (c *Config) validate(only map[string]bool) Errors {
 			}
 		}
 	}
-	for _, p := range paths(pathSet[*Tier0](c.Tier0s), func() []string { return Paths(c.Tier0s) }) {
+	for _, p := range checked(c.Tier0s, only, some) {
 		if r, _ := ParsePath(p); r.Project != "" {
 			v.fail(p, "", "tier-0 gateways belong to the provider (default space), not to a project")
 		}
@@ -103,69 +75,25 @@ func (c *Config) validate(only map[string]bool) Errors {
 	return v.errs
 }
 
-type pathSet[T any] map[string]T
-
-func (m pathSet[T]) has(p string) bool { _, ok := m[p]; return ok }
-
-// namesAny says whether o names one of the paths of set: every path
-// validation looks up for o.
-func namesAny(o Object, set func(string) bool) bool {
-	anyOf := func(l []string) bool {
-		for _, s := range l {
-			if set(s) {
-				return true
-			}
-		}
-		return false
+// checked lists the paths of m to check, sorted: all of them, or those
+// of some (the sorted paths of only) when only is not nil.
+func checked[T any](m map[string]T, only map[string]bool, some []string) []string {
+	if only == nil {
+		return Paths(m)
 	}
-	entries := func(l ServiceEntryList) bool {
-		for _, e := range l {
-			if n, ok := e.(*NestedServiceServiceEntry); ok && set(n.NestedServicePath) {
-				return true
-			}
-		}
-		return false
-	}
-	switch x := o.(type) {
-	case *Group:
-		return exprNames(x.Expression, set) || exprNames(x.ExtendedExpression, set)
-	case *Service:
-		return entries(x.ServiceEntries)
-	case *SecurityPolicy:
-		return anyOf(x.Scope)
-	case *GatewayPolicy:
-		return anyOf(x.Scope)
-	case *Rule:
-		return set(x.ParentPath) || anyOf(x.SourceGroups) || anyOf(x.DestinationGroups) ||
-			anyOf(x.Services) || anyOf(x.Scope) || entries(x.ServiceEntries)
-	case *Tier1:
-		return set(x.Tier0Path)
-	}
-	return false
-}
-
-func exprNames(l ExpressionList, set func(string) bool) bool {
-	for _, e := range l {
-		switch x := e.(type) {
-		case *PathExpression:
-			for _, p := range x.Paths {
-				if set(p) {
-					return true
-				}
-			}
-		case *NestedExpression:
-			if exprNames(x.Expressions, set) {
-				return true
-			}
+	var out []string
+	for _, p := range some {
+		if _, ok := m[p]; ok {
+			out = append(out, p)
 		}
 	}
-	return false
+	return out
 }
 
 // texts checks the free text of the objects at the paths of only (nil:
 // every object; texts.go).
 func (v *validator) texts(only map[string]bool) {
-	eachObject(v.cfg, func(p string, o Object) {
+	v.cfg.Each(func(p string, o Object) {
 		if only != nil && !only[p] {
 			return
 		}
