@@ -130,31 +130,12 @@ type layered struct {
 	d     []byte
 	cache *DecodeCache
 	scope string
-	// open counts the objects and lists the walk is inside; tooDeep
-	// says a value went deeper than encoding/json allows, which the
-	// strict decoder refuses (it checks the whole document first; the
-	// objects decoded one by one here would not see their depth in it).
-	open    int
-	tooDeep bool
 }
 
-// maxNesting is encoding/json's nesting limit.
-const maxNesting = 10000
-
-// enter notes an object or list opened by the walk, refusing (as
-// encoding/json does) the one past maxNesting; leave closes it.
-func (l *layered) enter() bool {
-	l.open++
-	if l.open > maxNesting {
-		l.tooDeep = true
-	}
-	return !l.tooDeep
-}
-
-func (l *layered) leave() { l.open-- }
-
-// decodeInfraLayered decodes data (one valid JSON value, distinct keys)
-// when it is an Infra document in a shape the layered decoder reads.
+// decodeInfraLayered decodes data (one valid JSON value, distinct keys,
+// nested no deeper than MaxDocumentDepth: its walk recurses once per
+// level) when it is an Infra document in a shape the layered decoder
+// reads.
 func decodeInfraLayered(data []byte, cache *DecodeCache, scope string) (*Infra, bool) {
 	l := &layered{d: data, cache: cache, scope: scope}
 	i := l.space(0)
@@ -162,7 +143,7 @@ func decodeInfraLayered(data []byte, cache *DecodeCache, scope string) (*Infra, 
 		return nil, false
 	}
 	own, kids, hasKids, end, ok := l.container(i)
-	if !ok || l.tooDeep || l.space(end) != len(data) {
+	if !ok || l.space(end) != len(data) {
 		return nil, false
 	}
 	if rt, err := resourceType(own); err != nil || rt != "Infra" {
@@ -219,9 +200,7 @@ func (l *layered) skip(i int) int {
 			case '"':
 				i = l.skipString(i) - 1
 			case '{', '[':
-				if depth++; l.open+depth > maxNesting {
-					l.tooDeep = true
-				}
+				depth++
 			case '}', ']':
 				if depth--; depth == 0 {
 					return i + 1
@@ -245,10 +224,6 @@ func (l *layered) skip(i int) int {
 // where the value ends. A key with an escape stops the walk (the strict
 // decoder reads such keys).
 func (l *layered) members(i int, member func(key string, from, start int) (int, bool)) (int, bool) {
-	defer l.leave()
-	if !l.enter() {
-		return 0, false
-	}
 	d := l.d
 	i = l.space(i + 1)
 	if d[i] == '}' {
@@ -307,10 +282,6 @@ func (l *layered) container(i int) (own []byte, kids ChildList, hasKids bool, en
 func (l *layered) childList(i int) (ChildList, int, bool) {
 	d := l.d
 	if d[i] != '[' {
-		return nil, 0, false
-	}
-	defer l.leave()
-	if !l.enter() {
 		return nil, 0, false
 	}
 	out := ChildList{}
@@ -420,7 +391,7 @@ func (l *layered) child(i int) (Child, int, bool) {
 // strictChild decodes the child at i with decodeChild, for the shapes
 // the layered decoder leaves to it (a ChildServiceEntry, say).
 func (l *layered) strictChild(i int, walked bool, end int) (Child, int, bool) {
-	if !walked || l.tooDeep {
+	if !walked {
 		return Child{}, 0, false
 	}
 	c, err := decodeChild(l.d[i:end])
