@@ -50,14 +50,7 @@ func dispatchSpan() *realization.Span {
 // sends TCP and UDP through it: each port gets its rule's verdict, and
 // ports no rule names reach the catch-all after the map.
 func TestDispatchRealPackets(t *testing.T) {
-	if os.Geteuid() != 0 {
-		missing(t, "root (network namespaces, nftables)")
-	}
-	for _, bin := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			missing(t, bin)
-		}
-	}
+	needNFTables(t)
 	span := dispatchSpan()
 	if p := nft.Compile(span); len(p.Maps) == 0 {
 		t.Fatal("the span is not dispatched; the test would prove nothing")

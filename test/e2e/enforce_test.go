@@ -173,14 +173,7 @@ func expect(t *testing.T, within time.Duration, cases []probeCase) {
 // the app VM, and TCP and UDP traffic that must be allowed, dropped or
 // rejected as the rules say, including after inventory changes.
 func TestEnforcement(t *testing.T) {
-	if os.Geteuid() != 0 {
-		missing(t, "root (network namespaces, nftables)")
-	}
-	for _, bin := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			missing(t, bin+" (Debian packages iproute2 and nftables)")
-		}
-	}
+	needNFTables(t)
 	if os.Getenv("KORDON_E2E_NETNS") == "" {
 		// Re-run this test alone in a private network namespace: the
 		// manager's links and addresses vanish with it.

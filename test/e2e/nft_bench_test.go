@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -32,14 +31,7 @@ import (
 // and reports the metrics it prints; it returns false in the child.
 func inPrivateNetNS(b *testing.B, name string) bool {
 	b.Helper()
-	if os.Geteuid() != 0 {
-		missing(b, "root (network namespaces, nftables)")
-	}
-	for _, bin := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			missing(b, bin)
-		}
-	}
+	needNFTables(b)
 	if os.Getenv("KORDON_E2E_NETNS") != "" {
 		return false
 	}
@@ -452,14 +444,7 @@ func BenchmarkNFTablesInstall(b *testing.B) {
 // and the kernel's table is what a fresh install of the span gives.
 // Other deltas stay element changes.
 func TestEnforceFamilyTransition(t *testing.T) {
-	if os.Geteuid() != 0 {
-		missing(t, "root (network namespaces, nftables)")
-	}
-	for _, bin := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			missing(t, bin)
-		}
-	}
+	needNFTables(t)
 	ns := newNetNS(t, fmt.Sprintf("kf%d", os.Getpid()%100000))
 	s1 := benchSpan(4, 2, netip.MustParseAddr("10.1.0.2"))
 	set := s1.Sets[1]
@@ -698,20 +683,8 @@ func BenchmarkNFTablesDelta(b *testing.B) {
 // what a fresh install of the span through nft gives. Then a batch that
 // the kernel refuses falls back to nft.
 func TestEnforceNetlinkDeltas(t *testing.T) {
-	if os.Geteuid() != 0 {
-		missing(t, "root (network namespaces, nftables)")
-	}
-	for _, bin := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			missing(t, bin)
-		}
-	}
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("KORDON_SEED"); s != "" {
-		seed, _ = strconv.ParseInt(s, 10, 64)
-	}
-	t.Logf("seed %d (KORDON_SEED)", seed)
-	rnd := rand.New(rand.NewPCG(uint64(seed), 0))
+	needNFTables(t)
+	rnd := seeded(t)
 
 	// Pools of members the sets draw from, so that members come and go.
 	var v4, v6 []netipx.IPRange

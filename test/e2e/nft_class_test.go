@@ -3,12 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,14 +70,7 @@ func classSpan(members map[string][]string) *realization.Span {
 // change moves an address to another class through netlink, as element
 // operations, and its packets follow.
 func TestClassMapRealPackets(t *testing.T) {
-	if os.Geteuid() != 0 {
-		missing(t, "root (network namespaces, nftables)")
-	}
-	for _, bin := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			missing(t, bin)
-		}
-	}
+	needNFTables(t)
 	members := map[string][]string{"a": {"10.1.0.2", "10.1.0.12"}, "b": {"10.1.0.3", "10.1.0.13", "10.1.0.23"}, "c": {"10.1.0.4"}, "d": {"10.1.0.3", "10.1.0.5", "10.1.0.23"}}
 	span := classSpan(members)
 	if p := nft.Compile(span); len(p.ClassMaps) != 1 || !p.ClassMaps[0].Src {
@@ -177,20 +168,8 @@ func TestClassMapRealPackets(t *testing.T) {
 // single address in the exact-match map), one change in three through
 // nft.
 func TestEnforceClassDeltas(t *testing.T) {
-	if os.Geteuid() != 0 {
-		missing(t, "root (network namespaces, nftables)")
-	}
-	for _, bin := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			missing(t, bin)
-		}
-	}
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("KORDON_SEED"); s != "" {
-		seed, _ = strconv.ParseInt(s, 10, 64)
-	}
-	t.Logf("seed %d (KORDON_SEED)", seed)
-	rnd := rand.New(rand.NewPCG(uint64(seed), 0))
+	needNFTables(t)
+	rnd := seeded(t)
 	var pool []netipx.IPRange
 	for _, m := range []string{"10.0.0.0/24", "10.0.0.0/28", "10.0.0.16/28", "10.0.0.5", "10.0.0.6", "10.0.0.7-10.0.0.40", "10.0.1.0/30",
 		"10.0.1.4", "10.0.2.0/23", "10.0.3.255", "255.255.255.0/24", "fd00::/120", "fd00::5", "fd00::6-fd00::20", "fd00:1::/64", "ffff::/16"} {

@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // requireAll is set in CI: a test whose prerequisite is missing fails
@@ -34,4 +37,30 @@ func k8sBin(t testing.TB, name string) string {
 	}
 	missing(t, name)
 	return ""
+}
+
+// needNFTables requires what the real-kernel nftables tests use: root
+// (network namespaces, nftables) and the ip and nft commands.
+func needNFTables(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		missing(t, "root (network namespaces, nftables)")
+	}
+	for _, bin := range []string{"ip", "nft"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			missing(t, bin+" (Debian packages iproute2 and nftables)")
+		}
+	}
+}
+
+// seeded returns a random source seeded from $KORDON_SEED, or from the
+// clock and logged, so that a failing run can be repeated.
+func seeded(t testing.TB) *rand.Rand {
+	t.Helper()
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("KORDON_SEED"); s != "" {
+		seed, _ = strconv.ParseInt(s, 10, 64)
+	}
+	t.Logf("seed %d (KORDON_SEED)", seed)
+	return rand.New(rand.NewPCG(uint64(seed), 0))
 }
