@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -215,42 +214,17 @@ expression: [{resource_type: Condition, member_type: AntreaEgress, key: Name, op
 	seen, floor := map[string]time.Time{}, map[string]time.Time{}
 	ctx, cancel := context.WithCancel(bg)
 	defer cancel()
-	c, err := s.client()
-	if err != nil {
-		b.Fatal(err)
-	}
-	resp, err := c.Stream(ctx, http.MethodGet, "/policy/api/v1/kordon/watch?types=membership&path_prefix=/infra/domains/default/groups/egresses", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() {
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		for sc.Scan() {
-			now := time.Now()
-			var ev manager.Event
-			if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Group == nil {
-				continue
-			}
-			mu.Lock()
-			for _, added := range ev.Group.AddedAddresses {
-				// Consecutive addresses come as one range.
-				r, err := netipx.ParseIPRange(added)
-				if err != nil {
-					if a, err := netip.ParseAddr(added); err == nil {
-						r = netipx.IPRangeFrom(a, a)
-					}
-				}
-				for a := r.From(); r.IsValid() && a.Compare(r.To()) <= 0; a = a.Next() {
-					if _, ok := seen[a.String()]; !ok {
-						seen[a.String()] = now
-					}
+	s.watchAdded(ctx, b, "egresses", func(now time.Time, added []netipx.IPRange) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range added {
+			for a := r.From(); a.IsValid() && a.Compare(r.To()) <= 0; a = a.Next() {
+				if _, ok := seen[a.String()]; !ok {
+					seen[a.String()] = now
 				}
 			}
-			mu.Unlock()
 		}
-	}()
+	})
 	inf := dynamicinformer.NewDynamicSharedInformerFactory(k.dyn, 0).ForResource(antrea("v1beta1", "egresses")).Informer()
 	inf.AddEventHandler(cache.ResourceEventHandlerFuncs{UpdateFunc: func(_, obj any) {
 		now := time.Now()

@@ -65,6 +65,40 @@ func parseSpan(s string) (netipx.IPRange, bool) {
 	return netipx.IPRange{}, false
 }
 
+// watchAdded follows the manager's membership events of the group id
+// (default domain) until ctx ends, calling added with the time each
+// event was read and the address ranges it added.
+func (s *server) watchAdded(ctx context.Context, b *testing.B, id string, added func(time.Time, []netipx.IPRange)) {
+	b.Helper()
+	c, err := s.client()
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, err := c.Stream(ctx, http.MethodGet, "/policy/api/v1/kordon/watch?types=membership&path_prefix=/infra/domains/default/groups/"+id, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 64<<20)
+		for sc.Scan() {
+			now := time.Now()
+			var ev manager.Event
+			if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Group == nil {
+				continue
+			}
+			var spans []netipx.IPRange
+			for _, a := range ev.Group.AddedAddresses {
+				if r, ok := parseSpan(a); ok {
+					spans = append(spans, r)
+				}
+			}
+			added(now, spans)
+		}
+	}()
+}
+
 // sighting is one line of an observer: when it arrived and the addresses
 // it added.
 type sighting struct {
@@ -282,33 +316,7 @@ func BenchmarkKubeToKernel(b *testing.B) {
 	probe("delete table inet kkprobe\n")
 
 	// The manager's side: its watch stream of the group's membership.
-	c, err := s.client()
-	if err != nil {
-		b.Fatal(err)
-	}
-	resp, err := c.Stream(ctx, http.MethodGet, "/policy/api/v1/kordon/watch?types=membership&path_prefix=/infra/domains/default/groups/web", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() {
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		for sc.Scan() {
-			now := time.Now()
-			var ev manager.Event
-			if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Group == nil {
-				continue
-			}
-			var spans []netipx.IPRange
-			for _, a := range ev.Group.AddedAddresses {
-				if r, ok := parseSpan(a); ok {
-					spans = append(spans, r)
-				}
-			}
-			mgr.add(now, spans)
-		}
-	}()
+	s.watchAdded(ctx, b, "web", mgr.add)
 	time.Sleep(time.Second) // the watch stream is open
 
 	type result struct {
