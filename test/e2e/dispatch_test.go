@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
-
-	"sigs.k8s.io/knftables"
 
 	"github.com/kordon-dev/kordon/internal/address"
 	"github.com/kordon-dev/kordon/internal/enforcement/nft"
@@ -74,23 +71,7 @@ func TestDispatchRealPackets(t *testing.T) {
 	}
 	sv.serveTCP(t, 1003, 1004, 1006, 1009)
 	sv.serveUDP(t, 1004, 1005)
-	// The nft commands knftables runs inherit the namespace of the
-	// thread that starts them.
-	var listing string
-	if err := gw.in(func() error {
-		n, err := knftables.New(knftables.InetFamily, nft.DefaultTable)
-		if err != nil {
-			return err
-		}
-		if _, err := nft.NewApplier(n).Apply(context.Background(), span); err != nil {
-			return err
-		}
-		out, err := exec.Command("nft", "list", "table", "inet", nft.DefaultTable).CombinedOutput()
-		listing = string(out)
-		return err
-	}); err != nil {
-		t.Fatalf("installing the ruleset: %v\n%s", err, listing)
-	}
+	_, listing := gw.install(t, span)
 	if !strings.Contains(listing, "vmap @forward_rules_d0") || !strings.Contains(listing, "tcp . 1003 : jump forward_rules_d0_b") {
 		t.Fatalf("the kernel's ruleset has no dispatch map:\n%s", listing)
 	}

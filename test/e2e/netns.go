@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kordon-dev/kordon/internal/enforcement/nft"
+	"github.com/kordon-dev/kordon/internal/realization"
 	"golang.org/x/sys/unix"
 )
 
@@ -165,4 +168,30 @@ func classify(err error) (string, error) {
 		return rejected, nil
 	}
 	return "", err
+}
+
+// install applies span to kordon's table in the namespace through the
+// agent's nftables (the nft commands it runs inherit the namespace of
+// the thread that starts them), and returns the applier and the table as
+// nft lists it; a failure ends the test with the listing.
+func (n *netNS) install(t testing.TB, span *realization.Span) (*nft.Applier, string) {
+	t.Helper()
+	var a *nft.Applier
+	var listing string
+	if err := n.in(func() error {
+		k, err := nft.New(nft.DefaultTable)
+		if err != nil {
+			return err
+		}
+		a = nft.NewApplier(k)
+		if _, err := a.Apply(context.Background(), span); err != nil {
+			return err
+		}
+		out, err := exec.Command("nft", "list", "table", "inet", nft.DefaultTable).CombinedOutput()
+		listing = string(out)
+		return err
+	}); err != nil {
+		t.Fatalf("installing the ruleset: %v\n%s", err, listing)
+	}
+	return a, listing
 }

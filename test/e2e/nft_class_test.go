@@ -97,23 +97,7 @@ func TestClassMapRealPackets(t *testing.T) {
 	}
 	sv.serveTCP(t, 80, 81)
 	ctx := context.Background()
-	var a *nft.Applier
-	var listing string
-	if err := gw.in(func() error {
-		n, err := nft.New(nft.DefaultTable)
-		if err != nil {
-			return err
-		}
-		a = nft.NewApplier(n)
-		if _, err := a.Apply(ctx, span); err != nil {
-			return err
-		}
-		out, err := exec.Command("nft", "list", "table", "inet", nft.DefaultTable).CombinedOutput()
-		listing = string(out)
-		return err
-	}); err != nil {
-		t.Fatalf("installing the ruleset: %v\n%s", err, listing)
-	}
+	a, listing := gw.install(t, span)
 	if !strings.Contains(listing, "ip saddr vmap @forward_rules_cs4") || !strings.Contains(listing, "10.1.0.2 : goto forward_rules_cs4_") {
 		t.Fatalf("the kernel's ruleset has no class map:\n%s", listing)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -110,50 +109,6 @@ func TestEmptyFamilySets(t *testing.T) {
 	}
 }
 
-// spanDecide is what a span says of a flow, rule by rule in order (no
-// JUMP_TO_APPLICATION): the reference the program is held to.
-func spanDecide(s *realization.Span, hook string, f policy.Flow) (policy.Verdict, string) {
-	in := func(e realization.Endpoint, a netip.Addr, proto address.Proto, port uint16) bool {
-		if e.Set == "" {
-			return true
-		}
-		st := s.Set(e.Set)
-		m := slices.ContainsFunc(st.Ranges, func(r netipx.IPRange) bool { return r.Contains(a) }) ||
-			slices.Contains(st.IPPorts, address.IPPort{Addr: a, Proto: proto, Port: port})
-		return m != e.Negate
-	}
-	for _, h := range s.Hooks {
-		if h.Name != hook {
-			continue
-		}
-		for _, r := range h.Rules {
-			if f.Src.Is4() && !r.V4 || !f.Src.Is4() && !r.V6 {
-				continue
-			}
-			if !in(r.Src, f.Src, f.Proto, f.SrcPort) || !in(r.Dst, f.Dst, f.Proto, f.DstPort) {
-				continue
-			}
-			ok := r.Services == nil
-			for _, sv := range r.Services {
-				if (sv.AnyProto || sv.Proto == f.Proto) && (sv.DstPorts == nil || slices.ContainsFunc(sv.DstPorts, func(p address.PortRange) bool { return p.Contains(f.DstPort) })) {
-					ok = true
-				}
-			}
-			if !ok {
-				continue
-			}
-			switch r.Action {
-			case policy.ActionDrop:
-				return policy.Drop, r.Path
-			case policy.ActionReject:
-				return policy.Reject, r.Path
-			}
-			return policy.Allow, r.Path
-		}
-	}
-	return policy.Allow, ""
-}
-
 // randomFamilySpan: sets that are IPv4 only, IPv6 only, both or empty,
 // named by rules plainly or excluded, enough rules on ports to dispatch.
 func randomFamilySpan(r *rand.Rand, pool []string) *realization.Span {
@@ -213,7 +168,7 @@ func TestEquivalenceEmptyFamilies(t *testing.T) {
 					for port := uint16(999); port <= 1006; port++ {
 						f := flow(src, dst, pr, port)
 						v, rule := tr.Trace(realization.HookForward, f)
-						wv, wrule := spanDecide(s, realization.HookForward, f)
+						wv, wrule := refDecide(s, realization.HookForward, f)
 						n++
 						if v != wv || rule != wrule {
 							t.Fatalf("%s: nftables %s by %q, span %s by %q", f, v, rule, wv, wrule)
