@@ -41,7 +41,7 @@ func (s *Server) getInfra(w http.ResponseWriter, r *http.Request) {
 // reports what it would change, membership included, and changes
 // nothing).
 func (s *Server) patchInfra(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r)
+	body, err := readDocument(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -50,7 +50,7 @@ func (s *Server) patchInfra(w http.ResponseWriter, r *http.Request) {
 	// only in those (the cache holds objects by the SHA-256 of their
 	// exact bytes); the objects come with their digests, which let the
 	// manager leave alone what is stored as the bytes give it.
-	docs, err := s.decodes.ParseCheckedJSON(space(r), "request body", body) // readBody checked it
+	docs, err := s.decodes.ParseChecked(space(r), "request body", body) // readDocument checked it
 	if err != nil {
 		writeError(w, badRequest("the document cannot be decoded", model.AsErrors(err)))
 		return

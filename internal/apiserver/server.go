@@ -516,18 +516,26 @@ func (s *Server) tokenPrincipal(r *http.Request) (access.Principal, error) {
 // anything encoding/json would accept silently (duplicate keys, invalid
 // UTF-8, null) with 400.
 func readBody(r *http.Request) ([]byte, error) {
+	d, err := readDocument(r)
+	return d.JSON, err
+}
+
+// readDocument is readBody, with the depth of the body's values as the
+// check measured it (textdoc.Document).
+func readDocument(r *http.Request) (textdoc.Document, error) {
 	b, err := io.ReadAll(r.Body)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, apiError(http.StatusRequestEntityTooLarge, codeTooLarge, "the request body is larger than "+strconv.FormatInt(mbe.Limit, 10)+" bytes", nil)
+		return textdoc.Document{}, apiError(http.StatusRequestEntityTooLarge, codeTooLarge, "the request body is larger than "+strconv.FormatInt(mbe.Limit, 10)+" bytes", nil)
 	}
 	if err != nil {
-		return nil, badRequest("reading the request body: "+err.Error(), nil)
+		return textdoc.Document{}, badRequest("reading the request body: "+err.Error(), nil)
 	}
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil, badRequest("the request body is empty", nil)
+	t := bytes.TrimSpace(b)
+	if len(t) == 0 {
+		return textdoc.Document{}, badRequest("the request body is empty", nil)
 	}
-	if t := bytes.TrimSpace(b); t[0] == '{' || t[0] == '[' {
+	if t[0] == '{' || t[0] == '[' {
 		// One light scan (textdoc.Split's) accepts most bodies: one JSON
 		// value, valid UTF-8, no key twice, no deeper than encoding/json
 		// allows; it checks the others in the order below, which names
@@ -535,19 +543,19 @@ func readBody(r *http.Request) ([]byte, error) {
 		// scan is unsure of, it walks the document with one Go frame per
 		// level and no depth limit, and a body of a few MB of '[' would
 		// overflow the stack (a fatal error, not a panic).
-		if _, errs := textdoc.Split("request body", b); len(errs) == 0 {
-			return b, nil
+		if docs, errs := textdoc.Split("request body", b); len(errs) == 0 && len(docs) == 1 {
+			return docs[0], nil
 		}
 	}
 	if !json.Valid(b) {
 		var v any
 		err := json.Unmarshal(b, &v)
-		return nil, badRequest("the request body is not valid JSON: "+err.Error(), nil)
+		return textdoc.Document{}, badRequest("the request body is not valid JSON: "+err.Error(), nil)
 	}
 	if err := textdoc.CheckJSON(b); err != nil {
-		return nil, badRequest("the request body: "+err.Error(), nil)
+		return textdoc.Document{}, badRequest("the request body: "+err.Error(), nil)
 	}
-	return b, nil
+	return textdoc.Document{Where: "request body", JSON: b}, nil // a scalar: nothing nests
 }
 
 func (s *Server) writeCtx(r *http.Request) (context.Context, context.CancelFunc) {

@@ -30,7 +30,7 @@ func parseDocument(name string, data []byte, cache *DecodeCache) ([]*Infra, erro
 	}
 	var out []*Infra
 	for _, d := range docs {
-		infra, err := decodeDocument(d.JSON, cache, "")
+		infra, err := decodeDocument(d, cache, "")
 		if err != nil {
 			errs = append(errs, withPath(d.Where, err)...)
 			continue
@@ -51,15 +51,21 @@ func parseDocument(name string, data []byte, cache *DecodeCache) ([]*Infra, erro
 // conditions with their tags) nests about 20 levels.
 const MaxDocumentDepth = 64
 
-// decodeDocument decodes one JSON document (valid, with distinct keys)
-// into an Infra document: the layered decoder reads the common shapes,
-// the strict one the others and names every problem.
-func decodeDocument(data []byte, cache *DecodeCache, scope string) (*Infra, error) {
+// decodeDocument decodes one JSON document (valid, with distinct keys,
+// as textdoc.Split gives it) into an Infra document: the layered decoder
+// reads the common shapes, the strict one the others and names every
+// problem.
+func decodeDocument(d textdoc.Document, cache *DecodeCache, scope string) (*Infra, error) {
+	data := d.JSON
+	depth := d.Depth
+	if depth == 0 && len(data) > 0 && (data[0] == '{' || data[0] == '[') {
+		depth = textdoc.Depth(data) // a document not measured by Split
+	}
 	// Each level of children is decoded from the bytes below it, so a
 	// document nested thousands deep (as JSON allows) cost time in the
 	// square of its size: minutes of CPU for a body of a few megabytes.
-	if d := textdoc.Depth(data); d > MaxDocumentDepth {
-		return nil, Errors{{Reason: fmt.Sprintf("the document nests %d levels deep; a policy document needs far fewer, and at most %d are read", d, MaxDocumentDepth)}}
+	if depth > MaxDocumentDepth {
+		return nil, Errors{{Reason: fmt.Sprintf("the document nests %d levels deep; a policy document needs far fewer, and at most %d are read", depth, MaxDocumentDepth)}}
 	}
 	if infra, ok := decodeInfraLayered(data, cache, scope); ok {
 		return infra, nil

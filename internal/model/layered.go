@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"sync"
+
+	"github.com/kordon-dev/kordon/internal/textdoc"
 )
 
 // A hierarchical document is a few containers (the Infra root, domains,
@@ -111,14 +113,13 @@ func (c *DecodeCache) ParseDocument(name string, data []byte) ([]*Infra, error) 
 	return parseDocument(name, data, c)
 }
 
-// ParseCheckedJSON is ParseDocument for a JSON document json.Valid and
-// textdoc.CheckJSON accepted (one value, no deeper than encoding/json
-// allows, valid UTF-8, not null, no key twice in an object), which it
-// does not check again. Documents of different scopes (spaces)
-// share nothing: a document cannot tell, by how long it takes, which
-// objects another space's documents held.
-func (c *DecodeCache) ParseCheckedJSON(scope, name string, data []byte) ([]*Infra, error) {
-	infra, err := decodeDocument(bytes.TrimSpace(data), c, scope)
+// ParseChecked is ParseDocument for one JSON document textdoc.Split
+// returned (one value, valid UTF-8, not null, no key twice, its depth
+// measured), which it does not check again. Documents of different
+// scopes (spaces) share nothing: a document cannot tell, by how long it
+// takes, which objects another space's documents held.
+func (c *DecodeCache) ParseChecked(scope, name string, doc textdoc.Document) ([]*Infra, error) {
+	infra, err := decodeDocument(doc, c, scope)
 	if err != nil {
 		return nil, withPath(name, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/kordon-dev/kordon/internal/textdoc"
 )
 
 // deepRefs is an Infra document whose children nest n
@@ -70,7 +72,8 @@ func TestDecodeCacheBoundedInBytes(t *testing.T) {
 }
 
 // A document nested deeper than any policy document is refused at once,
-// with its depth named, by every way in, before a decoder reads it: the
+// with its depth named, by every way in (a document Split did not
+// measure is measured), before a decoder reads it: the
 // strict decoder reads each level from the bytes below it (a document
 // 10,000 deep of 400 KB took it 35-40 s), and the layered one recurses
 // once per level.
@@ -82,8 +85,12 @@ func TestDocumentDepthBounded(t *testing.T) {
 			_, err := NewDecodeCache(8).ParseDocument("doc.json", b)
 			return err
 		},
-		"DecodeCache.ParseCheckedJSON": func(b []byte) error {
-			_, err := NewDecodeCache(8).ParseCheckedJSON("", "doc.json", b)
+		"DecodeCache.ParseChecked": func(b []byte) error {
+			_, err := NewDecodeCache(8).ParseChecked("", "doc.json", split(t, b))
+			return err
+		},
+		"DecodeCache.ParseChecked, not measured": func(b []byte) error {
+			_, err := NewDecodeCache(8).ParseChecked("", "doc.json", textdoc.Document{JSON: b})
 			return err
 		},
 	}

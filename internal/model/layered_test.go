@@ -151,7 +151,7 @@ func TestDecodeCacheDigests(t *testing.T) {
 		t.Error("an unknown field was accepted")
 	}
 	// Spaces share nothing.
-	docs, err := c.ParseCheckedJSON("dev", "doc", doc("10.0.0.2", `{"id":"r","action":"DROP"}`))
+	docs, err := c.ParseChecked("dev", "doc", split(t, doc("10.0.0.2", `{"id":"r","action":"DROP"}`)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,15 +220,16 @@ func TestValidateChangeDeletions(t *testing.T) {
 	}
 }
 
-// TestParseCheckedJSON: for a document CheckJSON accepts, it is
+// TestParseChecked: for a document textdoc.Split accepts, it is
 // ParseDocument.
-func TestParseCheckedJSON(t *testing.T) {
+func TestParseChecked(t *testing.T) {
 	for _, text := range append([]string{basePolicyDoc}, layeredDocs...) {
-		if textdoc.CheckJSON([]byte(text)) != nil {
+		docs, errs := textdoc.Split("body", []byte(text))
+		if len(errs) > 0 || len(docs) != 1 {
 			continue
 		}
 		want, werr := ParseDocument("body", []byte(text))
-		got, gerr := NewDecodeCache(8).ParseCheckedJSON("", "body", []byte(text))
+		got, gerr := NewDecodeCache(8).ParseChecked("", "body", docs[0])
 		if !reflect.DeepEqual(AsErrors(werr), AsErrors(gerr)) {
 			t.Fatalf("errors differ for %s:\n%v\n%v", text, gerr, werr)
 		}
@@ -241,6 +242,16 @@ func TestParseCheckedJSON(t *testing.T) {
 			}
 		}
 	}
+}
+
+// split is the one JSON document of data, as textdoc.Split gives it.
+func split(t *testing.T, data []byte) textdoc.Document {
+	t.Helper()
+	docs, errs := textdoc.Split("doc", data)
+	if len(errs) > 0 || len(docs) != 1 {
+		t.Fatalf("split: %v", errs)
+	}
+	return docs[0]
 }
 
 // TestApplyWithStored: what stored vouches for is kept as it is, without

@@ -4,6 +4,8 @@ package textdoc
 // (0 for a scalar), counting the brackets outside strings in one pass
 // without recursion, so any input is safe to measure. Callers measure
 // text that is valid JSON; for other text the count is of its brackets.
+// Split measures its documents as it checks them (Document.Depth), and
+// this only for those its light scan does not accept.
 func Depth(data []byte) int {
 	depth, deepest := 0, 0
 	in, escaped := false, false

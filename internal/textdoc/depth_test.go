@@ -24,3 +24,23 @@ func TestDepth(t *testing.T) {
 		}
 	}
 }
+
+// Split measures each document's depth as it checks it: on its light
+// scan, on the slower check of what that scan is unsure of (a key with
+// an escape), and for YAML.
+func TestSplitDepth(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{`{"a":[{"b":{}}]}`, 4},
+		{`{"a\u0062":[[1]]}`, 3},
+		{"a:\n  b:\n  - c: 1\n", 4},
+		{"---\n[1]\n", 1},
+	} {
+		docs, errs := Split("doc", []byte(tc.in))
+		if len(errs) > 0 || len(docs) != 1 || docs[0].Depth != tc.want {
+			t.Errorf("Split(%q): %+v %v, want depth %d", tc.in, docs, errs, tc.want)
+		}
+	}
+}

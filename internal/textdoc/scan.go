@@ -10,9 +10,15 @@ import "bytes"
 // Split, one pass over the bytes instead of a validation and a decoder's
 // walk.
 func validDistinct(data []byte) bool {
+	_, ok := scanDistinct(data)
+	return ok
+}
+
+// scanDistinct is validDistinct, with how deeply the value nests.
+func scanDistinct(data []byte) (depth int, ok bool) {
 	s := scanner{data: data}
 	i, ok := s.value(s.space(0), 0)
-	return ok && s.space(i) == len(data)
+	return s.deepest, ok && s.space(i) == len(data)
 }
 
 type scanner struct {
@@ -20,6 +26,8 @@ type scanner struct {
 	// keys holds the keys of the objects open; an object's own start
 	// where its caller left it.
 	keys [][]byte
+	// deepest is how deeply the values scanned so far nest.
+	deepest int
 }
 
 // maxDepth is encoding/json's nesting limit.
@@ -143,6 +151,7 @@ func (s *scanner) object(i, depth int) (int, bool) {
 	if depth > maxDepth {
 		return i, false
 	}
+	s.deepest = max(s.deepest, depth)
 	d := s.data
 	start := len(s.keys)
 	defer func() { s.keys = s.keys[:start] }()
@@ -209,6 +218,7 @@ func (s *scanner) array(i, depth int) (int, bool) {
 	if depth > maxDepth {
 		return i, false
 	}
+	s.deepest = max(s.deepest, depth)
 	d := s.data
 	i = s.space(i)
 	if i < len(d) && d[i] == ']' {

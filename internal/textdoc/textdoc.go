@@ -27,6 +27,9 @@ type Document struct {
 	// Line is the 1-based line the document starts on.
 	Line int
 	JSON []byte
+	// Depth is how deeply JSON's arrays and objects nest (0 for a
+	// scalar), which Split measures as it checks the document.
+	Depth int
 }
 
 // Error is a syntax error in a file.
@@ -53,15 +56,20 @@ func Split(name string, data []byte) ([]Document, []*Error) {
 		lead := data[:len(data)-len(bytes.TrimLeftFunc(data, unicode.IsSpace))]
 		// One light scan accepts most files; the others are checked
 		// as before, to name their problem.
-		if !utf8.Valid(trimmed) || bytes.Equal(trimmed, []byte("null")) || !validDistinct(trimmed) {
+		depth, ok := 0, utf8.Valid(trimmed) && !bytes.Equal(trimmed, []byte("null"))
+		if ok {
+			depth, ok = scanDistinct(trimmed)
+		}
+		if !ok {
 			if !json.Valid(trimmed) {
 				return nil, []*Error{{Where: name, Reason: jsonSyntax(lead, trimmed)}}
 			}
 			if err := CheckJSON(trimmed); err != nil {
 				return nil, []*Error{{Where: name, Reason: err.Error()}}
 			}
+			depth = Depth(trimmed)
 		}
-		return []Document{{Where: name, Line: 1 + bytes.Count(lead, []byte("\n")), JSON: trimmed}}, nil
+		return []Document{{Where: name, Line: 1 + bytes.Count(lead, []byte("\n")), JSON: trimmed, Depth: depth}}, nil
 	}
 	var docs []Document
 	var errs []*Error
@@ -88,7 +96,7 @@ func Split(name string, data []byte) ([]Document, []*Error) {
 			errs = append(errs, &Error{Where: name, Reason: "invalid YAML: " + strings.TrimPrefix(msg, "error converting YAML to JSON: ")})
 			continue
 		}
-		docs = append(docs, Document{Where: where, Line: starts[i], JSON: j})
+		docs = append(docs, Document{Where: where, Line: starts[i], JSON: j, Depth: Depth(j)})
 	}
 	return docs, errs
 }
